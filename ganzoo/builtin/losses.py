@@ -1,0 +1,37 @@
+"""Built-in adversarial losses."""
+
+from ganzoo import LossSpec, hookimpl
+
+
+@hookimpl
+def ganzoo_register_losses(register):
+    register(LossSpec(
+        name="minimax",
+        summary="The seed formula: D maximises log D(x) + log(1 - D(G(z))), G minimises log(1 - D(G(z)))",
+        paper="Goodfellow et al. 2014, Generative Adversarial Nets",
+        target="ganzoo.losses:Minimax",
+    ))
+    register(LossSpec(
+        name="nonsaturating",
+        summary="As minimax, but G maximises log D(G(z)): strong gradients early in training",
+        paper="Goodfellow et al. 2014, Generative Adversarial Nets (section 3)",
+        target="ganzoo.losses:NonSaturating",
+    ))
+    register(LossSpec(
+        name="wasserstein",
+        summary="Critic maximises D(x) - D(G(z)); pair with a Lipschitz constraint (--reg gp:10)",
+        paper="Arjovsky et al. 2017, Wasserstein GAN",
+        target="ganzoo.losses:Wasserstein",
+    ))
+    register(LossSpec(
+        name="lsgan",
+        summary="Least squares with targets a=0 (fake), b=1 (real), c=1 (G)",
+        paper="Mao et al. 2017, Least Squares Generative Adversarial Networks",
+        target="ganzoo.losses:LeastSquares",
+    ))
+    register(LossSpec(
+        name="hinge",
+        summary="D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))",
+        paper="Lim & Ye 2017, Geometric GAN; Miyato et al. 2018",
+        target="ganzoo.losses:Hinge",
+    ))

@@ -1,0 +1,346 @@
+"""The ``ganzoo`` command line. Thin: parse options, call the library, print.
+
+Nothing here imports torch at module level: ``ganzoo --help`` and ``ganzoo list``
+stay fast however many plugins are installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError
+from ganzoo.registry import KINDS, get_registry
+
+KIND_WORDS = {"models": "model", "losses": "loss", "regularizers": "regularizer", "datasets": "dataset"}
+
+
+class _UserError(click.ClickException):
+    """Printed as one ``Error: ...`` line, exit status 2 like click's usage errors."""
+
+    exit_code = 2
+
+
+class GanzooGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GanzooError as exc:
+            raise _UserError(str(exc)) from None
+
+
+def _registry():
+    registry = get_registry()
+    if not getattr(registry, "_warned", False):
+        for failure in registry.failures:
+            click.echo(failure.line(), err=True)
+        registry._warned = True
+    return registry
+
+
+@click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="ganzoo")
+def cli() -> None:
+    """ganzoo: a plugin-based GAN model zoo with verified ONNX export.
+
+    \b
+    Quick start:
+      ganzoo list                      what is installed (models, losses, data sets)
+      ganzoo train vanilla             train the original GAN on MNIST (offline, minutes on a CPU)
+      ganzoo sample RUN_DIR -o g.png   an image grid from a trained run
+    """
+
+
+# -- list / plugins -------------------------------------------------------------------------
+def _row(kind: str, spec: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"kind": kind, "name": spec.name, "id": spec.qualified_name, "summary": spec.summary,
+                           "plugin": spec.plugin, "version": spec.plugin_version}
+    if kind == "model":
+        row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset)
+    elif kind == "dataset":
+        row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
+                   num_classes=spec.num_classes, labelled=bool(spec.num_classes) if spec.num_classes is not None else None)
+    else:
+        row.update(paper=spec.paper)
+    return row
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    term = max(80, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 120)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()[: max(term, 200)])
+    return "\n".join(lines)
+
+
+@cli.command("list")
+@click.argument("what", required=False)
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(what: str | None, pattern: str | None, as_json: bool) -> None:
+    """List models, losses, regularizers and data sets.
+
+    \b
+    WHAT is models, losses, regularizers or datasets (all when left out);
+    PATTERN is a shell-style wildcard on the name: vanilla, '*gan', 'c*'.
+    \b
+      ganzoo list
+      ganzoo list models '*gan'
+      ganzoo list datasets --json
+    """
+    if what is not None and what not in KIND_WORDS and what not in KINDS:
+        if pattern is not None:
+            raise GanzooError(f"unknown kind '{what}': choose models, losses, regularizers or datasets")
+        what, pattern = None, what  # `ganzoo list '*gan'`
+    kinds = [KIND_WORDS.get(what, what)] if what else list(KINDS)
+    registry = _registry()
+    found = {kind: registry.list(kind, pattern or "*") for kind in kinds}
+    if as_json:
+        click.echo(json.dumps([_row(k, s) for k in kinds for s in found[k]], indent=2))
+        return
+    if pattern and not any(found.values()):
+        raise GanzooError(f"nothing matches '{pattern}'. See: ganzoo list")
+    plural = {v: k for k, v in KIND_WORDS.items()}
+    shared = {s.name for k in kinds for s in registry.list(k) if len([t for t in registry.list(k) if t.name == s.name]) > 1}
+    for kind in kinds:
+        specs = found[kind]
+        if not specs:
+            continue
+        if len(kinds) > 1:
+            click.secho(f"{plural[kind].capitalize()} ({len(specs)})", bold=True)
+        rows = []
+        for s in specs:
+            name = s.qualified_name if s.name in shared else s.name
+            origin = f"{s.plugin} {s.plugin_version}"
+            if kind == "model":
+                rows.append([name, s.summary, s.paper, "yes" if s.conditional else "no", origin])
+            elif kind == "dataset":
+                shape = "x".join(map(str, s.shape)) if s.shape else "varies"
+                classes = str(s.num_classes) if s.num_classes else ("-" if s.num_classes == 0 else "varies")
+                rows.append([name, s.summary, s.source, shape, classes, origin])
+            else:
+                rows.append([name, s.summary, s.paper, origin])
+        headers = {
+            "model": ["name", "summary", "paper", "conditional", "plugin"],
+            "dataset": ["name", "summary", "source", "shape", "classes", "plugin"],
+        }.get(kind, ["name", "summary", "paper", "plugin"])
+        click.echo(_table(rows, headers))
+        click.echo()
+    if shared:
+        click.echo(f"note: {', '.join(sorted(shared))} registered by more than one plugin; use the plugin:name id.")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def plugins_cmd(as_json: bool) -> None:
+    """Installed plugins with their versions and hooks, and plugins that failed to load.
+
+    Switch plugins off with GANZOO_DISABLE_PLUGINS=a,b (or allow only some with
+    GANZOO_PLUGINS=a,b); GANZOO_STRICT_PLUGINS=1 turns a plugin failure into an error.
+    """
+    registry = get_registry()
+    ok = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": p.hooks,
+         "entries": p.entries, "modules": p.modules}
+        for p in registry.plugins
+    ]
+    failed = [vars(f) for f in registry.failures]
+    if as_json:
+        click.echo(json.dumps({"plugins": ok, "failed": failed, "disabled": registry.disabled}, indent=2))
+        return
+    for p in ok:
+        click.secho(f"{p['name']} {p['version']}", bold=True, nl=False)
+        click.echo(f"  ({p['distribution']})" if p["distribution"] != p["name"] else "")
+        click.echo(f"  hooks: {', '.join(p['hooks']) or '-'}")
+        for kind, names in p["entries"].items():
+            click.echo(f"  {kind}: {', '.join(names)}")
+    for f in failed:
+        click.secho(f"{f['plugin']} FAILED", fg="red", bold=True, nl=False)
+        click.echo(f"  ({f['distribution']})\n  {f['phase']}: {f['error']}")
+    for name in registry.disabled:
+        click.echo(f"{name} disabled (GANZOO_PLUGINS / GANZOO_DISABLE_PLUGINS)")
+
+
+# -- train / sample ---------------------------------------------------------------------------
+def _betas(ctx, param, value: str | None):
+    if value is None:
+        return None
+    try:
+        b1, b2 = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give two numbers separated by a comma, like 0.5,0.999") from None
+    return (b1, b2)
+
+
+def _settings(ctx, param, values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE (e.g. --set hidden=512)")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+        if isinstance(out[key], list):
+            out[key] = tuple(out[key])
+    return out
+
+
+_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
+
+
+@cli.command("train")
+@click.argument("model", required=False)
+@click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
+@click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")
+@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT], repeatable: --reg gp:10, --reg r1:1.")
+@click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
+@click.option("--batch-size", type=int)
+@click.option("--lr-g", type=float, help="Generator learning rate.")
+@click.option("--lr-d", type=float, help="Discriminator learning rate.")
+@click.option("--betas", callback=_betas, help="Adam betas, e.g. 0.5,0.999.")
+@click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
+@click.option("--latent-dim", type=int)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--out", type=click.Path(), help="Run directory to create [default: runs/MODEL-TIMESTAMP].")
+@click.option("--resume", type=click.Path(), help="Continue the run in this directory from its checkpoint.")
+@click.option("--log-every", type=int, help="Log losses every N steps [default: 50].")
+@click.option("--sample-every", type=int, help="Write a sample grid every N steps [default: 500].")
+@click.option("--ckpt-every", type=int, help="Checkpoint every N steps [default: 1000].")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast (CUDA).")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
+@click.option("--ema/--no-ema", default=None, help="Keep an exponential moving average of G.")
+@click.option("--ema-decay", type=float)
+@click.option("--discriminator", help="Swap in another discriminator: timm:ARCH (e.g. timm:resnet10t).")
+@click.option("--set", "options", multiple=True, callback=_settings, help="Model option KEY=VALUE, repeatable.")
+@click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live [default: ~/.cache/ganzoo/data].")
+@click.option("--download", is_flag=True, help="Let torchvision data sets download when missing.")
+@click.option("--image-size", type=int, help="Resize images to this size (folders default to 64).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def train_cmd(model, resume, quiet, compile_, **opts) -> None:
+    """Train MODEL with the shared loop; every option defaults to the model's spec.
+
+    \b
+      ganzoo train vanilla                      # MNIST 5k, offline, a few minutes on a CPU
+      ganzoo train vanilla --dataset ring8 --steps 5000
+      ganzoo train vanilla --resume runs/vanilla-20260101-120000 --steps 6000
+      torchrun --nproc_per_node=2 -m ganzoo train vanilla   # data-parallel
+    """
+    from ganzoo.engine.config import TrainConfig, resolve
+    from ganzoo.engine.train import Interrupted, train
+
+    opts["compile"] = compile_
+    registry = _registry()
+    if resume:
+        from ganzoo.engine.build import read_run_config
+
+        meta = read_run_config(resume)
+        cfg = TrainConfig.from_dict(meta)
+        if model and registry.model(model).name != registry.model(cfg.model).name:
+            raise GanzooError(f"run '{resume}' trained model '{cfg.model}', not '{model}'")
+        changed = [k for k, v in opts.items() if v not in (None, (), {}, False) and k not in _RESUMABLE
+                   and k != "seed" and v != getattr(cfg, k, v)]
+        if changed:
+            raise GanzooError(f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming; "
+                              "start a new run instead")
+        for key in _RESUMABLE:
+            if opts.get(key) is not None and not (key == "device" and opts[key] == "auto"):
+                setattr(cfg, key, opts[key])
+        cfg.out = resume
+    else:
+        if not model:
+            raise GanzooError("missing MODEL: e.g. ganzoo train vanilla (see: ganzoo list models)")
+        cfg = resolve(model, registry, **opts)
+    try:
+        result = train(cfg, resume=bool(resume), quiet=quiet, registry=registry,
+                       echo=lambda m: click.echo(m, err=True))
+    except Interrupted as stop:
+        click.echo(f"interrupted at step {stop.step}; checkpoint saved in {stop.run_dir / 'checkpoint'}", err=True)
+        click.echo(f"resume with: ganzoo train {cfg.model} --resume {stop.run_dir} --steps {cfg.steps}", err=True)
+        sys.exit(130)
+    m = result.metrics
+    minutes, seconds = divmod(int(result.seconds), 60)
+    click.echo(
+        f"done: {result.step} steps in {minutes}m{seconds:02d}s (D {m.get('d_loss', float('nan')):.3f}, "
+        f"G {m.get('g_loss', float('nan')):.3f}) -> {result.run_dir}\n"
+        f"next: ganzoo sample {result.run_dir} -o grid.png  |  ganzoo export {result.run_dir} --onnx"
+    )
+
+
+def _parse_labels(text: str | None, num_classes: int, n: int) -> list[int] | None:
+    """``all`` → n samples spread over every class; ``0,1,2`` → those labels, repeated to n."""
+    if text is None:
+        if num_classes:
+            text = "all"
+        else:
+            return None
+    if not num_classes:
+        raise GanzooError("this generator is unconditional: drop --labels")
+    if text == "all":
+        per = max(1, n // num_classes)
+        return [c for c in range(num_classes) for _ in range(per)]
+    try:
+        labels = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GanzooError(f"--labels must be 'all' or integers like 0,1,2; got '{text}'") from None
+    bad = [v for v in labels if not 0 <= v < num_classes]
+    if bad or not labels:
+        raise GanzooError(f"--labels {bad or text} out of range: this model has classes 0..{num_classes - 1}")
+    return [labels[i % len(labels)] for i in range(n)]
+
+
+@cli.command("sample")
+@click.argument("run_dir", type=click.Path())
+@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
+@click.option("--labels", help="Conditional models: 'all' (one row per class) or 0,1,2.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
+@click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True)
+def sample_cmd(run_dir: str, n: int, labels: str | None, seed: int, weights: str | None, output: str) -> None:
+    """Write an image grid (a scatter plot for 2-D data) from a trained run."""
+    import torch
+
+    from ganzoo.engine.build import load_generator
+    from ganzoo.grid import save_image_grid, save_scatter
+
+    if n < 1:
+        raise GanzooError(f"--n must be at least 1, got {n}")
+    G, meta, used = load_generator(run_dir, weights)
+    label_list = _parse_labels(labels, G.num_classes, n)
+    n = len(label_list) if label_list else n
+    z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    y = torch.tensor(label_list) if label_list else None
+    with torch.no_grad():
+        out = G(z, y).numpy()
+    if meta["data"]["kind"] == "points":
+        import numpy as np
+
+        modes = np.asarray(meta["data"]["modes"]) if meta["data"].get("modes") else None
+        save_scatter(out, output, modes=modes, title=f"{meta['model']} ({used} weights)")
+    else:
+        nrow = label_list.count(label_list[0]) if label_list else None
+        save_image_grid(out, output, nrow=nrow)
+    click.echo(f"wrote {n} samples ({used} weights) to {output}")
+
+
+def main() -> None:
+    registry = None
+    try:
+        registry = _registry()
+    except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    registry.add_commands(cli)
+    for failure in registry.failures:
+        if not getattr(failure, "_shown", False) and failure.phase == "ganzoo_register_commands":
+            click.echo(failure.line(), err=True)
+    cli(prog_name="ganzoo")
+

@@ -1,0 +1,138 @@
+"""The resolved training configuration: spec defaults overridden by the user's options.
+
+Everything needed to rebuild a run lives here and in ``config.json``; a run
+directory can be copied anywhere and resumed or exported without the data set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganzoo.errors import GanzooError
+from ganzoo.registry import Registry, get_registry
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    dataset: str
+    loss: str
+    steps: int
+    batch_size: int
+    lr_g: float
+    lr_d: float
+    betas: tuple[float, float]
+    n_critic: int
+    latent_dim: int
+    seed: int = 0
+    device: str = "auto"
+    out: str = ""
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    amp: bool = False
+    compile: bool = False
+    ema: bool = False
+    ema_decay: float = 0.999
+    reg: list[str] = field(default_factory=list)
+    discriminator: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    download: bool = False
+    image_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        kwargs["betas"] = tuple(kwargs.get("betas", (0.5, 0.999)))
+        return cls(**kwargs)
+
+
+def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> TrainConfig:
+    """Fill every option the user left as None from the model's spec, then validate."""
+    registry = registry or get_registry()
+    spec = registry.model(model)
+    d = spec.defaults
+    base: dict[str, Any] = dict(
+        model=model, dataset=spec.dataset, loss=spec.loss, steps=d.steps, batch_size=d.batch_size,
+        lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
+        reg=list(d.reg), ema=d.ema, ema_decay=d.ema_decay, options=dict(spec.options),
+    )
+    user_options = overrides.pop("options", None) or {}
+    for key, value in overrides.items():
+        if value is not None:
+            base[key] = value
+    unknown = sorted(set(user_options) - set(spec.options))
+    if unknown:
+        known = ", ".join(sorted(spec.options)) or "none"
+        raise GanzooError(f"model '{model}' has no option {', '.join(repr(k) for k in unknown)} (its options: {known})")
+    base["options"].update(user_options)
+    cfg = TrainConfig(**base)
+    if not cfg.out:
+        cfg.out = str(Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    validate(cfg, registry)
+    return cfg
+
+
+def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
+    """One-line errors for every option that cannot work, before any work starts."""
+    registry = registry or get_registry()
+    registry.model(cfg.model)
+    registry.loss(cfg.loss)
+    registry.dataset(cfg.dataset)
+    for item in cfg.reg:
+        parse_reg(item, registry)
+    positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
+                "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,
+                "sample-every": cfg.sample_every, "ckpt-every": cfg.ckpt_every}
+    for name, value in positive.items():
+        if value is None or value < 1:
+            raise GanzooError(f"--{name} must be a positive integer, got {value}")
+    for name, value in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
+        if not value > 0:
+            raise GanzooError(f"--{name} must be positive, got {value}")
+    if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
+        raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")
+    if not 0 < cfg.ema_decay < 1:
+        raise GanzooError(f"--ema-decay must lie in (0, 1), got {cfg.ema_decay}")
+    if cfg.image_size is not None and cfg.image_size < 4:
+        raise GanzooError(f"--image-size must be at least 4, got {cfg.image_size}")
+    if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
+        raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
+
+
+def parse_reg(item: str, registry: Registry | None = None) -> tuple[Any, float]:
+    """``gp:10`` → (the gp spec, 10.0); ``r1`` → (the r1 spec, its default weight)."""
+    registry = registry or get_registry()
+    name, sep, weight = item.rpartition(":") if ":" in item else (item, "", "")
+    try:
+        spec = registry.regularizer(name)
+    except GanzooError:
+        spec = registry.regularizer(item)  # a qualified id such as plugin:name
+        return spec, spec.default_weight
+    if not sep:
+        return spec, spec.default_weight
+    try:
+        value = float(weight)
+    except ValueError:
+        raise GanzooError(f"--reg {item}: the weight after ':' must be a number, like gp:10") from None
+    if value < 0:
+        raise GanzooError(f"--reg {item}: the weight must not be negative")
+    return spec, value
+
+
+def save_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,74 @@
+"""The original GAN: two multilayer perceptrons (Goodfellow et al. 2014,
+"Generative Adversarial Nets", NeurIPS), and its conditional form (Mirza &
+Osindero 2014, "Conditional Generative Adversarial Nets").
+
+Deviations from the papers, all standard since DCGAN:
+- G's hidden units use ReLU and its output Tanh (the paper used a sigmoid on
+  [0, 1] pixels); ganzoo images live in [-1, 1]. On 2-D points the output is linear.
+- D uses LeakyReLU(0.2) instead of maxout units with dropout.
+- Conditioning (cgan) concatenates a learned label embedding to G's noise and to
+  D's input, where Mirza & Osindero used one-hot vectors into separate hidden layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+IMAGE_G_HIDDEN = (256, 512, 1024)
+IMAGE_D_HIDDEN = (512, 256)
+# PacGAN's 2-D experiments: G four layers of 400, D three layers of 200.
+POINT_G_HIDDEN = (400, 400, 400, 400)
+POINT_D_HIDDEN = (200, 200, 200)
+
+
+def _is_points(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 1
+
+
+def _mlp(sizes: list[int], act: nn.Module) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), act]
+    return layers
+
+
+class Generator(nn.Module):
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
+                 hidden: tuple[int, ...] | None = None, embed_dim: int = 10) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, tuple(shape)
+        points = _is_points(self.output_shape)
+        hidden = tuple(hidden or (POINT_G_HIDDEN if points else IMAGE_G_HIDDEN))
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        in_dim = latent_dim + (embed_dim if num_classes else 0)
+        out_dim = math.prod(self.output_shape)
+        self.net = nn.Sequential(
+            *_mlp([in_dim, *hidden], nn.ReLU()),
+            nn.Linear(hidden[-1], out_dim),
+            *([] if points else [nn.Tanh()]),
+        )
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(z).view(z.shape[0], *self.output_shape)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
+                 hidden: tuple[int, ...] | None = None, embed_dim: int = 10) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        hidden = tuple(hidden or (POINT_D_HIDDEN if _is_points(tuple(shape)) else IMAGE_D_HIDDEN))
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        in_dim = math.prod(shape) + (embed_dim if num_classes else 0)
+        self.net = nn.Sequential(*_mlp([in_dim, *hidden], nn.LeakyReLU(0.2)), nn.Linear(hidden[-1], 1))
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        h = x.flatten(1)
+        if self.embed is not None:
+            h = torch.cat([h, self.embed(labels)], dim=1)
+        return self.net(h).squeeze(1)

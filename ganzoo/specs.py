@@ -1,0 +1,148 @@
+"""The things plugins register: plain dataclasses that never import torch.
+
+A spec says what an entry is (name, summary, paper, defaults) and where its code
+lives (a *target*: a callable, or a lazy ``"package.module:attr"`` string that is
+imported only when the entry is used). That is what keeps ``ganzoo list`` fast
+however many torch-heavy plugins are installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+Target = Union[str, Callable[..., Any]]
+
+
+def resolve(target: Target) -> Callable[..., Any]:
+    """Turn a target into the callable it names, importing its module on first use."""
+    if callable(target):
+        return target
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"target {target!r} is not of the form 'package.module:attr'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name or ":" in name or name != name.strip() or "*" in name:
+        raise ValueError(f"{kind} name {name!r} must be non-empty, without ':', '*' or spaces")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Training hyper-parameters a model ships with; every CLI option overrides one."""
+
+    latent_dim: int = 100
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 1
+    steps: int = 2000
+    reg: tuple[str, ...] = ()
+    ema: bool = False
+    ema_decay: float = 0.999
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    summary: str
+    #: Filled in by the registry: which plugin registered the entry, and its version.
+    plugin: str = field(default="", compare=False)
+    plugin_version: str = field(default="", compare=False)
+
+    @property
+    def qualified_name(self) -> str:
+        """``plugin:name``, which stays unambiguous when two plugins share a name."""
+        return f"{self.plugin}:{self.name}"
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Spec):
+    """One zoo entry: everything ``ganzoo train NAME`` needs.
+
+    ``generator`` and ``discriminator`` are called as
+    ``factory(shape=..., num_classes=..., latent_dim=..., **options)`` and return
+    ``torch.nn.Module`` objects that honour the contracts in DESIGN.md §3.
+    ``num_classes`` is 0 for unconditional models. ``options`` holds the model's
+    own knobs (widths, pack size, ...), overridable with ``ganzoo train --set k=v``.
+    """
+
+    paper: str = ""
+    generator: Target = ""
+    discriminator: Target = ""
+    loss: str = "nonsaturating"
+    dataset: str = "mnist5k"
+    conditional: bool = False
+    defaults: Defaults = field(default_factory=Defaults)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_name("model", self.name)
+        if isinstance(self.defaults, dict):
+            object.__setattr__(self, "defaults", Defaults(**self.defaults))
+        if not self.generator or not self.discriminator:
+            raise ValueError(f"model {self.name!r} needs both a generator and a discriminator target")
+
+
+@dataclass(frozen=True)
+class LossSpec(_Spec):
+    """An adversarial loss. ``target()`` returns an object with
+    ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``, both on raw logits."""
+
+    target: Target = ""
+    paper: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("loss", self.name)
+
+
+@dataclass(frozen=True)
+class RegularizerSpec(_Spec):
+    """A term added to the losses that needs the discriminator and the batches
+    (gradient penalty, R1, an auxiliary classifier). ``target(weight)`` returns an
+    object with ``d_term(D, real, fake, labels)`` and ``g_term(D, fake, labels)``
+    (either may return None)."""
+
+    target: Target = ""
+    paper: str = ""
+    default_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_name("regularizer", self.name)
+
+
+@dataclass(frozen=True)
+class DatasetSpec(_Spec):
+    """A data set. ``target(arg=..., data_dir=..., download=..., seed=...)`` returns a
+    :class:`ganzoo.data.Data`. ``takes_argument`` data sets are used as ``name:ARG``
+    (``folder:PATH``). ``shape`` and ``num_classes`` are shown by ``ganzoo list``
+    when known before loading (None when they depend on the argument)."""
+
+    target: Target = ""
+    source: str = ""
+    shape: tuple[int, ...] | None = None
+    num_classes: int | None = None
+    takes_argument: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name("dataset", self.name)
+
+
+SPEC_TYPES: dict[str, type[_Spec]] = {
+    "model": ModelSpec,
+    "loss": LossSpec,
+    "regularizer": RegularizerSpec,
+    "dataset": DatasetSpec,
+}
+
+
+def with_origin(spec: _Spec, plugin: str, version: str) -> _Spec:
+    return dataclasses.replace(spec, plugin=plugin, plugin_version=version)
