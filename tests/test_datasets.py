@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganzoo.errors import GanzooError
+from ganzoo.registry import get_registry
+from ganzoo.specs import resolve
+
+
+def load(name, **kw):
+    spec, arg = get_registry().dataset(name)
+    return resolve(spec.target)(arg=arg, **kw)
+
+
+@pytest.mark.parametrize("name,n,modes,sigma", [("ring8", 100_000, 8, 0.01), ("grid25", 100_000, 25, 0.05)])
+def test_mixtures(name, n, modes, sigma):
+    data = load(name, seed=1)
+    assert data.x.shape == (n, 2) and data.kind == "points" and data.num_classes == modes
+    assert data.modes.shape == (modes, 2) and data.sigma == sigma
+    # every point sits near its own mode, and every mode is used
+    dist = (data.x - data.modes[data.y]).norm(dim=1)
+    assert float(dist.max()) < 6 * sigma
+    assert torch.bincount(data.y, minlength=modes).min() > 0.8 * n / modes
+    assert torch.equal(load(name, seed=1).x, data.x)
+    assert not torch.equal(load(name, seed=2).x, data.x)
+
+
+def test_mixture_geometry():
+    ring = load("ring8").modes
+    assert torch.allclose(ring.norm(dim=1), torch.ones(8), atol=1e-6)
+    grid = load("grid25").modes
+    assert sorted(set(grid[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("name,n,shape", [("digits", 1797, (1, 8, 8)), ("mnist5k", 5000, (1, 28, 28))])
+def test_embedded_images(name, n, shape):
+    data = load(name)
+    assert len(data) == n and data.shape == shape and data.kind == "images"
+    assert data.x.dtype == torch.float32 and float(data.x.min()) == -1.0 and float(data.x.max()) == 1.0
+    assert data.y.dtype == torch.int64 and sorted(data.y.unique().tolist()) == list(range(10))
+    assert torch.equal(load(name).x, data.x)  # deterministic
+
+
+def test_image_size_option_resizes():
+    data = load("digits", image_size=16)
+    assert data.shape == (1, 16, 16) and float(data.x.min()) >= -1 and float(data.x.max()) <= 1
+
+
+def test_torchvision_set_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(GanzooError, match="not found under .*--download"):
+        load("mnist", data_dir=str(tmp_path))
+
+
+def _write_images(folder, n, size=(40, 30), color=(255, 0, 0)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", size, color).save(folder / f"{i}.png")
+
+
+def test_folder_with_classes(tmp_path):
+    _write_images(tmp_path / "cats", 3, color=(255, 0, 0))
+    _write_images(tmp_path / "dogs", 2, color=(0, 0, 255))
+    data = load(f"folder:{tmp_path}", image_size=16)
+    assert data.x.shape == (5, 3, 16, 16) and data.num_classes == 2
+    assert data.y.tolist() == [0, 0, 0, 1, 1]
+    assert float(data.x[0, 0].mean()) == pytest.approx(1.0) and float(data.x[0, 2].mean()) == pytest.approx(-1.0)
+
+
+def test_folder_flat_grey_defaults_to_64(tmp_path):
+    for i in range(2):
+        Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / f"{i}.jpg")
+    data = load(f"folder:{tmp_path}")
+    assert data.x.shape == (2, 1, 64, 64) and data.y is None and not data.labelled
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(GanzooError, match="does not exist"):
+        load(f"folder:{tmp_path / 'nope'}")
+    with pytest.raises(GanzooError, match="holds no images"):
+        load(f"folder:{tmp_path}")
+    with pytest.raises(GanzooError, match="needs an argument"):
+        get_registry().dataset("folder")
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(GanzooError, match="cannot read image"):
+        load(f"folder:{tmp_path}")
