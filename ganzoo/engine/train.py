@@ -127,6 +127,8 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
         start = _restore(run_dir, modules, opt_g, opt_d, device)
         if start >= cfg.steps:
             raise GanzooError(f"run '{run_dir}' is already at step {start}; pass --steps larger than {start} to continue")
+        if ctx.enabled:  # only rank 0's RNG was saved: give every rank fresh, distinct noise
+            torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1 + start * 7919)
     else:
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
         if ctx.is_main:

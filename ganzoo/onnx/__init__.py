@@ -1,0 +1,27 @@
+"""ONNX export and the torch-free runtime.
+
+Two halves that never meet at import time:
+
+- :mod:`ganzoo.onnx.export` (torch side): turns a run directory or a generator into a
+  verified, self-describing ``.onnx`` file (``ganzoo export RUN_DIR --onnx``).
+- :mod:`ganzoo.onnx.runtime` (numpy + onnxruntime + Pillow only): loads such a file and
+  samples from it (``ganzoo generate MODEL.onnx``), on machines without torch.
+
+This package module imports neither, so ``import ganzoo.onnx.runtime`` stays free of torch.
+"""
+
+#: Metadata keys every ganzoo ONNX file carries (DESIGN.md §3 "ONNX file").
+METADATA_KEYS = (
+    "ganzoo.model",
+    "ganzoo.version",
+    "ganzoo.latent_dim",
+    "ganzoo.num_classes",
+    "ganzoo.output_shape",
+    "ganzoo.output_range",
+    "ganzoo.dataset",
+    "ganzoo.steps",
+    "ganzoo.weights",
+)
+
+#: Graph input and output names of the I/O contract.
+Z, LABELS, IMAGES = "z", "labels", "images"

@@ -1,0 +1,640 @@
+"""Export a trained generator to a verified, self-describing ONNX file (the torch side).
+
+Why each step is there (the measurements behind them are in DESIGN.md §6):
+
+- The generator must be in eval mode: one left in train mode exports silently with
+  eval-mode BatchNorm, so the file would not compute what PyTorch computes.
+- Noise must be an input: ``randn`` inside ``forward`` becomes a RandomNormalLike node
+  and every run of the file differs. Verification rejects such a generator.
+- The dynamo exporter (``torch.export``) is tried first; a third-party model it cannot
+  capture falls back to the TorchScript exporter, and the result says which was used.
+- Verification (``onnx.checker`` full check, shape inference, the I/O contract, and
+  onnxruntime on the CPU against PyTorch at batch 1, 7 and 64) runs on the very bytes
+  that ship: the file is written under a hidden temporary name and renamed into place
+  only after it passed, so a failed export never leaves a file that looks valid.
+- ``metadata_props`` make the file self-describing: someone with only the ``.onnx`` and
+  onnxruntime knows the latent size, the classes, the output shape and range.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganzoo.errors import GanzooError
+from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
+
+#: Verification passes when every output element agrees with PyTorch to this much.
+TOLERANCE = 1e-4
+#: Batch sizes verification runs at: 1 and an odd one catch a batch dimension baked
+#: into the graph, 64 a typical grid.
+VERIFY_BATCHES = (1, 7, 64)
+#: The example batch the graph is traced with: at least 2 (torch.export specializes 0
+#: and 1) and unlikely to coincide with a feature dimension.
+EXAMPLE_BATCH = 5
+EXPORTERS = ("auto", "dynamo", "torchscript")
+#: Operators that make a graph non-deterministic: a generator must take its noise as input.
+RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
+                        "Multinomial", "Bernoulli"})
+
+
+def _opset_bounds() -> tuple[int, int, int, int]:
+    """(lowest, highest, dynamo default, highest for TorchScript) as this torch knows them."""
+    try:
+        from torch.onnx import _constants as c
+
+        return (int(c.ONNX_MIN_OPSET), int(c.ONNX_MAX_OPSET), int(c.ONNX_DEFAULT_OPSET),
+                int(c.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET))
+    except (ImportError, AttributeError):  # private module: keep working if it moves
+        return 7, 20, 18, 17
+
+
+class VerificationError(GanzooError):
+    """The exported graph does not compute what the PyTorch generator computes."""
+
+
+class ExportError(GanzooError):
+    """Neither exporter could turn the generator into ONNX."""
+
+
+@dataclass
+class ExportResult:
+    """What ``export_run``/``export_generator`` produced; the CLI, the conformance kit and
+    ``ganzoo bench`` read it rather than re-opening the file."""
+
+    path: Path
+    exporter: str  # "dynamo" or "torchscript"
+    opset: int
+    verified: bool
+    max_abs_diff: dict[int, float] = field(default_factory=dict)  # batch size -> max |ONNX - PyTorch|
+    tolerance: float = TOLERANCE
+    fallback_reason: str | None = None  # why the dynamo exporter was not used
+    weights: str | None = None  # "ema" or "raw" for a run directory
+    metadata: dict[str, str] = field(default_factory=dict)
+    size_bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def worst_diff(self) -> float:
+        return max(self.max_abs_diff.values()) if self.max_abs_diff else float("nan")
+
+    def verification_line(self) -> str:
+        """The one line with the figures that ``ganzoo export`` prints."""
+        if not self.verified:
+            return ("not verified (--no-verify): onnx.checker, shape inference and the onnxruntime comparison "
+                    "were skipped")
+        figures = ", ".join(f"{_fmt(d)} @ batch {b}" for b, d in self.max_abs_diff.items())
+        return (f"verified: onnx.checker (full) + shape inference ok; onnxruntime CPU vs PyTorch "
+                f"max|Δ| {figures} (limit {self.tolerance:g})")
+
+    def summary(self) -> str:
+        shape = "x".join(str(d) for d in json.loads(self.metadata.get("ganzoo.output_shape", "[]")))
+        classes = self.metadata.get("ganzoo.num_classes", "0")
+        cond = f", {classes} classes" if classes not in ("", "0") else ""
+        weights = f", {self.weights} weights" if self.weights else ""
+        return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
+                f"z[{self.metadata.get('ganzoo.latent_dim', '?')}]{cond} -> {shape})")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "exporter": self.exporter, "opset": self.opset, "verified": self.verified,
+                "max_abs_diff": {str(b): d for b, d in self.max_abs_diff.items()}, "tolerance": self.tolerance,
+                "fallback_reason": self.fallback_reason, "weights": self.weights, "metadata": self.metadata,
+                "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3)}
+
+
+def _fmt(x: float) -> str:
+    return "inf" if not math.isfinite(x) else f"{x:.1e}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} kB"
+
+
+# -- metadata ---------------------------------------------------------------------------------
+def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str = "",
+                       steps: int | None = None, weights: str = "", kind: str | None = None,
+                       extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """The ``ganzoo.*`` metadata_props for a generator (DESIGN.md §3 "ONNX file").
+
+    The shape-related keys always come from the generator itself, so they cannot lie.
+    ``kind`` is "images" or "points"; images are in [-1, 1] by contract, points unbounded.
+    What is not known (a generator outside a run) is an empty string, never a guess."""
+    from ganzoo import __version__
+
+    shape = [int(d) for d in G.output_shape]
+    kind = kind or ("images" if len(shape) == 3 else "points")
+    props = {
+        "ganzoo.model": model or type(G).__name__,
+        "ganzoo.version": __version__,
+        "ganzoo.latent_dim": str(int(G.latent_dim)),
+        "ganzoo.num_classes": str(int(G.num_classes)),
+        "ganzoo.output_shape": json.dumps(shape),
+        "ganzoo.output_range": "[-1, 1]" if kind == "images" else "unbounded",
+        "ganzoo.dataset": dataset,
+        "ganzoo.steps": "" if steps is None else str(int(steps)),
+        "ganzoo.weights": weights,
+        "ganzoo.kind": kind,
+    }
+    for key, value in (extra or {}).items():
+        name = key if key.startswith("ganzoo.") else f"ganzoo.{key}"
+        props[name] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def run_metadata(G: nn.Module, meta: dict[str, Any], weights: str, steps: int, run_name: str = "") -> dict[str, str]:
+    """Metadata for a run directory's generator: its config.json plus the steps really trained."""
+    data = meta.get("data") or {}
+    extra: dict[str, Any] = {"loss": str(meta.get("loss", "")), "plugins": meta.get("versions") or {}}
+    if run_name:
+        extra["run"] = run_name
+    if data.get("modes"):
+        extra["modes"] = data["modes"]  # mixture centres: scatter plots and mode coverage without the data set
+    if data.get("sigma") is not None:
+        extra["sigma"] = str(data["sigma"])
+    return generator_metadata(G, model=str(meta.get("model", type(G).__name__)), dataset=str(meta.get("dataset", "")),
+                              steps=steps, weights=weights, kind=data.get("kind"), extra=extra)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata_props of an ONNX file (torch side; the runtime reads them through onnxruntime)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def _stamp(proto: Any, props: dict[str, str]) -> None:
+    """Set the ganzoo keys, keep what the exporter wrote, and a human-readable doc string."""
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in props]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *sorted(props.items())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    shape = "x".join(str(d) for d in json.loads(props["ganzoo.output_shape"]))
+    classes = props["ganzoo.num_classes"]
+    labels = f" and labels int64 [batch] in [0, {classes})" if classes != "0" else ""
+    trained = (f" ({props['ganzoo.weights'] or 'unknown'} weights, {props['ganzoo.steps'] or '?'} steps on "
+               f"{props['ganzoo.dataset'] or '?'})")
+    proto.doc_string = (
+        f"ganzoo generator '{props['ganzoo.model']}'{trained}. "
+        f"Inputs: z float32 [batch, {props['ganzoo.latent_dim']}] ~ N(0, I){labels}. "
+        f"Output: images float32 [batch, {shape}], range {props['ganzoo.output_range']}. See metadata_props ganzoo.*."
+    )
+
+
+# -- checks before export ---------------------------------------------------------------------
+class _Unconditional(nn.Module):
+    """Fixes the graph signature to exactly ``(z) -> images`` whatever the generator's forward looks like."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z).to(torch.float32)
+
+
+class _Conditional(nn.Module):
+    """``(z, labels) -> images`` for conditional generators."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, labels).to(torch.float32)
+
+
+def _check_generator(G: Any) -> None:
+    if not isinstance(G, nn.Module):
+        raise GanzooError(f"expected a torch.nn.Module generator, got {type(G).__name__}")
+    missing = [a for a in ("latent_dim", "num_classes", "output_shape") if not hasattr(G, a)]
+    if missing:
+        raise GanzooError(f"generator {type(G).__name__} lacks the attribute(s) {', '.join(missing)} (DESIGN.md §3)")
+    if not (isinstance(G.latent_dim, int) and G.latent_dim > 0):
+        raise GanzooError(f"generator latent_dim must be a positive int, got {G.latent_dim!r}")
+    if not (isinstance(G.num_classes, int) and G.num_classes >= 0):
+        raise GanzooError(f"generator num_classes must be an int >= 0, got {G.num_classes!r}")
+    shape = tuple(G.output_shape)
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise GanzooError(f"generator output_shape must be positive ints like (1, 28, 28), got {G.output_shape!r}")
+    training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
+    if training:
+        raise GanzooError(
+            f"generator is in training mode ({', '.join(training[:3])}{', ...' if len(training) > 3 else ''}); call "
+            ".eval() before export: BatchNorm and Dropout would export differently from what PyTorch computes")
+
+
+def _device(G: nn.Module) -> torch.device:
+    for tensor in [*G.parameters(), *G.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    z = torch.randn(batch, G.latent_dim, generator=generator)
+    if not G.num_classes:
+        return (z.to(_device(G)),)
+    labels = torch.randint(0, G.num_classes, (batch,), generator=generator, dtype=torch.int64)
+    return z.to(_device(G)), labels.to(_device(G))
+
+
+def _forward(module: nn.Module, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    with torch.no_grad():
+        return module(*inputs)
+
+
+def _check_forward(wrapper: nn.Module, G: nn.Module, example: Sequence[torch.Tensor]) -> None:
+    try:
+        out = _forward(wrapper, example)
+    except Exception as exc:
+        raise GanzooError(f"generator forward fails on a batch of {EXAMPLE_BATCH}: {_one_line(exc)}") from None
+    want = (EXAMPLE_BATCH, *G.output_shape)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise GanzooError(f"generator returned {got} for a batch of {EXAMPLE_BATCH}; its output_shape "
+                          f"{tuple(G.output_shape)} promises {want} (DESIGN.md §3)")
+
+
+def _check_deterministic(wrapper: nn.Module, example: Sequence[torch.Tensor]) -> None:
+    a, b = _forward(wrapper, example), _forward(wrapper, example)
+    if not torch.equal(a, b):
+        diff = (a - b).abs().max().item()
+        raise VerificationError(
+            f"verification failed: generator forward is not deterministic in eval mode (two calls on the same z "
+            f"differ by up to {diff:.3g}); it samples noise inside forward: take all noise from the input z "
+            "instead (DESIGN.md §3)")
+
+
+# -- exporters ----------------------------------------------------------------------------------
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The innermost cause's first line: the exporters wrap the real reason in pages of advice."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = _ANSI.sub("", str(exc))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = first if len(first) <= 240 else first[:237] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _captured(log: list[str]) -> Iterator[None]:
+    """Collect everything the exporters write while they run.
+
+    They print progress, warnings and, on failure, pages of graphs and tracebacks, from
+    Python, from ``logging`` handlers bound to the real stderr, and from C++; a CLI should
+    show one line instead. File descriptors 1 and 2 are redirected as well as sys.stdout
+    and sys.stderr; the text is kept in ``log`` for the failure log file."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    sink = tempfile.TemporaryFile()
+    saved: list[tuple[int, int]] = []
+    py = io.StringIO()
+    try:
+        for fd in (1, 2):
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(sink.fileno(), fd)
+            except OSError:
+                continue
+        with warnings.catch_warnings(), contextlib.redirect_stdout(py), contextlib.redirect_stderr(py):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for stream in (sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        sink.seek(0)
+        log.append(sink.read().decode("utf-8", "replace") + py.getvalue())
+        sink.close()
+
+
+def _names(G: nn.Module) -> list[str]:
+    return [Z, LABELS] if G.num_classes else [Z]
+
+
+def _opset_of(proto: Any) -> int:
+    return next((int(o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _export_dynamo(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.Module, opset: int | None) -> Any:
+    batch = torch.export.Dim("batch")
+    names = _names(G)
+    program = torch.onnx.export(
+        wrapper, example, dynamo=True, external_data=False, optimize=True, verbose=False,
+        opset_version=opset, input_names=names, output_names=[IMAGES],
+        dynamic_shapes={name: {0: batch} for name in names},
+    )
+    proto = program.model_proto
+    if opset is not None and _opset_of(proto) != opset:
+        raise RuntimeError(f"could not convert the graph to opset {opset} (it stayed at {_opset_of(proto)})")
+    return proto
+
+
+def _export_torchscript(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.Module, opset: int | None) -> Any:
+    import onnx
+
+    names = _names(G)
+    _, _, default, ts_max = _opset_bounds()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            wrapper, example, str(path), dynamo=False, input_names=names, output_names=[IMAGES],
+            dynamic_axes={name: {0: "batch"} for name in [*names, IMAGES]},
+            opset_version=opset if opset is not None else min(default, ts_max),
+        )
+        return onnx.load(str(path))
+
+
+def _export(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.Module, opset: int | None,
+            exporter: str, log: list[str]) -> tuple[Any, str, str | None]:
+    """(ONNX proto, exporter used, why dynamo was not used)."""
+    dynamo_error = None
+    if exporter in ("auto", "dynamo"):
+        try:
+            with _captured(log):
+                return _export_dynamo(wrapper, example, G, opset), "dynamo", None
+        except Exception as exc:
+            dynamo_error = _one_line(exc)
+            if exporter == "dynamo":
+                raise ExportError(f"the dynamo exporter failed: {dynamo_error}; try --exporter torchscript") from None
+    _, _, _, ts_max = _opset_bounds()
+    if opset is not None and opset > ts_max:
+        raise ExportError(f"the dynamo exporter failed ({dynamo_error}) and the TorchScript exporter stops at opset "
+                          f"{ts_max}; pass --opset {ts_max} or lower" if dynamo_error else
+                          f"the TorchScript exporter stops at opset {ts_max}; pass --opset {ts_max} or lower")
+    try:
+        with _captured(log):
+            proto = _export_torchscript(wrapper, example, G, opset)
+    except Exception as exc:
+        ts_error = _one_line(exc)
+        if dynamo_error:
+            raise ExportError(f"both exporters failed: dynamo: {dynamo_error}; torchscript: {ts_error}") from None
+        raise ExportError(f"the TorchScript exporter failed: {ts_error}") from None
+    reason = f"the dynamo exporter failed ({dynamo_error})" if dynamo_error else None
+    return proto, "torchscript", reason
+
+
+# -- verification -----------------------------------------------------------------------------
+def _walk(graph: Any) -> Iterator[Any]:
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.g is not None and attr.g.node:
+                yield from _walk(attr.g)
+            for sub in attr.graphs:
+                yield from _walk(sub)
+
+
+def _random_ops(model: Any) -> list[str]:
+    nodes = list(_walk(model.graph))
+    for function in model.functions:
+        nodes += list(function.node)
+    return sorted({n.op_type for n in nodes if n.op_type in RANDOM_OPS})
+
+
+def _check_value(value: Any, elem: int, dims: Sequence[int | None], what: str) -> None:
+    import onnx
+
+    tensor = value.type.tensor_type
+    if tensor.elem_type != elem:
+        raise VerificationError(f"verification failed: {what} '{value.name}' is "
+                                f"{onnx.TensorProto.DataType.Name(tensor.elem_type).lower()}, the contract wants "
+                                f"{onnx.TensorProto.DataType.Name(elem).lower()}")
+    if not tensor.HasField("shape"):
+        return
+    got = list(tensor.shape.dim)
+    if len(got) != len(dims):
+        raise VerificationError(f"verification failed: {what} '{value.name}' has rank {len(got)}, the contract wants "
+                                f"[batch{''.join(', ' + str(d) for d in dims[1:])}]")
+    if got[0].HasField("dim_value"):
+        raise VerificationError(f"verification failed: the batch dimension of '{value.name}' is fixed at "
+                                f"{got[0].dim_value} in the graph; forward turns the batch size into a Python int "
+                                "(len(z), int(z.shape[0]), .item(), ...): use z.shape[0] or view(-1, ...) instead")
+    for i, (dim, want) in enumerate(zip(got[1:], dims[1:]), start=1):
+        if dim.HasField("dim_value") and dim.dim_value != want:
+            raise VerificationError(f"verification failed: '{value.name}' dimension {i} is {dim.dim_value}, "
+                                    f"the contract wants {want}")
+
+
+def _check_io(model: Any, G: nn.Module) -> None:
+    import onnx
+
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    want = _names(G)
+    if [i.name for i in inputs] != want:
+        raise VerificationError(f"verification failed: graph inputs are {[i.name for i in inputs]}, "
+                                f"the contract wants {want}")
+    if [o.name for o in model.graph.output] != [IMAGES]:
+        raise VerificationError(f"verification failed: graph outputs are {[o.name for o in model.graph.output]}, "
+                                f"the contract wants ['{IMAGES}']")
+    _check_value(inputs[0], onnx.TensorProto.FLOAT, [None, G.latent_dim], "input")
+    if G.num_classes:
+        _check_value(inputs[1], onnx.TensorProto.INT64, [None], "input")
+    _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *G.output_shape], "output")
+
+
+def _cpu_session(model_bytes: bytes) -> Any:
+    """Pinned to the CPU provider: onnxruntime-gpu would otherwise try CUDA first and
+    print load errors on machines without it (DESIGN.md §6)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = max(1, torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities and NaN where PyTorch has NaN agree
+    diff = np.where(same, 0.0, np.abs(a - b))
+    worst = float(diff.max()) if diff.size else 0.0
+    return worst if math.isfinite(worst) else float("inf")
+
+
+def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
+           batches: Sequence[int] = VERIFY_BATCHES, seed: int = 0) -> dict[int, float]:
+    """Check the ONNX file at ``path`` against the generator; return max |Δ| per batch size.
+
+    Raises :class:`VerificationError` with the reason when the checker, shape inference,
+    the I/O contract or the numbers disagree. Inputs are fresh random draws (seeded, so a
+    failure reproduces), random labels for conditional models."""
+    import onnx
+
+    model = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:
+        raise VerificationError(f"verification failed: onnx.checker rejects the graph: {_one_line(exc)}") from None
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as exc:
+        raise VerificationError(f"verification failed: ONNX shape inference: {_one_line(exc)}") from None
+    _check_io(inferred, G)
+    noisy = _random_ops(model)
+    if noisy:
+        raise VerificationError(f"verification failed: the graph samples noise ({', '.join(noisy)}), so it cannot "
+                                "match PyTorch; take all noise from the input z instead (DESIGN.md §3)")
+    try:
+        session = _cpu_session(model.SerializeToString())
+    except Exception as exc:
+        raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
+    wrapper = (_Conditional(G) if G.num_classes else _Unconditional(G)).eval()
+    rng = torch.Generator().manual_seed(seed)
+    diffs: dict[int, float] = {}
+    for batch in batches:
+        inputs = _inputs(G, batch, rng)
+        want = _forward(wrapper, inputs).detach().cpu().numpy()
+        feeds = {name: t.detach().cpu().numpy() for name, t in zip(_names(G), inputs)}
+        try:
+            got = session.run([IMAGES], feeds)[0]
+        except Exception as exc:
+            raise VerificationError(f"verification failed: onnxruntime fails at batch {batch}: "
+                                    f"{_one_line(exc)}") from None
+        if got.shape != want.shape:
+            raise VerificationError(f"verification failed: at batch {batch} onnxruntime returns {list(got.shape)}, "
+                                    f"PyTorch {list(want.shape)}; the batch dimension is not really dynamic")
+        diffs[batch] = _max_abs_diff(got, want)
+    worst = max(diffs, key=lambda b: diffs[b])
+    if not diffs[worst] <= tolerance:
+        figures = ", ".join(f"{_fmt(d)} @ batch {b}" for b, d in diffs.items())
+        raise VerificationError(f"verification failed: onnxruntime differs from PyTorch by max|Δ| {figures} "
+                                f"(limit {tolerance:g})")
+    return diffs
+
+
+# -- front doors ----------------------------------------------------------------------------------
+def _check_opset(opset: int | None) -> None:
+    if opset is None:
+        return
+    low, high, default, _ = _opset_bounds()
+    if not isinstance(opset, int) or not low <= opset <= high:
+        raise GanzooError(f"--opset must be between {low} and {high} (default {default}), got {opset}")
+
+
+def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, str] | None = None,
+                     opset: int | None = None, verify: bool = True, tolerance: float = TOLERANCE,
+                     exporter: str = "auto") -> ExportResult:
+    """Export a generator (in eval mode) to ``output`` and, by default, verify it.
+
+    ``metadata`` adds to or overrides :func:`generator_metadata` (shape keys always come
+    from ``G``). ``exporter`` is "auto" (dynamo, TorchScript if dynamo fails), "dynamo"
+    or "torchscript". Raises :class:`VerificationError` / :class:`ExportError` (both
+    GanzooError) and leaves no file at ``output`` when anything fails."""
+    start = time.perf_counter()
+    _check_generator(G)
+    _check_opset(opset)
+    if exporter not in EXPORTERS:
+        raise GanzooError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
+    output = Path(output)
+    if output.is_dir():
+        raise GanzooError(f"output '{output}' is a directory; give a file name like {output / 'model.onnx'}")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanzooError(f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
+    props = {**generator_metadata(G), **(metadata or {})}
+    props.update({k: v for k, v in generator_metadata(G).items()
+                  if k in ("ganzoo.latent_dim", "ganzoo.num_classes", "ganzoo.output_shape", "ganzoo.version")})
+    wrapper = (_Conditional(G) if G.num_classes else _Unconditional(G)).eval()
+    example = _inputs(G, EXAMPLE_BATCH, torch.Generator().manual_seed(1234))
+    _check_forward(wrapper, G, example)
+    if verify:
+        _check_deterministic(wrapper, example)
+    log: list[str] = []
+    try:
+        proto, used, fallback = _export(wrapper, example, G, opset, exporter, log)
+    except ExportError as exc:
+        log_path = output.with_name(output.name + ".log")
+        try:
+            log_path.write_text("".join(log))
+        except OSError:
+            raise exc from None
+        raise ExportError(f"{exc} (full exporter output: {log_path})") from None
+    props["ganzoo.exporter"] = used
+    _stamp(proto, props)
+    import onnx
+
+    tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        onnx.save_model(proto, str(tmp))
+        diffs = verify_onnx(tmp, G, tolerance=tolerance) if verify else {}
+        os.replace(tmp, output)
+    except VerificationError as exc:
+        kept = f"; the earlier file '{output}' was left as it was" if output.exists() else ""
+        raise VerificationError(f"{exc} [{used} exporter]; no file written{kept}") from None
+    except OSError as exc:
+        raise GanzooError(f"cannot write '{output}': {exc.strerror or exc}; choose another -o") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(path=output, exporter=used, opset=_opset_of(proto), verified=verify, max_abs_diff=diffs,
+                        tolerance=tolerance, fallback_reason=fallback, metadata=props,
+                        size_bytes=output.stat().st_size, seconds=time.perf_counter() - start)
+
+
+def default_output(run_dir: str | Path) -> Path:
+    """``exports/<run-name>.onnx``, relative to the current directory."""
+    return Path("exports") / f"{Path(run_dir).resolve().name}.onnx"
+
+
+def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int | None = None,
+               weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
+               exporter: str = "auto", echo: Callable[[str], None] | None = None) -> ExportResult:
+    """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
+
+    ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
+    it); ``weights`` is "ema" or "raw" (None: EMA when the run has it). The metadata
+    records the steps actually trained (the checkpoint's step, not the configured total).
+    ``echo`` receives one progress line once the generator has loaded (export takes seconds)."""
+    from ganzoo.engine import checkpoint as ckpt
+    from ganzoo.engine.build import load_generator
+
+    _check_opset(opset)
+    run_dir = Path(run_dir)
+    G, meta, used = load_generator(run_dir, weights)
+    state = ckpt.load_state(ckpt.checkpoint_dir(run_dir))
+    steps = int(state.get("step", meta.get("steps", 0))) if isinstance(state, dict) else int(meta.get("steps", 0))
+    name = run_dir.resolve().name
+    out = Path(output) if output is not None else default_output(run_dir)
+    if out.is_dir():
+        out = out / f"{name}.onnx"
+    if echo is not None:
+        echo(f"exporting {meta.get('model', '?')} from {run_dir} ({used} weights, step {steps}) to {out} ...")
+    result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,
+                              verify=verify, tolerance=tolerance, exporter=exporter)
+    result.weights = used
+    return result
+
+
+__all__ = [
+    "EXPORTERS", "METADATA_KEYS", "TOLERANCE", "VERIFY_BATCHES", "ExportError", "ExportResult", "VerificationError",
+    "default_output", "export_generator", "export_run", "generator_metadata", "read_metadata", "run_metadata",
+    "verify_onnx",
+]
