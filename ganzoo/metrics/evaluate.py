@@ -1,0 +1,409 @@
+"""``ganzoo eval``: score a trained generator offline, from its run directory or its ONNX file.
+
+The protocol follows from the data set the generator was trained on:
+
+==========================  =====================================================  ==========
+data set                    figures                                                 samples
+==========================  =====================================================  ==========
+2-D mixtures (ring8,        modes captured, % high quality, reverse KL              2,500
+grid25, any points set      (:mod:`ganzoo.metrics.mixtures`)
+with known modes)
+digits, mnist5k, mnist      Fréchet distance, precision/recall (k = 3) in the       5,000
+                            shipped classifier's features; classes covered,
+                            KL(class histogram ‖ uniform)
+                            (:mod:`ganzoo.metrics.features`)
+stacked-mnist               modes captured of 1,000, KL to uniform                  26,000
+                            (:mod:`ganzoo.metrics.stacked`)
+==========================  =====================================================  ==========
+
+Conditional models also get a *conditional accuracy*: labels are requested in
+equal numbers, and the figure is the share of samples that the classifier (for
+points: the nearest mode) assigns to the label asked for.
+
+Next to every figure stands the same figure for real data (as many samples of
+the data set as the model gets; for digits the whole set, at most 10,000), so a
+reader sees at once what "good" is: only about 99 % of real ring8 points are high
+quality, and the classifier is not perfect either (for digits and mnist5k it was
+trained on 80 % of those very images, so their real-data column leans optimistic;
+the held-out accuracy printed under the table is the honest figure). The reference set is the data
+set loaded with seed 0 whatever seed the run trained with, so a run and its ONNX
+export meet the same real samples.
+
+Run directories and ONNX files go through the same code. Latents are the
+runtime's (numpy ``default_rng(seed).standard_normal``, float32), fed to the torch
+generator or to the onnxruntime session alike, and every metric is numpy; so a run
+and its export score the same up to the export's float tolerance. An ONNX file
+needs no generator code and no torch for the model or the classifier; the
+reference data set is loaded through the data set registry, whose loaders build
+torch tensors (DESIGN.md §3), so evaluating (unlike generating) does import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganzoo.errors import GanzooError
+
+#: Samples per protocol when --n is not given.
+DEFAULT_N = {"mixture": 2500, "digits": 5000, "stacked-mnist": 26_000}
+#: Built-in data set -> shipped classifier that reads its digits.
+DIGIT_CLASSIFIER = {"digits": "digits8", "mnist5k": "mnist28", "mnist": "mnist28"}
+STACKED = "stacked-mnist"
+#: Real images used as the reference set of the feature metrics (a seeded random subset above this).
+MAX_REAL = 10_000
+GENERATE_BATCH = 1000
+#: Seed the reference data set is loaded with (it decides e.g. which mixture points or digit triples are drawn).
+REFERENCE_SEED = 0
+
+Generate = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+@dataclass
+class Evaluated:
+    """What is being scored: a generator, however it is stored, and what it was trained on."""
+
+    path: Path
+    kind: str  # "run" or "onnx"
+    model: str
+    dataset: str
+    latent_dim: int
+    num_classes: int
+    output_shape: tuple[int, ...]
+    generate: Generate = field(repr=False)
+    steps: int | None = None
+    weights: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
+
+
+def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """The latents every evaluation feeds its generator: the runtime's (numpy, float32), so
+    ``ganzoo eval --seed S`` and ``ganzoo generate --seed S`` start from the same latents."""
+    from ganzoo.onnx.runtime import latents as runtime_latents
+
+    return runtime_latents(n, latent_dim, seed)
+
+
+def requested_labels(n: int, num_classes: int) -> np.ndarray | None:
+    """Labels 0, 1, ..., K-1, 0, 1, ...: every class asked for equally often (None if unconditional)."""
+    return (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
+
+
+def default_output(source: str | Path) -> Path:
+    """Where ``ganzoo eval`` writes its JSON: ``RUN_DIR/eval.json`` or ``MODEL.eval.json`` beside the file."""
+    source = Path(source)
+    return source.with_name(source.stem + ".eval.json") if source.suffix == ".onnx" else source / "eval.json"
+
+
+# -- opening what is evaluated ---------------------------------------------------------------
+def open_run(run_dir: str | Path, weights: str | None = None) -> Evaluated:
+    """A run directory's generator (EMA weights when the run has them, unless ``weights`` says)."""
+    import torch
+
+    from ganzoo.engine import checkpoint as ckpt
+    from ganzoo.engine.build import load_generator
+
+    G, meta, used = load_generator(run_dir, weights)
+    try:
+        steps = int(ckpt.load_state(ckpt.checkpoint_dir(Path(run_dir)))["step"])
+    except (GanzooError, KeyError, TypeError, ValueError):
+        steps = None
+
+    def generate(z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        with torch.no_grad():
+            y = torch.from_numpy(labels) if labels is not None else None
+            return G(torch.from_numpy(z), y).float().numpy()
+
+    options = {k: meta.get(k) for k in ("data_dir", "image_size")}
+    return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"], int(G.latent_dim), int(G.num_classes),
+                     tuple(int(s) for s in G.output_shape), generate, steps, used, options)
+
+
+def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
+    """An exported generator: everything needed comes from the file's ``ganzoo.*`` metadata."""
+    from ganzoo.onnx import runtime
+
+    model = runtime.load(str(path), provider=provider)
+    if not model.dataset or model.dataset == "unknown":
+        raise GanzooError(f"'{path}' has no ganzoo.dataset metadata, so ganzoo cannot tell which data set to "
+                          "compare it with; export it from its run directory with: ganzoo export RUN_DIR --onnx")
+    if model.output_shape is None:
+        raise GanzooError(f"'{path}' does not say its output shape (ganzoo.output_shape); export it again")
+
+    def generate(z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        return np.asarray(model.run(z, labels), dtype=np.float32)
+
+    return Evaluated(Path(path), "onnx", model.model, model.dataset, int(model.latent_dim), int(model.num_classes),
+                     tuple(int(s) for s in model.output_shape), generate, model.steps, model.weights)
+
+
+def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu") -> Evaluated:
+    """A run directory or an ``.onnx`` file, with a one-line error for anything else."""
+    path = Path(source)
+    if path.suffix == ".onnx" or path.is_file():
+        if not path.is_file():
+            raise GanzooError(f"ONNX file '{path}' does not exist; export one with: ganzoo export RUN_DIR --onnx")
+        if path.suffix != ".onnx":
+            raise GanzooError(f"'{path}' is neither a run directory nor an .onnx file; "
+                              "pass the folder ganzoo train wrote, or an exported MODEL.onnx")
+        if weights:
+            raise GanzooError("--weights applies to run directories; an ONNX file holds the weights it was exported with")
+        return open_onnx(path, provider)
+    return open_run(path, weights)
+
+
+def _sample(target: Evaluated, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    z = latents(n, target.latent_dim, seed)
+    labels = requested_labels(n, target.num_classes)
+    out = np.empty((n, *target.output_shape), np.float32)
+    for start in range(0, n, GENERATE_BATCH):
+        y = labels[start:start + GENERATE_BATCH] if labels is not None else None
+        part = target.generate(z[start:start + GENERATE_BATCH], y)
+        if part.shape != (len(z[start:start + GENERATE_BATCH]), *target.output_shape):
+            raise GanzooError(f"generator returned {list(part.shape)}, expected "
+                              f"{[len(z[start:start + GENERATE_BATCH]), *target.output_shape]}; "
+                              "its output_shape attribute does not match its forward")
+        out[start:start + GENERATE_BATCH] = part
+    bad = int((~np.isfinite(out.reshape(n, -1))).any(axis=1).sum())
+    if bad:
+        raise GanzooError(f"{bad} of {n} generated samples are NaN or infinite: training diverged; "
+                          "retrain with lower learning rates or evaluate an earlier run")
+    return out, labels
+
+
+# -- the reference data set ---------------------------------------------------------------------
+UNSUPPORTED = ("ganzoo eval has no offline metric for data set '{name}': it scores ring8, grid25 (and other 2-D "
+               "mixtures that declare their modes), digits, mnist5k, mnist and stacked-mnist")
+
+
+def protocol_for(dataset: str, plugin: str) -> str | None:
+    """The protocol of a registered data set, decided by name for ganzoo's own data sets
+    (an error for those without one, before anything loads); None for a plugin's, whose
+    loaded data decide (a point set with modes and sigma is a mixture)."""
+    from ganzoo.registry import BUILTIN_PLUGIN
+
+    if plugin != BUILTIN_PLUGIN:
+        return None
+    if dataset in ("ring8", "grid25"):
+        return "mixture"
+    if dataset == STACKED:
+        return "stacked-mnist"
+    if dataset in DIGIT_CLASSIFIER:
+        return "digits"
+    raise GanzooError(UNSUPPORTED.format(name=dataset))
+
+
+def _load_data(target: Evaluated, data_dir: str | None, download: bool):
+    """(data set name, protocol, the data set loaded as the reference)."""
+    from ganzoo.registry import BUILTIN_PLUGIN, get_registry
+    from ganzoo.specs import resolve
+
+    spec, arg = get_registry().dataset(target.dataset)
+    name = spec.name if spec.plugin == BUILTIN_PLUGIN else spec.qualified_name
+    protocol = protocol_for(spec.name, spec.plugin)
+    options = dict(target.data_options)
+    if data_dir:
+        options["data_dir"] = data_dir
+    if target.kind == "onnx" and len(target.output_shape) == 3 and spec.shape and len(spec.shape) == 3 \
+            and tuple(spec.shape[1:]) != target.output_shape[1:]:
+        options["image_size"] = target.output_shape[-1]  # trained with --image-size: compare at that size
+    loader = resolve(spec.target)
+    # Seed 0 whatever seed the run trained with: the reference set belongs to the data set, and a
+    # run and its ONNX export (which does not record the training seed) meet the same real samples.
+    data = loader(arg=arg, data_dir=options.get("data_dir"), download=download, seed=REFERENCE_SEED,
+                  image_size=options.get("image_size"))
+    if protocol is None:
+        if data.kind != "points":
+            raise GanzooError(UNSUPPORTED.format(name=name))
+        protocol = "mixture"
+    if protocol == "mixture" and (data.modes is None or not data.sigma):
+        raise GanzooError(f"data set '{name}' is a point set without known modes and sigma; "
+                          "ganzoo eval scores 2-D mixtures that declare them (ring8, grid25)")
+    return name, protocol, data
+
+
+# -- the three protocols ------------------------------------------------------------------------
+def _mixture(target: Evaluated, data, n: int, seed: int) -> tuple[dict, dict, dict | None]:
+    from ganzoo.metrics.mixtures import mode_coverage
+
+    modes, sigma = data.modes.numpy(), float(data.sigma)
+    fake, labels = _sample(target, n, seed)
+    model = mode_coverage(fake, modes, sigma)
+    real_x = data.x[:n].numpy()
+    real = mode_coverage(real_x, modes, sigma)
+    if labels is not None:
+        model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
+        if data.y is not None:
+            real["conditional_accuracy"] = float((real["assigned"] == data.y[:n].numpy()).mean())
+    for d in (model, real):
+        d.pop("assigned")
+    return model, real, None
+
+
+def _real_images(data, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
+    x, y = data.x.numpy(), data.y.numpy() if data.y is not None else None
+    if len(x) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
+        x, y = x[keep], (y[keep] if y is not None else None)
+    return x, y
+
+
+def _check_images(target: Evaluated, data, channels: int) -> None:
+    shape = target.output_shape
+    if len(shape) != 3 or shape[0] != channels:
+        raise GanzooError(f"generator makes {list(shape)} samples, but data set '{target.dataset}' holds "
+                          f"{list(data.shape)} images; evaluate a generator trained on it")
+
+
+def _digits(target: Evaluated, name: str, data, n: int, seed: int) -> tuple[dict, dict, dict]:
+    from ganzoo.metrics.classifier import load_classifier, resize_images
+    from ganzoo.metrics.features import (
+        K_NEAREST,
+        class_metrics,
+        conditional_accuracy,
+        frechet_distance,
+        precision_recall,
+    )
+
+    _check_images(target, data, 1)
+    clf = load_classifier(DIGIT_CLASSIFIER[name])
+    fake, labels = _sample(target, n, seed)
+    real, real_y = _real_images(data, REFERENCE_SEED, MAX_REAL)
+    f_fake, logits_fake = clf.run(resize_images(fake, clf.size))
+    f_real, logits_real = clf.run(resize_images(real, clf.size))
+    pred_fake, pred_real = logits_fake.argmax(1), logits_real.argmax(1)
+    m = min(len(f_fake), len(f_real))
+    precision, recall = precision_recall(f_real[:m], f_fake[:m], K_NEAREST)
+    model = {"frechet_distance": frechet_distance(f_real, f_fake), "precision": precision, "recall": recall,
+             "pr_samples": m, **class_metrics(pred_fake, 10)}
+    ref = dict(class_metrics(pred_real, 10))
+    if labels is not None:
+        model["conditional_accuracy"] = conditional_accuracy(pred_fake, labels)
+        if real_y is not None:
+            ref["conditional_accuracy"] = conditional_accuracy(pred_real, real_y)
+    info = {"name": clf.name, "heldout_accuracy": clf.heldout_accuracy, "features": clf.feature_dim,
+            "real_samples": len(real), "k": K_NEAREST}
+    return model, ref, info
+
+
+def _stacked(target: Evaluated, data, n: int, seed: int) -> tuple[dict, dict, dict]:
+    from ganzoo.metrics.classifier import load_classifier
+    from ganzoo.metrics.stacked import stacked_mnist_modes
+
+    _check_images(target, data, 3)
+    clf = load_classifier("mnist28")
+    fake, labels = _sample(target, n, seed)
+    model = stacked_mnist_modes(fake, clf)
+    real_x, real_y = _real_images(data, REFERENCE_SEED, n)
+    ref = stacked_mnist_modes(real_x, clf)
+    if labels is not None:
+        model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
+        if real_y is not None:
+            ref["conditional_accuracy"] = float((ref["assigned"] == real_y).mean())
+    for d in (model, ref):
+        d.pop("assigned")
+    return model, ref, {"name": clf.name, "heldout_accuracy": clf.heldout_accuracy}
+
+
+def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: str | None = None,
+             data_dir: str | None = None, download: bool = False, provider: str = "cpu") -> dict[str, Any]:
+    """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds."""
+    from ganzoo import __version__
+
+    if n is not None and n < 1:
+        raise GanzooError(f"--n must be at least 1, got {n}")
+    start = time.perf_counter()
+    target = open_source(source, weights, provider)
+    name, protocol, data = _load_data(target, data_dir, download)
+    n = n or DEFAULT_N[protocol]
+    if protocol == "mixture":
+        if target.output_shape != tuple(data.shape):
+            raise GanzooError(f"generator makes {list(target.output_shape)} samples, but data set '{name}' holds "
+                              f"{list(data.shape)} points; evaluate a generator trained on it")
+        model, real, classifier = _mixture(target, data, n, seed)
+    elif protocol == "digits":
+        model, real, classifier = _digits(target, name, data, n, seed)
+    else:
+        model, real, classifier = _stacked(target, data, n, seed)
+    return {
+        "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
+        "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
+        "conditional": bool(target.num_classes), "protocol": protocol, "n": n, "seed": seed,
+        "metrics": model, "real": real, "classifier": classifier,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def write_result(result: dict[str, Any], output: str | Path) -> Path:
+    """Write eval JSON atomically (write aside, rename) so a crash leaves no half file."""
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise GanzooError(f"cannot write '{output}': folder '{output.parent}' does not exist")
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(output)
+    return output
+
+
+# -- the printed table --------------------------------------------------------------------------
+def _fmt(value: Any, kind: str, total: int | None = None) -> str:
+    if value is None:
+        return "-"
+    if kind == "count":
+        return f"{value} / {total}"
+    if kind == "percent":
+        return f"{value:.1f} %"
+    if kind == "share":
+        return f"{100 * value:.1f} %"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, model, real data) rows for the printed table."""
+    m, r, proto = result["metrics"], result["real"], result["protocol"]
+    rows: list[tuple[str, Any, Any, str, Any]] = []
+    if proto == "mixture":
+        rows += [("modes captured", m["modes_captured"], r["modes_captured"], "count", m["num_modes"]),
+                 ("high-quality samples (<= 3 sigma)", m["hq_percent"], r["hq_percent"], "percent", None),
+                 ("reverse KL to uniform (nats)", m["reverse_kl"], r["reverse_kl"], "num", None)]
+    elif proto == "digits":
+        rows += [("Frechet distance (classifier features)", m["frechet_distance"], None, "num", None),
+                 (f"precision (k={result['classifier']['k']})", m["precision"], None, "share", None),
+                 (f"recall (k={result['classifier']['k']})", m["recall"], None, "share", None),
+                 ("classes covered (>= 1 % each)", m["classes_covered"], r["classes_covered"], "count", m["num_classes"]),
+                 ("KL(class histogram || uniform)", m["class_kl"], r["class_kl"], "num", None)]
+    else:
+        rows += [("modes captured", m["modes_captured"], r["modes_captured"], "count", m["num_modes"]),
+                 ("KL to uniform over 1,000 (nats)", m["kl"], r["kl"], "num", None)]
+    if "conditional_accuracy" in m:
+        rows.append(("conditional accuracy", m["conditional_accuracy"], r.get("conditional_accuracy"), "share", None))
+    return [(label, _fmt(a, kind, total), _fmt(b, kind, total)) for label, a, b, kind, total in rows]
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A short human-readable table of an evaluation result."""
+    what = f"{result['model']} ({result['source_kind']}"
+    if result.get("weights"):
+        what += f", {result['weights']} weights"
+    if result.get("steps") is not None:
+        what += f", step {result['steps']}"
+    what += ")"
+    lines = [f"{what} on {result['dataset']}: {result['n']:,} samples, seed {result['seed']}"]
+    rows = table_rows(result)
+    headers = ("figure", "model", "real data")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines.append("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    clf = result.get("classifier")
+    if clf:
+        acc = f"{100 * clf['heldout_accuracy']:.1f} %" if clf.get("heldout_accuracy") is not None else "unknown"
+        lines.append(f"classifier {clf['name']}: held-out accuracy {acc}")
+    return "\n".join(lines)
