@@ -200,7 +200,7 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
 @click.argument("model", required=False)
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
 @click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")
-@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT], repeatable: --reg gp:10, --reg r1:1.")
+@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT], repeatable: --reg gp:10 --reg r1:1; 'none' drops the model's defaults.")
 @click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
 @click.option("--batch-size", type=int)
 @click.option("--lr-g", type=float, help="Generator learning rate.")
@@ -238,6 +238,8 @@ def train_cmd(model, resume, quiet, compile_, **opts) -> None:
     from ganzoo.engine.train import Interrupted, train
 
     opts["compile"] = compile_
+    # no --reg keeps the model's default regularizers; --reg none drops them
+    opts["reg"] = [] if tuple(opts.get("reg") or ()) == ("none",) else (list(opts.get("reg") or ()) or None)
     registry = _registry()
     if resume:
         from ganzoo.engine.build import read_run_config
@@ -382,8 +384,10 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
 @click.option("--exporter", type=click.Choice(["auto", "dynamo", "torchscript"]), default="auto", show_default=True,
               help="auto: torch.export (dynamo), the TorchScript exporter if that fails.")
 @click.option("--no-verify", is_flag=True, help="Skip onnx.checker and the onnxruntime-vs-PyTorch comparison.")
+@click.option("--fp16", is_flag=True, help="Half precision inside, float32 in/out: for GPU providers "
+              "(verified to 1e-2) [default file: exports/RUN-NAME.fp16.onnx].")
 def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None, weights: str | None,
-               exporter: str, no_verify: bool) -> None:
+               exporter: str, no_verify: bool, fp16: bool) -> None:
     """Export a run's generator to a verified, self-describing ONNX file.
 
     Verification (on by default) runs onnx.checker, shape inference and onnxruntime
@@ -396,7 +400,7 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
     from ganzoo.onnx.export import export_run
 
     result = export_run(run_dir, output=output, opset=opset, weights=weights, verify=not no_verify, exporter=exporter,
-                        echo=lambda line: click.echo(line, err=True))
+                        echo=lambda line: click.echo(line, err=True), fp16=fp16)
     if result.fallback_reason:
         click.echo(f"note: {result.fallback_reason}; used the TorchScript exporter", err=True)
     click.echo(result.verification_line())
@@ -451,6 +455,83 @@ def generate_cmd(model_file: str, n: int, labels: str | None, seed: int, provide
             save_image_grid(out, output, nrow=nrow)
         written.append(output)
     click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}")
+
+
+# -- bench ---------------------------------------------------------------------------------------
+@cli.command("bench")
+@click.argument("target", metavar="MODEL.onnx|RUN_DIR", type=click.Path())
+@click.option("--batch-sizes", default="1,8,64,256", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--providers", default="auto", show_default=True,
+              help="onnxruntime providers: auto (all; unusable ones reported as skipped) or from cpu,cuda,tensorrt.")
+@click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
+              help="Also time PyTorch eager from the run directory.")
+@click.option("--compile", "compile_", is_flag=True, help="Also time torch.compile.")
+@click.option("--fp16", is_flag=True, help="Also time an fp16 copy on GPU providers (output limit 1e-2).")
+@click.option("--warmup", type=int, default=10, show_default=True, help="Untimed runs per backend and batch size.")
+@click.option("--runs", type=int, default=100, show_default=True, help="Timed runs per backend and batch size (at most).")
+@click.option("--max-time", type=float, default=10.0, show_default=True,
+              help="Seconds per backend and batch size; stops early after at least 10 runs.")
+@click.option("--threads", type=int, help="CPU threads for every backend [default: OMP_NUM_THREADS, else all cores].")
+@click.option("--run", "run_dir", type=click.Path(), help="Run directory with the PyTorch weights "
+              "[default: the one the file's ganzoo.run metadata names, when found].")
+@click.option("--json", "json_path", type=click.Path(), help="Also write the full result (with machine info) as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def bench_cmd(target: str, batch_sizes: str, providers: str, with_torch: bool, compile_: bool, fp16: bool,
+              warmup: int, runs: int, max_time: float, threads: int | None, run_dir: str | None,
+              json_path: str | None, quiet: bool) -> None:
+    """Time an exported generator: onnxruntime per provider against PyTorch, per batch size.
+
+    Every backend runs in its own process with the same CPU thread count; p50/p90/p99
+    latency, images/s (batch / p50) and peak memory per batch size; outputs are
+    checked against PyTorch once.
+
+    \b
+      ganzoo bench exports/dcgan.onnx
+      ganzoo bench runs/vanilla-20260101-120000 --batch-sizes 1,64 --json bench.json
+      ganzoo bench exports/dcgan.onnx --providers cuda,tensorrt --fp16 --compile
+    """
+    from ganzoo.bench import busy_note, format_table, run_bench, write_json
+
+    result = run_bench(target, batch_sizes=batch_sizes, providers=providers, with_torch=with_torch,
+                       compile_=compile_, fp16=fp16, warmup=warmup, runs=runs, max_time=max_time, threads=threads,
+                       run_dir=run_dir, progress=not quiet, echo=lambda line: click.echo(line, err=True))
+    click.echo(format_table(result))
+    note = busy_note(result)
+    if note:
+        click.echo(note)
+    if json_path:
+        click.echo(f"wrote {write_json(result, json_path)}")
+    if not result["check"]["ok"]:
+        worst = {k: v for k, v in result["check"]["diffs"].items() if v is None or v > result["check"]["tolerances"][k]}
+        raise GanzooError(f"output check failed: {', '.join(worst)} disagree with {result['check']['reference']} "
+                          "beyond the limit; was the run trained further after export? re-export it")
+
+
+# -- plugin authoring -------------------------------------------------------------------------
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Tools for plugin authors (tutorial: docs/plugins.md)."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(), default=".", show_default=True,
+              help="Folder to create the package ganzoo-NAME in.")
+def plugin_new_cmd(name: str, directory: str) -> None:
+    """Write a ready-to-publish plugin package ganzoo-NAME registering model NAME.
+
+    \b
+    It holds a pyproject with the `ganzoo` entry point, a hook module (strings only,
+    so `ganzoo list` stays torch-free), a working torch MLP GAN, tests that run the
+    conformance kit (ganzoo.testing) and a README. Its tests pass right away:
+      ganzoo plugin new demo
+      pip install -e ./ganzoo-demo && python -m pytest ganzoo-demo -q
+    """
+    from ganzoo.scaffold import new_plugin
+
+    path = new_plugin(name, directory)
+    click.echo(f"wrote {path} (package ganzoo_{name.replace('-', '_')}, entry point and model '{name}')")
+    click.echo(f"next: pip install -e {path} && python -m pytest {path} -q")
 
 
 def main() -> None:

@@ -19,3 +19,10 @@ def ganzoo_register_regularizers(register):
         target="ganzoo.losses:R1",
         default_weight=1.0,
     ))
+    register(RegularizerSpec(
+        name="acgan-aux",
+        summary="ACGAN's class loss: cross-entropy of D.classify on real+fake (D) and fake (G) images",
+        paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
+        target="ganzoo.models.acgan:AuxiliaryClassifier",
+        default_weight=1.0,
+    ))

@@ -1,0 +1,235 @@
+"""DCGAN (Radford, Metz & Chintala 2016, "Unsupervised Representation Learning
+with Deep Convolutional Generative Adversarial Networks", ICLR) and its
+conditional form (``cdcgan``).
+
+The paper's architecture guidelines, all followed here:
+- no pooling: the generator up-samples with fractionally-strided convolutions
+  (``ConvTranspose2d(4, stride 2)``), the discriminator down-samples with strided ones;
+- BatchNorm in both networks, except on G's output layer and D's input layer;
+- no fully connected hidden layers: z is projected by one matrix multiplication
+  and reshaped to the first feature map; D's last feature map is flattened into
+  a single logit;
+- ReLU in G with Tanh on the output, LeakyReLU(0.2) in D;
+- weights drawn from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), Adam with
+  learning rate 2e-4 and beta1 = 0.5 (the spec's defaults).
+
+The paper's network is drawn for 64x64 images (4x4x1024 → 64x64x3). Here the
+stack is derived from the data set's image side ``S = base * 2**stages`` with
+``base`` in 4..7: 64 px → 4x4 start and four up-sampling stages, 32 px → 4x4 and
+three, 28 px (MNIST) → 7x7 and two, 8 px (scikit-learn digits) → 4x4 and one, a
+deliberately small stack so the 8x8 data set is not drowned by a deep network.
+Other sides of that form (16, 48, 56, 96, 128, ...) work the same way.
+
+Deviations:
+- the widest feature map has ``8 * width`` channels at 64 px (512 with the
+  default width 64, as in the PyTorch reference implementation; the paper drew
+  1024), and fewer stages at smaller sizes give proportionally fewer channels;
+- z is drawn from N(0, I) (the engine's convention) instead of a uniform distribution;
+- on 2-D point data sets (shape ``(2,)``) convolutions make no sense: the factories
+  return the MLP networks of :mod:`ganzoo.models.vanilla` instead and the
+  ``width`` option is ignored.
+
+Conditional DCGAN (``cdcgan``; the paper is unconditional). The generator
+concatenates a learned label embedding to z, as Mirza & Osindero (2014) feed
+labels into the first layer; an embedding followed by the projection is the same
+function class as a one-hot vector, as long as the embedding is at least as wide
+as the number of classes (it is, up to 64 classes). The discriminator uses the
+projection of Miyato & Koyama (2018, "cGANs with Projection Discriminator"):
+logit = w·flatten(h) + embed(y)·pool(h), h being D's last feature map. The paper
+uses global *sum* pooling in a spectrally normalised ResNet; here pooling is the
+spatial mean, and the embedding starts at N(0, 0.02): projecting the whole
+flattened map let the term run away on mnist5k (logits near ±35 within 100
+steps, G starved of gradient); with the mean, losses track dcgan's.
+
+The ``lsgan`` entry trains these same networks with the least-squares loss of Mao
+et al. (2017); their LSUN network (a VGG-like generator with 3x3 deconvolutions
+at 112x112) is not reproduced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.errors import GanzooError
+
+#: Up to this many classes the label embedding is as wide as a one-hot vector.
+MAX_EMBED_DIM = 64
+NORMS = ("batch", "layer", "none")
+
+
+# -- shared helpers (used by the acgan, wgan and sngan families too) ----------------------------
+def is_points(shape: tuple[int, ...]) -> bool:
+    """Vector data (the 2-D mixtures) rather than images."""
+    return len(tuple(shape)) == 1
+
+
+def conv_plan(shape: tuple[int, ...], model: str = "dcgan") -> tuple[int, int, int]:
+    """``(channels, base, stages)`` for a square image side ``base * 2**stages``, base in 4..7.
+
+    The side decides how many stride-2 stages the networks have; a side that does
+    not halve cleanly down to 4..7 pixels gets a one-line error naming sizes that do."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3:
+        raise GanzooError(f"{model} needs images (C, H, W) or 2-D points; got data shape {shape}")
+    channels, height, width = shape
+    if height != width:
+        raise GanzooError(f"{model} needs square images, got {height}x{width}; pass --image-size {max(height, width)}")
+    side, stages = height, 0
+    while side > 7 and side % 2 == 0:
+        side, stages = side // 2, stages + 1
+    if stages == 0 or not 4 <= side <= 7:
+        raise GanzooError(
+            f"{model} cannot build a conv stack for {height}x{width} images; "
+            "use a side of 4..7 times a power of two, e.g. --image-size 32 or 64"
+        )
+    return channels, side, stages
+
+
+def check_width(width: Any, model: str) -> int:
+    """The ``width`` option, validated: channels of the narrowest conv layer."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise GanzooError(f"{model}: --set width must be a positive integer such as 64, got {width!r}")
+    return width
+
+
+def embed_dim(num_classes: int) -> int:
+    """Label embedding width: one-hot equivalent up to :data:`MAX_EMBED_DIM` classes."""
+    return min(num_classes, MAX_EMBED_DIM)
+
+
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """Radford et al.'s initialisation: weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0.
+    Label embeddings keep PyTorch's N(0, 1) so they sit on the same scale as z."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """BatchNorm (DCGAN), layer norm over (C, H, W) (WGAN-GP's suggestion), or nothing."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    return nn.Identity()
+
+
+def need_labels(labels: Tensor | None, who: str) -> Tensor:
+    """Conditional networks cannot run without labels; say so instead of failing inside Embedding."""
+    if labels is None:
+        raise GanzooError(f"this {who} is conditional: pass int64 labels [N] in [0, num_classes)")
+    return labels
+
+
+class ProjectionHead(nn.Module):
+    """The last layer of a discriminator: one logit from D's last feature map, flattened
+    (DCGAN), plus, for conditional models, the projection term ``embed(y)·pool(h)`` of
+    Miyato & Koyama (2018) on the spatially averaged map [N, C]."""
+
+    def __init__(self, channels: int, side: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.linear = nn.Linear(channels * side * side, 1)
+        self.embed = nn.Embedding(num_classes, channels) if num_classes else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, h: Tensor, labels: Tensor | None) -> Tensor:
+        out = self.linear(h.flatten(1)).squeeze(1)
+        if self.embed is not None:
+            pooled = h.mean(dim=(2, 3))
+            out = out + (self.embed(need_labels(labels, "discriminator")) * pooled).sum(dim=1)
+        return out
+
+
+# -- the networks ----------------------------------------------------------------------------------
+class DCGANGenerator(nn.Module):
+    """z (and a label embedding) → linear projection to ``8*width`` x 4 x 4 (at 64 px) → one
+    ConvTranspose/BatchNorm/ReLU stage per doubling, halving channels → C channels, Tanh."""
+
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
+                 width: int = 64, model: str = "dcgan") -> None:
+        super().__init__()
+        channels, base, stages = conv_plan(shape, model)
+        width = check_width(width, model)
+        self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, tuple(shape)
+        self.embed = nn.Embedding(num_classes, embed_dim(num_classes)) if num_classes else None
+        in_dim = latent_dim + (embed_dim(num_classes) if num_classes else 0)
+        top = width * 2 ** (stages - 1)
+        self.start = (top, base, base)
+        self.project = nn.Linear(in_dim, top * base * base, bias=False)
+        layers: list[nn.Module] = [nn.BatchNorm2d(top), nn.ReLU()]
+        ch = top
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(need_labels(labels, "generator"))], dim=1)
+        return self.net(self.project(z).unflatten(1, self.start))
+
+
+def conv_trunk(channels: int, stages: int, width: int, norm: str, slope: float = 0.2) -> tuple[nn.Sequential, int]:
+    """DCGAN's discriminator body: ``stages`` stride-2 4x4 convolutions doubling the channels,
+    no normalisation on the first; returns the body and the channels of its last map."""
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(slope)]
+    ch = width
+    for _ in range(stages - 1):
+        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), norm_layer(norm, ch * 2), nn.LeakyReLU(slope)]
+        ch *= 2
+    return nn.Sequential(*layers), ch
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convolutions down to a ``base`` x ``base`` map, flattened into one logit
+    (plus a projection term for conditional models). ``norm="none"`` or ``"layer"`` gives
+    the WGAN-GP critic, whose per-sample gradient penalty is invalid under BatchNorm."""
+
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
+                 width: int = 64, norm: str = "batch", model: str = "dcgan") -> None:
+        super().__init__()
+        channels, base, stages = conv_plan(shape, model)
+        width = check_width(width, model)
+        if norm not in NORMS:
+            raise GanzooError(f"{model}: --set norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        self.num_classes = num_classes
+        self.body, ch = conv_trunk(channels, stages, width, norm)
+        self.head = ProjectionHead(ch, base, num_classes)
+        dcgan_init(self)
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.head(self.body(x), labels)
+
+
+# -- factories named by the model specs -----------------------------------------------------------
+def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
+              model: str = "dcgan") -> nn.Module:
+    """DCGAN generator for images; vanilla's MLP generator for 2-D points.
+    ``model`` only names the entry in error messages (wgan-gp, sngan and acgan reuse it)."""
+    if is_points(shape):
+        from ganzoo.models import vanilla
+
+        return vanilla.Generator(tuple(shape), num_classes=num_classes, latent_dim=latent_dim)
+    return DCGANGenerator(shape, num_classes, latent_dim, width, model)
+
+
+def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64) -> nn.Module:
+    """DCGAN discriminator for images (projection-conditioned when ``num_classes``);
+    vanilla's MLP discriminator for 2-D points."""
+    if is_points(shape):
+        from ganzoo.models import vanilla
+
+        return vanilla.Discriminator(tuple(shape), num_classes=num_classes, latent_dim=latent_dim)
+    return DCGANDiscriminator(shape, num_classes, latent_dim, width)
