@@ -105,7 +105,7 @@ def test_unknown_name_suggests():
 
 def test_wildcards():
     reg = get_registry()
-    assert [s.name for s in reg.list("dataset", "*mnist*")] == ["fashion-mnist", "mnist", "mnist5k"]
+    assert [s.name for s in reg.list("dataset", "*mnist*")] == ["fashion-mnist", "mnist", "mnist5k", "stacked-mnist"]
     assert [s.name for s in reg.list("loss", "h*")] == ["hinge"]
     assert reg.list("model", "nothing*") == []
 
@@ -188,7 +188,8 @@ def test_allow_and_block_lists(plugin_path):
     rows, _ = cli_json(plugin_path, "list", "models", env={"GANZOO_PLUGINS": "demo"})
     assert "tinygan" in {r["name"] for r in rows}
     report, _ = cli_json(plugin_path, "plugins", env={"GANZOO_PLUGINS": ""})
-    assert [p["name"] for p in report["plugins"]] == ["ganzoo"] and len(report["disabled"]) == 4
+    assert [p["name"] for p in report["plugins"]] == ["ganzoo"]
+    assert {"brokenimport", "demo", "raiser", "typo"} <= set(report["disabled"])  # and any plugin installed for real
 
 
 def test_strict_mode_reraises_for_plugin_authors(plugin_path):

@@ -211,3 +211,10 @@ def test_sample_command(tmp_path):
     (empty / "config.json").write_text(json.dumps({"model": "vanilla"}))
     missing = run_cli("sample", empty, "-o", tmp_path / "x.png")
     assert missing.returncode == 2 and "has no checkpoint yet" in missing.stderr
+
+
+def test_reg_none_drops_model_default(tmp_path):
+    result = run_cli("train", "wgan-gp", "--dataset", "ring8", "--reg", "none", "--steps", "1", "--batch-size", "8",
+                     "--n-critic", "1", "--out", tmp_path / "w", "-q")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "w" / "config.json").read_text())["reg"] == []

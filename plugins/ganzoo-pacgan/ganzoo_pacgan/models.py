@@ -1,0 +1,248 @@
+"""PacGAN (Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in
+generative adversarial networks", NeurIPS): the networks.
+
+The whole idea fits in one sentence: the discriminator judges *packs* of ``m``
+samples, all real or all generated, instead of single samples. A generator that
+has collapsed onto a few modes makes packs whose members look alike, which a
+packed discriminator sees at once even when every single sample is convincing;
+the paper shows packing penalises mode collapse more strongly the larger ``m``,
+and that ``m = 2`` already captures most of the gain (its Table 1, grid25).
+
+How packing fits ganzoo's shared training loop
+----------------------------------------------
+The loop calls ``D(real, labels)`` and ``D(fake, labels)`` with a batch of ``N``
+samples and expects ``[N]`` logits (DESIGN.md §3). :class:`PackedDiscriminator`
+does the packing inside ``forward``:
+
+1. ``N`` must be a multiple of ``pack``; otherwise it raises a one-line
+   :class:`ganzoo.GanzooError` naming a batch size that works;
+2. consecutive samples ``x[k*m : (k+1)*m]`` form pack ``k`` (the loop draws
+   samples independently, so consecutive ones are as good as any): vectors
+   ``[N, D]`` become ``[N/m, m*D]``, images ``[N, C, H, W]`` become
+   ``[N/m, m*C, H, W]`` (the paper stacks images along the channels);
+3. the body scores each pack with one logit, ``[N/m]``;
+4. each pack's logit is repeated ``m`` times, ``[N]``.
+
+Every loss in ganzoo averages over the batch, so the mean over the ``N``
+repeated logits is exactly the mean over the ``N/m`` packs: the gradients are
+those of the paper's packed objective. With a batch of ``N`` samples the
+discriminator thus sees ``N/m`` packs per step; the default batch of 120 gives
+60, 40 or 30 packs for ``pack`` 2, 3 or 4 (all divide it).
+
+Regularizers that differentiate D with respect to its input (``--reg r1``,
+``gp``; the paper uses neither) see each sample's share of its pack's gradient,
+times ``m`` (the pack's logit is counted ``m`` times in ``D(x).sum()``). For R1
+that makes the penalty ``m`` times the per-pack R1 (divide its weight by ``m``);
+the gradient penalty's target norm of 1 then applies per sample, not per pack.
+
+Architectures
+-------------
+2-D mixtures (grid25, ring8), the paper's synthetic experiments: the generator
+has four hidden layers of 400 ReLU units with BatchNorm and a linear output; the
+discriminator three hidden layers of 200 maxout units with 5 pieces each, whose
+input grows from 2 to ``2*m`` values (the rest of the network is unchanged, as in
+the paper). Images: DCGAN networks (Radford et al. 2016), the discriminator's
+first convolution taking ``m*C`` channels. Image sides of the form
+``base * 2**k`` with ``base`` in 4..7 (8, 28, 32, 64, ...).
+
+Deviations from the paper: the default latent size is 100 (``--latent-dim 2`` gives
+the paper's 2-D noise for the mixtures), so one default serves the mixtures and
+the images; the optimiser (Adam, lr 2e-4, betas 0.5/0.999) is that of ganzoo's
+``vanilla``, so that comparing the two on grid25 isolates packing. z is drawn
+from N(0, I) by the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from ganzoo import GanzooError
+
+POINT_G_HIDDEN = (400, 400, 400, 400)
+POINT_D_HIDDEN = (200, 200, 200)
+MAXOUT_PIECES = 5
+#: Packs larger than this give the discriminator so few packs per batch that it learns little.
+MAX_PACK = 16
+
+
+# -- option checks: every bad value is a one-line error naming the fix ---------------------------
+def check_pack(pack: Any) -> int:
+    """The ``pack`` option: how many samples the discriminator judges together."""
+    if isinstance(pack, bool) or not isinstance(pack, int) or not 1 <= pack <= MAX_PACK:
+        raise GanzooError(
+            f"pacgan: --set pack must be an integer from 1 to {MAX_PACK} (the paper uses 2 to 4; "
+            f"1 is an unpacked GAN), got {pack!r}"
+        )
+    return pack
+
+
+def check_width(width: Any) -> int:
+    """The ``width`` option: channels of the narrowest convolution (images only)."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise GanzooError(f"pacgan: --set width must be a positive integer such as 64, got {width!r}")
+    return width
+
+
+def _unconditional(num_classes: int) -> None:
+    if num_classes:
+        raise GanzooError("pacgan is unconditional: register it with conditional=False (labels are not used)")
+
+
+def conv_plan(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``(channels, base, stages)`` for square images of side ``base * 2**stages``, base in 4..7."""
+    if len(shape) != 3:
+        raise GanzooError(f"pacgan needs images (C, H, W) or vectors (D,), got data shape {tuple(shape)}")
+    channels, height, width = shape
+    if height != width:
+        raise GanzooError(f"pacgan needs square images, got {height}x{width}; pass --image-size {max(height, width)}")
+    side, stages = height, 0
+    while side > 7 and side % 2 == 0:
+        side, stages = side // 2, stages + 1
+    if stages == 0 or not 4 <= side <= 7:
+        raise GanzooError(f"pacgan cannot build a conv stack for {height}x{width} images; "
+                          "use a side of 4..7 times a power of two, e.g. --image-size 32")
+    return channels, side, stages
+
+
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """Radford et al.'s initialisation: weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+# -- generators ----------------------------------------------------------------------------------
+class PointGenerator(nn.Module):
+    """PacGAN's 2-D generator: four hidden layers of 400 ReLU units with BatchNorm, linear output."""
+
+    def __init__(self, shape: tuple[int, ...], latent_dim: int) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes, self.output_shape = latent_dim, 0, tuple(shape)
+        layers: list[nn.Module] = []
+        fan_in = latent_dim
+        for width in POINT_G_HIDDEN:
+            layers += [nn.Linear(fan_in, width), nn.BatchNorm1d(width), nn.ReLU()]
+            fan_in = width
+        layers.append(nn.Linear(fan_in, shape[0]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(z)
+
+
+class ConvGenerator(nn.Module):
+    """DCGAN generator: z → linear projection to a ``base`` x ``base`` map → one
+    ConvTranspose/BatchNorm/ReLU stage per doubling (halving the channels) → Tanh."""
+
+    def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int) -> None:
+        super().__init__()
+        channels, base, stages = conv_plan(shape)
+        self.latent_dim, self.num_classes, self.output_shape = latent_dim, 0, tuple(shape)
+        top = width * 2 ** (stages - 1)
+        self.start = (top, base, base)
+        self.project = nn.Linear(latent_dim, top * base * base, bias=False)
+        layers: list[nn.Module] = [nn.BatchNorm2d(top), nn.ReLU()]
+        ch = top
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(self.project(z).unflatten(1, self.start))
+
+
+# -- discriminators --------------------------------------------------------------------------------
+class Maxout(nn.Module):
+    """A linear layer with ``pieces`` outputs per unit, keeping the largest (Goodfellow et al. 2013)."""
+
+    def __init__(self, fan_in: int, fan_out: int, pieces: int = MAXOUT_PIECES) -> None:
+        super().__init__()
+        self.fan_out, self.pieces = fan_out, pieces
+        self.linear = nn.Linear(fan_in, fan_out * pieces)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).unflatten(1, (self.fan_out, self.pieces)).amax(dim=2)
+
+
+def point_body(dim: int, pack: int) -> nn.Module:
+    """Scores one pack of ``pack`` vectors of size ``dim``: three maxout layers of 200 units."""
+    layers: list[nn.Module] = []
+    fan_in = dim * pack
+    for width in POINT_D_HIDDEN:
+        layers.append(Maxout(fan_in, width))
+        fan_in = width
+    layers.append(nn.Linear(fan_in, 1))
+    return nn.Sequential(*layers)
+
+
+def conv_body(shape: tuple[int, ...], pack: int, width: int) -> nn.Module:
+    """DCGAN discriminator over ``pack * C`` stacked channels: strided 4x4 convolutions
+    doubling the channels (BatchNorm after all but the first), flattened into one logit."""
+    channels, base, stages = conv_plan(shape)
+    layers: list[nn.Module] = [nn.Conv2d(channels * pack, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+    ch = width
+    for _ in range(stages - 1):
+        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
+        ch *= 2
+    layers += [nn.Flatten(), nn.Linear(ch * base * base, 1)]
+    return dcgan_init(nn.Sequential(*layers))
+
+
+class PackedDiscriminator(nn.Module):
+    """Judges packs of ``pack`` samples and returns one logit per *sample* (the pack's,
+    repeated), so the shared loop and every loss see the ``[N]`` logits they expect."""
+
+    def __init__(self, body: nn.Module, pack: int) -> None:
+        super().__init__()
+        self.num_classes = 0
+        self.pack = pack
+        self.body = body
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        n, m = x.shape[0], self.pack
+        if n % m:
+            fit = max(m, n - n % m)
+            raise GanzooError(
+                f"pacgan packs {m} samples per discriminator input, so the batch size must be a multiple of {m} "
+                f"(got {n}); use --batch-size {fit} or change --set pack"
+            )
+        packs = x.reshape(n // m, m * x.shape[1], *x.shape[2:])
+        return self.body(packs).reshape(n // m).repeat_interleave(m)
+
+
+# -- factories named by the spec ------------------------------------------------------------------
+def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2, pack: int = 2,
+              width: int = 64) -> nn.Module:
+    """PacGAN's generator: the 2-D MLP for vector data, DCGAN's for images.
+    Packing changes only the discriminator; ``pack`` is accepted (and checked) so one
+    ``--set`` reaches both factories."""
+    _unconditional(num_classes)
+    check_pack(pack)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return PointGenerator(shape, latent_dim)
+    return ConvGenerator(shape, latent_dim, check_width(width))
+
+
+def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2, pack: int = 2,
+                  width: int = 64) -> nn.Module:
+    """A packed discriminator: maxout MLP for vector data, DCGAN's convolutions for images."""
+    _unconditional(num_classes)
+    pack = check_pack(pack)
+    shape = tuple(int(s) for s in shape)
+    body = point_body(shape[0], pack) if len(shape) == 1 else conv_body(shape, pack, check_width(width))
+    return PackedDiscriminator(body, pack)
+
+
+__all__ = ["ConvGenerator", "Maxout", "PackedDiscriminator", "PointGenerator", "discriminator", "generator"]

@@ -1,0 +1,35 @@
+"""The ganzoo plugin module of ganzoo-pacgan (entry point ``pacgan`` in group ``ganzoo``).
+
+Only hook implementations and strings live here: the spec points at the torch code
+with ``"ganzoo_pacgan.models:..."`` strings that ganzoo imports when it builds the
+networks, so listing plugins never imports torch.
+"""
+
+import ganzoo
+from ganzoo import ModelSpec, hookimpl
+from ganzoo.specs import Defaults
+
+# Written against plugin API 1.x. An ImportError here becomes a recorded plugin failure
+# (shown by `ganzoo plugins`) instead of a confusing error deep inside training.
+if ganzoo.PLUGIN_API_VERSION.split(".")[0] != "1":
+    raise ImportError(
+        f"ganzoo-pacgan needs ganzoo plugin API 1.x, this ganzoo has {ganzoo.PLUGIN_API_VERSION}; "
+        "upgrade it: pip install -U ganzoo-pacgan"
+    )
+
+
+@hookimpl
+def ganzoo_register_models(register):
+    # Optimiser and latent size as the built-in `vanilla`, so a comparison on grid25 isolates
+    # packing; 120 samples per batch divide into packs of 2, 3, 4, 5 and 6.
+    register(ModelSpec(
+        name="pacgan",
+        summary="PacGAN: D judges packs of m samples to fight mode collapse (--set pack=2..4)",
+        paper="Lin et al. 2018, PacGAN: The power of two samples in generative adversarial networks",
+        generator="ganzoo_pacgan.models:generator",
+        discriminator="ganzoo_pacgan.models:discriminator",
+        loss="nonsaturating",
+        dataset="grid25",
+        defaults=Defaults(latent_dim=100, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=5000),
+        options={"pack": 2, "width": 64},
+    ))
