@@ -108,6 +108,7 @@ class ExportResult:
         classes = self.metadata.get("ganzoo.num_classes", "0")
         cond = f", {classes} classes" if classes not in ("", "0") else ""
         weights = f", {self.weights} weights" if self.weights else ""
+        weights += ", fp16" if self.metadata.get("ganzoo.precision") == "fp16" else ""
         return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
                 f"z[{self.metadata.get('ganzoo.latent_dim', '?')}]{cond} -> {shape})")
 
@@ -541,13 +542,15 @@ def _check_opset(opset: int | None) -> None:
 
 def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, str] | None = None,
                      opset: int | None = None, verify: bool = True, tolerance: float = TOLERANCE,
-                     exporter: str = "auto") -> ExportResult:
+                     exporter: str = "auto", fp16: bool = False) -> ExportResult:
     """Export a generator (in eval mode) to ``output`` and, by default, verify it.
 
     ``metadata`` adds to or overrides :func:`generator_metadata` (shape keys always come
     from ``G``). ``exporter`` is "auto" (dynamo, TorchScript if dynamo fails), "dynamo"
     or "torchscript". Raises :class:`VerificationError` / :class:`ExportError` (both
-    GanzooError) and leaves no file at ``output`` when anything fails."""
+    GanzooError) and leaves no file at ``output`` when anything fails. ``fp16`` writes
+    the graph in half precision with float32 inputs/outputs (for GPU providers; see
+    :mod:`ganzoo.onnx.fp16`), verified to at least ``FP16_TOLERANCE``."""
     start = time.perf_counter()
     _check_generator(G)
     _check_opset(opset)
@@ -579,7 +582,13 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
             raise exc from None
         raise ExportError(f"{exc} (full exporter output: {log_path})") from None
     props["ganzoo.exporter"] = used
+    if fp16:
+        props["ganzoo.precision"] = "fp16"
     _stamp(proto, props)
+    if fp16:
+        from ganzoo.onnx.fp16 import FP16_TOLERANCE, to_fp16
+
+        proto, tolerance = to_fp16(proto), max(tolerance, FP16_TOLERANCE)
     import onnx
 
     tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -606,7 +615,8 @@ def default_output(run_dir: str | Path) -> Path:
 
 def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int | None = None,
                weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
-               exporter: str = "auto", echo: Callable[[str], None] | None = None) -> ExportResult:
+               exporter: str = "auto", echo: Callable[[str], None] | None = None,
+               fp16: bool = False) -> ExportResult:
     """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
 
     ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
@@ -623,12 +633,14 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
     steps = int(state.get("step", meta.get("steps", 0))) if isinstance(state, dict) else int(meta.get("steps", 0))
     name = run_dir.resolve().name
     out = Path(output) if output is not None else default_output(run_dir)
+    if fp16 and output is None:
+        out = out.with_suffix(".fp16.onnx")  # next to, not over, the fp32 export
     if out.is_dir():
-        out = out / f"{name}.onnx"
+        out = out / f"{name}{'.fp16' if fp16 else ''}.onnx"
     if echo is not None:
         echo(f"exporting {meta.get('model', '?')} from {run_dir} ({used} weights, step {steps}) to {out} ...")
     result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,
-                              verify=verify, tolerance=tolerance, exporter=exporter)
+                              verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16)
     result.weights = used
     return result
 

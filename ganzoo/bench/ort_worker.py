@@ -1,0 +1,202 @@
+"""The onnxruntime side of ``ganzoo bench``: one backend (a provider) in its own process.
+
+Run as ``python -m ganzoo.bench.ort_worker SPEC.json`` by :func:`ganzoo.bench.run_bench`;
+it prints event lines (:data:`ganzoo.bench._timing.MARK`) and never imports torch: what
+it measures is what a machine without PyTorch gets, and no torch thread pool is alive
+in the process to contend with onnxruntime's (DESIGN.md §6).
+
+Providers: ``cpu`` (``session.run``, exactly what :mod:`ganzoo.onnx.runtime` does),
+``cuda`` and ``tensorrt`` (inputs uploaded to the GPU before timing and bound with IO
+binding, output left on the device, so host copies are not what is timed). A provider
+that does not really load (onnxruntime-gpu lists CUDA even without a GPU) is reported
+as skipped with the reason, never as an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell
+
+TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
+#: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
+#: tuning script overrides them one at a time through the spec's "ort_options".
+DEFAULT_OPTIONS: dict[str, Any] = {"opt_level": "all", "execution_mode": "sequential", "spinning": True}
+
+
+def session_options(ort: Any, threads: int, opts: dict[str, Any]) -> Any:
+    """SessionOptions from the plain-dict settings a spec carries."""
+    levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+              "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    options = ort.SessionOptions()
+    options.graph_optimization_level = levels[opts.get("opt_level", "all")]
+    options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if opts.get("execution_mode") == "parallel"
+                              else ort.ExecutionMode.ORT_SEQUENTIAL)
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if not opts.get("spinning", True):
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _driver_present() -> bool:
+    from ganzoo.onnx.runtime import _cuda_driver_present
+
+    return _cuda_driver_present()
+
+
+def make_session(ort: Any, path: str, provider: str, threads: int, opts: dict[str, Any],
+                 workdir: str, fp16: bool = False) -> tuple[Any | None, str]:
+    """(session, "") or (None, why the provider is not usable here)."""
+    options = session_options(ort, threads, opts)
+    if provider == "cpu":
+        return ort.InferenceSession(path, sess_options=options, providers=[CPU]), ""
+    wanted = {"cuda": CUDA, "tensorrt": TRT}[provider]
+    available = ort.get_available_providers()
+    if wanted not in available:
+        return None, f"this onnxruntime has no {wanted} (it has {', '.join(available)})"
+    if not _driver_present():
+        return None, "no NVIDIA driver found (libcuda)"
+    chain: list[Any] = [CUDA, CPU]
+    if provider == "tensorrt":
+        cache = Path(workdir) / "trt-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        chain.insert(0, (TRT, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache),
+                               "trt_fp16_enable": "True" if fp16 else "False"}))
+    ort.set_default_logger_severity(4)  # a provider that fails to load prints pages otherwise
+    try:
+        if hasattr(ort, "preload_dlls"):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
+                ort.preload_dlls()
+        session = ort.InferenceSession(path, sess_options=options, providers=chain)
+    except Exception as exc:
+        return None, f"{wanted} did not load: {str(exc).strip().splitlines()[0][:200]}"
+    finally:
+        ort.set_default_logger_severity(2)
+    if session.get_providers()[0] != wanted:
+        hint = ("TensorRT libraries missing? pip install tensorrt" if provider == "tensorrt"
+                else "CUDA/cuDNN libraries missing? pip install 'onnxruntime-gpu[cuda,cudnn]'")
+        return None, f"{wanted} did not load ({hint})"
+    return session, ""
+
+
+def _feeds(z: np.ndarray, labels: np.ndarray | None, names: list[str]) -> dict[str, np.ndarray]:
+    feeds = {names[0]: z}
+    if labels is not None:
+        feeds[names[1]] = labels
+    return feeds
+
+
+def _cpu_call(session: Any, z: np.ndarray, labels: np.ndarray | None, names: list[str], out: str,
+              binding: bool) -> Callable[[int], Any]:
+    if not binding:
+        return lambda i: session.run([out], _feeds(z[i], None if labels is None else labels[i], names))
+    # IO binding on the CPU: inputs bound in place, the output written into one preallocated array
+    import onnxruntime as ort
+
+    batch = z.shape[1]
+    shape = [batch, *[int(d) for d in session.get_outputs()[0].shape[1:]]]
+    result = np.empty(shape, dtype=np.float32)
+    target = ort.OrtValue.ortvalue_from_numpy(result)
+    bind = session.io_binding()
+    bind.bind_ortvalue_output(out, target)
+
+    def call(i: int) -> Any:
+        for name, value in _feeds(z[i], None if labels is None else labels[i], names).items():
+            bind.bind_cpu_input(name, value)
+        session.run_with_iobinding(bind)
+        return result
+
+    return call
+
+
+def _gpu_call(ort: Any, session: Any, z: np.ndarray, labels: np.ndarray | None, names: list[str],
+              out: str) -> Callable[[int], Any]:
+    """Every input uploaded once, before timing; one IO binding per input; output stays on the GPU."""
+    bindings = []
+    for i in range(len(z)):
+        bind = session.io_binding()
+        for name, value in _feeds(z[i], None if labels is None else labels[i], names).items():
+            bind.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+        bind.bind_output(out, "cuda", 0)
+        bindings.append(bind)
+
+    def call(i: int) -> Any:
+        session.run_with_iobinding(bindings[i])
+        bindings[i].synchronize_outputs()  # the GPU work is inside the timed region
+
+    return call
+
+
+def run(spec: dict[str, Any]) -> None:
+    """Benchmark one provider over every batch size in the spec; report through events."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        emit("skip", reason=f"onnxruntime is not installed ({exc})")
+        return
+    memory = Memory()  # after the import: the figures are what the model adds, not onnxruntime itself
+    provider, threads = spec["provider"], int(spec["threads"])
+    opts = {**DEFAULT_OPTIONS, **(spec.get("ort_options") or {})}
+    start = time.perf_counter()
+    session, why = make_session(ort, spec["model"], provider, threads, opts, spec["workdir"],
+                                fp16=bool(spec.get("trt_fp16")))
+    if session is None:
+        emit("skip", reason=why)
+        return
+    load_s = time.perf_counter() - start
+    emit("hello", engine="onnxruntime", version=ort.__version__, provider=session.get_providers()[0],
+         load_s=round(load_s, 3), options=opts)
+    names = [i.name for i in session.get_inputs()]
+    out = session.get_outputs()[0].name
+    latent_dim, num_classes = int(spec["latent_dim"]), int(spec["num_classes"])
+    gpu = provider != "cpu"
+    for batch in sorted(spec["batch_sizes"]):
+        try:
+            z, labels = make_inputs(latent_dim, num_classes, batch, spec["warmup"] + spec["runs"], spec["seed"])
+            memory.reset_peak()
+            if gpu:
+                call = _gpu_call(ort, session, z, labels, names, out)
+            else:
+                call = _cpu_call(session, z, labels, names, out, bool(opts.get("cpu_binding")))
+            times, first_ms = time_cell(call, len(z), spec["warmup"], spec["runs"], spec["max_time"])
+            stats = summarize(times, batch)
+            peak = None if gpu else memory.peak_mb(z.nbytes + (labels.nbytes if labels is not None else 0))
+            emit("result", batch=batch, status="ok", first_ms=round(first_ms, 3), peak_mem_mb=peak,
+                 mem_kind=None if gpu else "rss", **stats)
+        except Exception as exc:
+            emit("result", batch=batch, status="error", reason=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+    if spec.get("check_path"):
+        z, labels = check_inputs(latent_dim, num_classes)
+        np.save(spec["check_path"], session.run([out], _feeds(z, labels, names))[0])
+    emit("done")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(Path(args[0]).read_text())
+    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
+    try:
+        run(spec)
+    except Exception as exc:
+        emit("error", message=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
