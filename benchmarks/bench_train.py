@@ -75,7 +75,8 @@ def ganzoo_loop(steps: int, batch_size: int, device: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
@@ -87,16 +88,22 @@ def main() -> None:
     from ganzoo.engine.build import build_discriminator, build_generator
     from ganzoo.engine.config import resolve
 
+    import statistics
+
     data = mnist5k()
     cfg = resolve("vanilla", out="unused")
-    torch.manual_seed(0)
-    G = build_generator(cfg, data.shape, 0).to(device)
-    D = build_discriminator(cfg, data.shape, 0).to(device)
-    base = textbook(G, D, data.x, args.steps, args.batch_size, cfg.latent_dim, device)
-    ours = ganzoo_loop(args.steps, args.batch_size, args.device)
-    print(f"vanilla on mnist5k, batch {args.batch_size}, {args.steps} steps, {args.threads} threads, {device}")
-    print(f"textbook loop : {base:8.1f} steps/s")
-    print(f"ganzoo loop   : {ours:8.1f} steps/s")
+    base_runs, ours_runs = [], []
+    for _ in range(args.rounds):
+        torch.manual_seed(0)
+        G = build_generator(cfg, data.shape, 0).to(device)
+        D = build_discriminator(cfg, data.shape, 0).to(device)
+        base_runs.append(textbook(G, D, data.x, args.steps, args.batch_size, cfg.latent_dim, device))
+        ours_runs.append(ganzoo_loop(args.steps, args.batch_size, args.device))
+    base, ours = statistics.median(base_runs), statistics.median(ours_runs)
+    print(f"vanilla on mnist5k, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds, "
+          f"{args.threads} threads, {device}")
+    print(f"textbook loop : {base:8.1f} steps/s (median; rounds: {', '.join(f'{v:.1f}' for v in base_runs)})")
+    print(f"ganzoo loop   : {ours:8.1f} steps/s (median; rounds: {', '.join(f'{v:.1f}' for v in ours_runs)})")
     print(f"ratio         : {ours / base:8.2f}x")
 
 

@@ -38,7 +38,7 @@ def test_run_directory(tmp_path, dataset):
     assert config["seed"] == 0 and config["batch_size"] == 16 and config["versions"]["ganzoo"]
     assert config["runtime"]["device"] == "cpu" and config["data"]["shape"]
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
-        "discriminator.safetensors", "generator.safetensors", "state.pt"]
+        "discriminator.safetensors", "generator.safetensors", "generator_ema.safetensors", "state.pt"]
     state = torch.load(run / "checkpoint" / "state.pt", weights_only=True)
     assert state["step"] == 20 and {"opt_g", "opt_d", "rng"} <= set(state)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -54,9 +54,10 @@ def test_resume_is_bit_identical(tmp_path):
     train(tiny_cfg(tmp_path, name="twice", steps=40, ckpt_every=40), quiet=True)
     cfg = tiny_cfg(tmp_path, name="twice", steps=80, ckpt_every=40)
     train(cfg, resume=True, quiet=True)
-    a = load_file(str(tmp_path / "once/checkpoint/generator.safetensors"))
-    b = load_file(str(tmp_path / "twice/checkpoint/generator.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("generator.safetensors", "generator_ema.safetensors", "discriminator.safetensors"):
+        a = load_file(str(tmp_path / "once/checkpoint" / name))
+        b = load_file(str(tmp_path / "twice/checkpoint" / name))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
     steps = [json.loads(line)["step"] for line in (tmp_path / "twice/metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 80
 
@@ -204,7 +205,8 @@ def test_sample_command(tmp_path):
     assert run_cli("sample", points, "-o", tmp_path / "p.png").returncode == 0 and (tmp_path / "p.png").exists()
     bad = run_cli("sample", images, "--labels", "1,2", "-o", tmp_path / "x.png")
     assert bad.returncode == 2 and "unconditional: drop --labels" in bad.stderr
-    ema = run_cli("sample", images, "--weights", "ema", "-o", tmp_path / "x.png")
+    raw = train(tiny_cfg(tmp_path, "digits", name="raw", steps=5, ema=False), quiet=True).run_dir
+    ema = run_cli("sample", raw, "--weights", "ema", "-o", tmp_path / "x.png")
     assert ema.returncode == 2 and "has no EMA weights" in ema.stderr
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -14,8 +14,10 @@ def ganzoo_register_models(register):
         discriminator="ganzoo.models.vanilla:Discriminator",
         loss="nonsaturating",
         dataset="mnist5k",
-        # 5,000 steps: recognisable, varied digits on mnist5k in a few minutes on a 2-core CPU.
-        defaults=Defaults(latent_dim=100, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=5000),
+        # 10,000 steps with an EMA generator: clean, varied digits on mnist5k in under 3 minutes of
+        # training on a 2-core CPU (5,000 steps without EMA gave speckled, half-formed ones).
+        defaults=Defaults(latent_dim=100, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=10000,
+                          ema=True, ema_decay=0.999),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
     ))
     for spec in _ZOO:

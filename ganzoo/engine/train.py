@@ -144,9 +144,6 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
         labels = y_all[idx].to(device, non_blocking=True) if num_classes else None
         return real, labels
 
-    def draw_labels():
-        return y_all[shard[torch.randint(len(shard), (B,), device=shard.device)]].to(device, non_blocking=True)
-
     # Fixed inputs for sample grids: their own generator, so sampling never moves training RNG.
     sample_z, sample_labels = _sample_inputs(cfg, data, num_classes, device)
     real_points = data.x[:2500].numpy() if data.kind == "points" else None
@@ -160,11 +157,15 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
     step = start
     with stop.installed():
         while step < cfg.steps:
-            for _ in range(cfg.n_critic):
+            for critic_step in range(cfg.n_critic):
                 real, labels = draw()
                 z = torch.randn(B, latent, device=device)
-                with torch.no_grad(), autocast():
-                    fake = G_run(z, labels)
+                # The last critic step's fakes are kept, with their graph, for G's step:
+                # one generator forward per step instead of two (as the PyTorch DCGAN example does).
+                keep = critic_step == cfg.n_critic - 1
+                with torch.set_grad_enabled(keep), autocast():
+                    fake_g = G_run(z, labels)
+                fake = fake_g.detach()
                 with autocast():
                     real_logits, fake_logits = D_run(real, labels), D_run(fake, labels)
                     d_loss = loss.d_loss(real_logits.float(), fake_logits.float())
@@ -178,13 +179,10 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
                 opt_d.step()
 
             D.requires_grad_(False)  # G's step needs gradients through D, not for D
-            labels = draw_labels() if num_classes else None
-            z = torch.randn(B, latent, device=device)
             with autocast():
-                fake = G_run(z, labels)
-                g_loss = loss.g_loss(D_run(fake, labels).float())
+                g_loss = loss.g_loss(D_run(fake_g, labels).float())
                 for reg in regularizers:
-                    term = reg.g_term(D_run, fake, labels)
+                    term = reg.g_term(D_run, fake_g, labels)
                     if term is not None:
                         g_loss = g_loss + term
             opt_g.zero_grad(set_to_none=True)
