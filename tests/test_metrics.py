@@ -239,13 +239,14 @@ def test_stacked_mnist_modes_on_known_triples():
 
 
 # -- ganzoo eval on runs and ONNX files ---------------------------------------------------------
-def _train(model: str, out: Path, dataset: str, steps: int = 30, batch_size: int = 32) -> Path:
+def _train(model: str, out: Path, dataset: str, steps: int = 30, batch_size: int = 32, **overrides) -> Path:
     from ganzoo.engine.config import resolve
     from ganzoo.engine.train import train
     from ganzoo.registry import get_registry
 
     registry = get_registry()
-    cfg = resolve(model, registry, dataset=dataset, steps=steps, batch_size=batch_size, device="cpu", out=str(out))
+    cfg = resolve(model, registry, dataset=dataset, steps=steps, batch_size=batch_size, device="cpu", out=str(out),
+                  **overrides)
     train(cfg, quiet=True, registry=registry, echo=lambda message: None)
     return out
 
@@ -262,7 +263,7 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ring_run(work) -> Path:
-    return _train("vanilla", work / "vanilla-ring8", "ring8", steps=60)
+    return _train("vanilla", work / "vanilla-ring8", "ring8", steps=60, ema=False)
 
 
 def _close(a, b, tol: float) -> bool:

@@ -132,12 +132,12 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def image_run(work) -> Path:
-    return _train("vanilla", work / "vanilla-digits", dataset="digits")
+    return _train("vanilla", work / "vanilla-digits", dataset="digits", ema=False)
 
 
 @pytest.fixture(scope="module")
 def point_run(work) -> Path:
-    return _train("vanilla", work / "vanilla-ring8", dataset="ring8")
+    return _train("vanilla", work / "vanilla-ring8", dataset="ring8", ema=False)
 
 
 @pytest.fixture(scope="module")

@@ -85,8 +85,8 @@ def test_trains_a_few_steps(model, tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
 
-    G, _, weights = load_generator(run)
-    assert weights == "raw" and not G.training
+    G, meta, weights = load_generator(run)
+    assert weights == ("ema" if meta["ema"] else "raw") and not G.training
     n = 4
     labels = torch.arange(n) % G.num_classes if G.num_classes else None
     out = G(torch.randn(n, G.latent_dim), labels)
