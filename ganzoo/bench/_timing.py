@@ -16,8 +16,11 @@ between their figures is a difference between the runtimes, not between two loop
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -137,3 +140,18 @@ def summarize(times_ns: list[int], batch: int) -> dict[str, Any]:
         "images_per_s": round(batch * 1000.0 / p50, 1) if p50 > 0 else None,
         "images_per_s_mean": round(batch * 1000.0 / mean, 1) if mean > 0 else None,
     }
+
+
+def worker_main(run: Callable[[dict[str, Any]], None], argv: list[str] | None = None) -> int:
+    """A worker process's entry point: read its JSON spec, run it, report a failure as one event."""
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(Path(args[0]).read_text())
+    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
+    try:
+        run(spec)
+    except Exception as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        emit("error", message=f"{type(exc).__name__}: {first[:300]}")
+        traceback.print_exc()
+        return 1
+    return 0

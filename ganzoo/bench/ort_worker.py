@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell
+from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell, worker_main
 
 TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 #: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
@@ -186,16 +183,7 @@ def run(spec: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(args[0]).read_text())
-    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
-    try:
-        run(spec)
-    except Exception as exc:
-        emit("error", message=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
-        traceback.print_exc()
-        return 1
-    return 0
+    return worker_main(run, argv)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,13 @@ already on the device, ``torch.cuda.synchronize()`` on both sides of each timed 
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell
+from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell, worker_main
 
 
 def run(spec: dict[str, Any]) -> None:
@@ -107,16 +103,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    spec = json.loads(Path(args[0]).read_text())
-    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
-    try:
-        run(spec)
-    except Exception as exc:
-        emit("error", message=f"{type(exc).__name__}: {_first_line(exc)}")
-        traceback.print_exc()
-        return 1
-    return 0
+    return worker_main(run, argv)
 
 
 if __name__ == "__main__":
