@@ -76,6 +76,9 @@ class Regularizer:
     def __init__(self, weight: float) -> None:
         self.weight = float(weight)
 
+    def check(self, D: nn.Module, num_classes: int) -> None:
+        """Raise a GanzooError before training starts if this term cannot work with D or the labels."""
+
     def d_term(self, D: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor | None:
         return None
 

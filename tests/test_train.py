@@ -220,3 +220,10 @@ def test_reg_none_drops_model_default(tmp_path):
                      "--n-critic", "1", "--out", tmp_path / "w", "-q")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "w" / "config.json").read_text())["reg"] == []
+
+
+def test_regularizer_that_cannot_work_fails_before_the_run_starts(tmp_path):
+    cfg = tiny_cfg(tmp_path, "digits", reg=["acgan-aux"])
+    with pytest.raises(GanzooError, match="acgan-aux needs class labels"):
+        train(cfg, quiet=True)
+    assert not Path(cfg.out).exists()

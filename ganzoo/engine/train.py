@@ -111,6 +111,8 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     loss = build_loss(cfg, registry)
     regularizers = build_regularizers(cfg, registry)
+    for reg in regularizers:
+        reg.check(D, num_classes)
     opt_g = _adam(G, cfg.lr_g, cfg.betas, device)
     opt_d = _adam(D, cfg.lr_d, cfg.betas, device)
     ema = None

@@ -113,6 +113,12 @@ class AuxiliaryClassifier(Regularizer):
             raise GanzooError("--reg acgan-aux needs class labels: use it with a conditional model such as acgan")
         return labels
 
+    def check(self, D: nn.Module, num_classes: int) -> None:
+        if not num_classes:
+            self._labels(None)
+        if getattr(D, "classify", None) is None:
+            self._classify(D, None)
+
     def d_term(self, D: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor:
         labels = self._labels(labels)
         real_ce = F.cross_entropy(self._classify(D, real).float(), labels)
