@@ -46,7 +46,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.md"
 BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"mixture": 200, "digits": 30, "stacked": 30, "eval_n": {"stacked": 2600, "digits": 1000},
              "note": "smoke test of the script only: these runs are far too short to mean anything"},
-    "cpu": {"mixture": 10000, "digits": None, "stacked": 2000, "eval_n": {},
+    "cpu": {"mixture": 8000, "digits": None, "stacked": 1000, "eval_n": {},
             "note": "a CPU budget (under an hour on 2 cores): on mnist5k each model trains for its own default "
                     "step count (what `ganzoo train NAME` does); the papers train much longer"},
     "gpu": {"mixture": 50000, "digits": 10000, "stacked": 20000, "eval_n": {},

@@ -49,9 +49,14 @@ def cli() -> None:
 
     \b
     Quick start:
-      ganzoo list                      what is installed (models, losses, data sets)
-      ganzoo train vanilla             train the original GAN on MNIST (offline, minutes on a CPU)
-      ganzoo sample RUN_DIR -o g.png   an image grid from a trained run
+      ganzoo list                          what is installed (models, losses, data sets)
+      ganzoo train vanilla                 the original GAN on MNIST (offline, ~3 min on a CPU)
+      ganzoo sample RUN_DIR -o g.png       an image grid from a trained run
+      ganzoo export RUN_DIR --onnx         a verified ONNX file in exports/
+      ganzoo generate FILE.onnx -o g.png   sample with onnxruntime alone
+      ganzoo eval RUN_DIR                  offline quality figures
+
+    Every command has --help. Plugins: ganzoo plugins; docs/plugins.md.
     """
 
 

@@ -199,8 +199,10 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
                                        real_logits.detach().float().mean(), fake_logits.detach().float().mean()]))
             step += 1
             last = step == cfg.steps
-            interrupted = distributed.any_rank(stop.requested, ctx) if (step % cfg.log_every == 0 or last or not ctx.enabled) else False
-            if step % cfg.log_every == 0 or last or interrupted or step % cfg.ckpt_every == 0:
+            log_step = step % cfg.log_every == 0 or last
+            # Under torchrun every rank must agree to stop at the same step: ask them at log steps only.
+            interrupted = distributed.any_rank(stop.requested, ctx) if log_step or not ctx.enabled else False
+            if log_step or interrupted or step % cfg.ckpt_every == 0:
                 now = time.time()
                 metrics = _flush(window, step, run_dir / ckpt.CHECKPOINT)
                 metrics["steps_per_s"] = round((step - last_step) / max(now - last_t, 1e-9), 2)
