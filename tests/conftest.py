@@ -34,3 +34,35 @@ def run_cli(*args, env=None, cwd=None, timeout=300):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "ganzoo", *map(str, args)], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)
+
+
+def invoke(*args) -> tuple[int, str]:
+    """Run the CLI in-process (click's CliRunner); a crash inside a command fails the test."""
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def assert_one_line_error(args, expected: str) -> None:
+    """The CLI's contract for bad input: exit 2 and a single ``Error: ...`` line naming the problem."""
+    code, output = invoke(*args)
+    lines = output.strip().splitlines()
+    assert code == 2, output
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], output
+    assert "Traceback" not in output
+
+
+def train_tiny(model: str, out, **overrides):
+    """A 2-step CPU run (batch 8) in ``out``; enough for anything that needs a checkpoint."""
+    from ganzoo.engine.config import resolve
+    from ganzoo.engine.train import train
+    from ganzoo.registry import get_registry
+
+    registry = get_registry()
+    cfg = resolve(model, registry, **{"steps": 2, "batch_size": 8, "device": "cpu", "out": str(out), **overrides})
+    train(cfg, quiet=True, registry=registry, echo=lambda message: None)
+    return Path(out)

@@ -16,10 +16,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from conftest import assert_one_line_error as _one_line_error
+from conftest import invoke as _cli
+from conftest import train_tiny
 from ganzoo.bench import SCHEMA, parse_batch_sizes, parse_providers
-from ganzoo.cli import cli
 from ganzoo.errors import GanzooError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,28 +28,7 @@ FAST = ["--runs", "3", "--warmup", "1", "--threads", "1", "-q"]
 
 
 def _train(out: Path, seed: int = 0, model: str = "vanilla") -> Path:
-    from ganzoo.engine.config import resolve
-    from ganzoo.engine.train import train
-    from ganzoo.registry import get_registry
-
-    registry = get_registry()
-    cfg = resolve(model, registry, steps=2, batch_size=8, device="cpu", out=str(out), dataset="digits", seed=seed)
-    train(cfg, quiet=True, registry=registry, echo=lambda message: None)
-    return out
-
-
-def _cli(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
-
-
-def _one_line_error(args: list, expected: str) -> None:
-    code, output = _cli(*args)
-    lines = output.strip().splitlines()
-    assert code == 2, output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), output
-    assert expected in lines[0], output
+    return train_tiny(model, out, dataset="digits", seed=seed)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import assert_one_line_error as _one_line_error
 from ganzoo.cli import cli
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import evaluate as ev
@@ -314,13 +315,6 @@ def test_eval_cli_writes_json_and_prints_a_table(ring_run):
     result = CliRunner().invoke(cli, ["eval", str(ring_run), "--n", "500", "--json", "-o", str(out)])
     assert result.exit_code == 0
     assert json.loads(result.output)["metrics"] == json.loads(out.read_text())["metrics"]
-
-
-def _one_line_error(args: list[str], expected: str) -> None:
-    result = CliRunner().invoke(cli, args)
-    lines = result.output.strip().splitlines()
-    assert result.exit_code == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0], result.output
 
 
 def test_eval_wrong_inputs_are_one_line_errors(ring_run, tmp_path):

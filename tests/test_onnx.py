@@ -20,11 +20,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from click.testing import CliRunner
 from torch import nn
 
-from ganzoo.cli import cli
 from ganzoo.engine.build import load_generator
+from conftest import assert_one_line_error as _one_line_error
+from conftest import invoke as _cli
+from conftest import train_tiny as _train
 from ganzoo.errors import GanzooError
 from ganzoo.onnx import METADATA_KEYS, runtime
 from ganzoo.onnx.export import (
@@ -73,16 +74,6 @@ def _no_torch(code: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def _train(name: str, out: Path, **overrides) -> Path:
-    from ganzoo.engine.config import resolve
-    from ganzoo.engine.train import train
-
-    registry = get_registry()
-    cfg = resolve(name, registry, **{"steps": 2, "batch_size": 8, "device": "cpu", "out": str(out), **overrides})
-    train(cfg, quiet=True, registry=registry, echo=lambda message: None)
-    return out
-
-
 def _tiny(name: str) -> dict:
     registry = get_registry()
     spec = registry.model(name)
@@ -107,21 +98,6 @@ class _TinyGenerator(nn.Module):
         if self.embed is not None:
             z = torch.cat([z, self.embed(labels)], dim=1)
         return self.net(z).view(z.shape[0], *self.output_shape)
-
-
-def _cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
-
-
-def _one_line_error(args: list, expected: str) -> None:
-    code, output = _cli(*args)
-    lines = output.strip().splitlines()
-    assert code == 2, output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), output
-    assert expected in lines[0], output
-    assert "Traceback" not in output
 
 
 # -- fixtures: two tiny runs, their exports, a conditional generator --------------------------
