@@ -110,6 +110,13 @@ def any_rank(flag: bool, ctx: Context) -> bool:
     return bool(t.item())
 
 
+def finish(ctx: Context) -> None:
+    """Wait for every rank (rank 0 is still writing the checkpoint) before tearing gloo/nccl down:
+    a rank that destroys the group while another still uses it can abort the process."""
+    if ctx.enabled and dist.is_initialized():
+        dist.barrier()
+
+
 def cleanup(ctx: Context) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -74,7 +74,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
     validate(cfg, registry)
     ctx = distributed.setup(cfg.device)
     try:
-        return _train(cfg, resume, quiet, registry, echo, ctx)
+        result = _train(cfg, resume, quiet, registry, echo, ctx)
+        distributed.finish(ctx)
+        return result
     finally:
         distributed.cleanup(ctx)
 
