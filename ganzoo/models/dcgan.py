@@ -39,7 +39,12 @@ logit = w·flatten(h) + embed(y)·pool(h), h being D's last feature map. The pap
 uses global *sum* pooling in a spectrally normalised ResNet; here pooling is the
 spatial mean, and the embedding starts at N(0, 0.02): projecting the whole
 flattened map let the term run away on mnist5k (logits near ±35 within 100
-steps, G starved of gradient); with the mean, losses track dcgan's.
+steps, G starved of gradient); with the mean, losses track dcgan's. The projection
+alone conditioned weakly, though: after 2,000 steps only 27 % of samples were
+classified as the label asked for. So the label also enters D's input as constant
+label maps beside the image channels (the one-hot maps of the classic conditional
+DCGAN, here a learned embedding of the same width): with both, 91 % after 2,000
+steps, and the Fréchet distance in ganzoo's classifier features fell from 108 to 15.
 
 The ``lsgan`` entry trains these same networks with the least-squares loss of Mao
 et al. (2017); their LSUN network (a VGG-like generator with 3x3 deconvolutions
@@ -205,11 +210,18 @@ class DCGANDiscriminator(nn.Module):
         if norm not in NORMS:
             raise GanzooError(f"{model}: --set norm must be one of {', '.join(NORMS)}, got {norm!r}")
         self.num_classes = num_classes
-        self.body, ch = conv_trunk(channels, stages, width, norm)
+        # Conditional: the label also enters as constant maps beside the image channels
+        # (the one-hot maps of the classic conditional DCGAN), on top of the projection.
+        self.label_maps = nn.Embedding(num_classes, embed_dim(num_classes)) if num_classes else None
+        extra = embed_dim(num_classes) if num_classes else 0
+        self.body, ch = conv_trunk(channels + extra, stages, width, norm)
         self.head = ProjectionHead(ch, base, num_classes)
         dcgan_init(self)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.label_maps is not None:
+            maps = self.label_maps(need_labels(labels, "discriminator"))[:, :, None, None]
+            x = torch.cat([x, maps.expand(-1, -1, x.shape[2], x.shape[3])], dim=1)
         return self.head(self.body(x), labels)
 
 
