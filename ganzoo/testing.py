@@ -602,22 +602,23 @@ def _check_common_spec(subject: str, spec: Any, target: Any, what: str) -> Any:
                     f"point target at the {what} as 'package.module:attr'") from None
 
 
-def _loss_spec(name: str, registry: Registry | None) -> tuple[str, Any]:
-    subject = f"loss '{name}'"
+def _entry_spec(kind: str, name: str, registry: Registry | None) -> tuple[str, Any]:
+    """(``"<kind> '<name>'"``, its spec) for a loss or regularizer, or a kit failure naming the fix."""
+    subject = f"{kind} '{name}'"
     try:
-        return subject, _registry(registry).loss(name)
+        return subject, _registry(registry).get(kind, name)
     except GanzooError as exc:
         raise _fail(subject, "spec", str(exc), "install the plugin and check the name") from None
 
 
 def _check_loss_spec(name: str, registry: Registry | None) -> None:
-    subject, spec = _loss_spec(name, registry)
+    subject, spec = _entry_spec("loss", name, registry)
     if not callable(_check_common_spec(subject, spec, spec.target, "loss class")):
         raise _fail(subject, "spec", f"target {spec.target!r} is not callable", "point it at the loss class")
 
 
 def _check_loss_contract(name: str, registry: Registry | None) -> None:
-    subject, spec = _loss_spec(name, registry)
+    subject, spec = _entry_spec("loss", name, registry)
     factory = _check_common_spec(subject, spec, spec.target, "loss class")
     with _quiet_torch() as torch:
         try:
@@ -695,16 +696,8 @@ class _ReferenceDiscriminator:
         return Critic()
 
 
-def _reg_spec(name: str, registry: Registry | None) -> tuple[str, Any]:
-    subject = f"regularizer '{name}'"
-    try:
-        return subject, _registry(registry).regularizer(name)
-    except GanzooError as exc:
-        raise _fail(subject, "spec", str(exc), "install the plugin and check the name") from None
-
-
 def _check_reg_spec(name: str, registry: Registry | None) -> None:
-    subject, spec = _reg_spec(name, registry)
+    subject, spec = _entry_spec("regularizer", name, registry)
     _check_common_spec(subject, spec, spec.target, "regularizer class")
     if not isinstance(spec.default_weight, (int, float)) or spec.default_weight < 0:
         raise _fail(subject, "spec", f"default_weight is {spec.default_weight!r}", "use a number >= 0")
@@ -726,7 +719,7 @@ def _model_using(registry: Registry, reg_name: str) -> str | None:
 
 
 def _check_reg_contract(name: str, registry: Registry | None) -> None:
-    subject, spec = _reg_spec(name, registry)
+    subject, spec = _entry_spec("regularizer", name, registry)
     factory = _check_common_spec(subject, spec, spec.target, "regularizer class")
     reg = _registry(registry)
     model = _model_using(reg, name)
