@@ -1,0 +1,197 @@
+"""The objective contract: how a GAN variant states one training step's math.
+
+The shared loop schedules; objectives compute. For every discriminator update and
+every generator update the loop builds a :class:`Step` and asks each objective of
+the run for its **named loss terms**; it sums them, back-propagates, all-reduces,
+steps the optimizers, updates the EMA, logs every term and checkpoints. An
+objective never calls ``backward`` or ``optimizer.step``.
+
+A run's objectives are its adversarial loss (``--loss``) followed by its
+regularizers (``--reg``). Each slot takes either an :class:`Objective` (plugin API
+1.1) or the API 1.0 objects (a loss with ``d_loss``/``g_loss``, a regularizer with
+``d_term``/``g_term``), which ganzoo wraps.
+
+D's outputs are computed once per batch and shared by every objective of the step:
+``step.d_real`` and ``step.d_fake`` run the discriminator the first time they are
+read (augmentation included), so the adversarial loss, an auxiliary classifier and
+a penalty that differentiates the real logits all reuse one forward pass. A
+discriminator that has more than one head exposes ``heads(x, labels)`` returning
+``{"logits": [N], "classes": [N, K], ...}``; ``forward`` returns ``heads(...)["logits"]``.
+
+A generator may take latent codes beside ``z`` (InfoGAN): it lists them in a
+``codes`` attribute (a tuple of :class:`Code`) and its ``forward(z, labels=None,
+codes=None)`` receives ``{name: tensor}``. The loop draws them from their priors and
+hands them to the objectives in ``step.codes``; sampling and ONNX export take them
+as inputs. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Phase = Literal["d", "g"]
+
+
+@dataclass(frozen=True)
+class Code:
+    """A latent code a generator takes beside z, with its prior.
+
+    ``categorical``: int64 values in ``[0, size)``, drawn uniformly.
+    ``continuous``: float32 values drawn uniformly from ``[low, high]``."""
+
+    name: str
+    kind: Literal["categorical", "continuous"]
+    size: int = 0
+    low: float = -1.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"code name {self.name!r} must be an identifier such as 'c1'")
+        if self.kind == "categorical" and self.size < 2:
+            raise ValueError(f"categorical code {self.name!r} needs size >= 2, got {self.size}")
+        if self.kind == "continuous" and not (math.isfinite(self.low) and math.isfinite(self.high)
+                                               and self.low < self.high):
+            raise ValueError(f"continuous code {self.name!r} needs finite low < high")
+        if self.kind not in ("categorical", "continuous"):
+            raise ValueError(f"code {self.name!r}: kind must be 'categorical' or 'continuous', got {self.kind!r}")
+
+    @property
+    def width(self) -> int:
+        """Columns the code takes when fed to a network (one-hot for categorical codes)."""
+        return self.size if self.kind == "categorical" else 1
+
+    def sample(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """``n`` draws from the prior, on ``device``, from torch's global RNG (checkpointed)."""
+        import torch
+
+        if self.kind == "categorical":
+            return torch.randint(self.size, (n,), device=device)
+        return torch.rand(n, device=device) * (self.high - self.low) + self.low
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, as written into ONNX metadata (``ganzoo.codes``)."""
+        if self.kind == "categorical":
+            return {"name": self.name, "kind": self.kind, "size": self.size}
+        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high}
+
+
+class Outputs(dict):  # type: ignore[type-arg]
+    """D's outputs on one batch: ``{"logits": [N], ...extra heads}``; ``.logits`` for short."""
+
+    @property
+    def logits(self) -> torch.Tensor:
+        return self["logits"]
+
+
+@dataclass
+class Setup:
+    """What an objective may look at once, before training starts (see :meth:`Objective.setup`)."""
+
+    G: nn.Module
+    D: nn.Module
+    num_classes: int
+    options: dict[str, Any]  # the model's options (``--set``), as its factories received them
+    device: torch.device
+    data_shape: tuple[int, ...]
+    n_critic: int
+    steps: int
+
+
+@dataclass
+class Step:
+    """One update's context, built by the loop for every objective.
+
+    ``phase`` is ``"d"`` (discriminator update: ``fake`` is detached) or ``"g"``
+    (generator update: ``fake`` carries G's graph, D's parameters are frozen).
+    ``step`` counts generator updates done before this one; ``d_step`` counts
+    discriminator updates (``step * n_critic + critic_step`` in phase "d"; in phase
+    "g", the last one). ``real`` requires grad when an objective of the step has
+    ``needs_real_grad`` (R1 on ``d_real.logits``)."""
+
+    phase: Phase
+    step: int
+    d_step: int
+    G: nn.Module
+    D: nn.Module
+    real: torch.Tensor
+    labels: torch.Tensor | None
+    z: torch.Tensor
+    codes: dict[str, torch.Tensor]
+    fake: torch.Tensor
+    num_classes: int
+    discriminate: Callable[[torch.Tensor, torch.Tensor | None], Outputs] = field(repr=False)
+    _cache: dict[str, Outputs] = field(default_factory=dict, repr=False)
+
+    @property
+    def d_real(self) -> Outputs:
+        """D's outputs on the real batch, computed on first use and shared by all objectives."""
+        if "real" not in self._cache:
+            self._cache["real"] = self.discriminate(self.real, self.labels)
+        return self._cache["real"]
+
+    @property
+    def d_fake(self) -> Outputs:
+        """D's outputs on the generated batch, computed on first use and shared."""
+        if "fake" not in self._cache:
+            self._cache["fake"] = self.discriminate(self.fake, self.labels)
+        return self._cache["fake"]
+
+    def computed(self, which: str) -> Outputs | None:
+        """``d_real``/``d_fake`` if some objective already asked for them, else None (for logging)."""
+        return self._cache.get(which)
+
+
+class Objective:
+    """Base class of objectives: override what you need; every method has a no-op default.
+
+    - :meth:`d_terms` / :meth:`g_terms` return ``{name: scalar tensor}``; the loop sums
+      every objective's terms into that network's loss and logs each as ``d/name`` or
+      ``g/name``. Apply your weight inside; return ``{}`` when there is nothing to add.
+    - :meth:`setup` runs once before training: check G, D and the labels (raise
+      :class:`ganzoo.GanzooError` with the fix) and build extra networks.
+    - ``d_modules`` / ``g_modules``: extra trainable networks (a Q head), optimised with
+      D's or G's optimiser, moved to the device, saved in checkpoints and frozen during
+      the other network's update.
+    - :meth:`state_dict` / :meth:`load_state_dict`: state that is not a module (an
+      equilibrium constant, an augmentation probability); tensors, numbers, strings.
+      Saved with every checkpoint and restored on ``--resume``.
+    - ``needs_real_grad``: the real batch requires grad before D sees it, so a penalty
+      can differentiate ``step.d_real.logits`` with respect to ``step.real``.
+    - ``double_backward``: the objective differentiates a gradient (R1, gradient
+      penalty); ``--compile`` then leaves D uncompiled, since compiled graphs do not
+      support double backward.
+    """
+
+    needs_real_grad: bool = False
+    double_backward: bool = False
+
+    def __init__(self) -> None:
+        self.d_modules: dict[str, nn.Module] = {}
+        self.g_modules: dict[str, nn.Module] = {}
+
+    def setup(self, run: Setup) -> None:
+        """Check the networks and build extra modules; called once before the optimizers exist."""
+
+    def d_terms(self, step: Step) -> dict[str, torch.Tensor]:
+        """Terms added to D's loss (minimised by D and by ``d_modules``)."""
+        return {}
+
+    def g_terms(self, step: Step) -> dict[str, torch.Tensor]:
+        """Terms added to G's loss (minimised by G and by ``g_modules``)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step"]
