@@ -1,4 +1,8 @@
-"""Adversarial losses and regularizers (torch code behind the built-in plugin).
+"""Adversarial losses (torch code behind the built-in plugin).
+
+These are plugin API 1.0 losses, functions of D's logits alone; the loop wraps them in
+the default objective (:class:`ganzoo.objectives.LossObjective`). Losses that need more
+of the step, such as the relativistic one, are objectives (:mod:`ganzoo.objectives`).
 
 Every loss works on raw discriminator logits. Probabilities never appear:
 log D = log sigmoid(l) = -softplus(-l) and log(1 - D) = -softplus(l), which stay
@@ -11,7 +15,7 @@ from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 
 class Loss(ABC):
@@ -68,45 +72,3 @@ class Hinge(Loss):
 
     def g_loss(self, fake_logits: Tensor) -> Tensor:
         return -fake_logits.mean()
-
-
-class Regularizer:
-    """A weighted term added to D's loss (``d_term``) and/or G's loss (``g_term``)."""
-
-    def __init__(self, weight: float) -> None:
-        self.weight = float(weight)
-
-    def check(self, D: nn.Module, num_classes: int) -> None:
-        """Raise a GanzooError before training starts if this term cannot work with D or the labels."""
-
-    def d_term(self, D: nn.Module, real: Tensor, fake: Tensor, labels: Tensor | None) -> Tensor | None:
-        return None
-
-    def g_term(self, D: nn.Module, fake: Tensor, labels: Tensor | None) -> Tensor | None:
-        return None
-
-
-def _input_grad(D: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
-    x = x.detach().requires_grad_(True)
-    out = D(x, labels)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.flatten(1)
-
-
-class GradientPenalty(Regularizer):
-    """Gulrajani et al. 2017: penalise ||grad D|| away from 1 on random interpolates,
-    one mixing coefficient per sample."""
-
-    def d_term(self, D, real, fake, labels):
-        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
-        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
-        grad = _input_grad(D, x_hat, labels)
-        return self.weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
-
-
-class R1(Regularizer):
-    """Mescheder et al. 2018: (weight / 2) * E ||grad D(x)||^2 on real data only."""
-
-    def d_term(self, D, real, fake, labels):
-        grad = _input_grad(D, real, labels)
-        return 0.5 * self.weight * grad.pow(2).sum(dim=1).mean()

@@ -35,3 +35,9 @@ def ganzoo_register_losses(register):
         paper="Lim & Ye 2017, Geometric GAN; Miyato et al. 2018",
         target="ganzoo.losses:Hinge",
     ))
+    register(LossSpec(
+        name="ragan",
+        summary="Relativistic average (RaSGAN): is real data more realistic than the fakes on average, and vice versa",
+        paper="Jolicoeur-Martineau 2019, The relativistic discriminator: a key element missing from standard GAN",
+        target="ganzoo.objectives.ragan:RelativisticAverage",
+    ))

@@ -69,7 +69,7 @@ _ZOO = [
     ),
     ModelSpec(
         name="acgan",
-        summary="Auxiliary classifier GAN: D also predicts the class (--reg acgan-aux)",
+        summary="Auxiliary classifier GAN: D also predicts the class (acgan-aux; real images only by default)",
         paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
         generator="ganzoo.models.acgan:generator",
         discriminator="ganzoo.models.acgan:discriminator",
@@ -77,7 +77,7 @@ _ZOO = [
         dataset="mnist5k",
         conditional=True,
         defaults=Defaults(latent_dim=100, batch_size=64, steps=1500, reg=("acgan-aux:1",), **_DCGAN_ADAM),
-        options={"width": 64},
+        options={"width": 64, "aux_fakes": False},
     ),
     ModelSpec(
         name="wgan-gp",
@@ -112,5 +112,17 @@ _ZOO = [
         dataset="mnist5k",
         defaults=Defaults(latent_dim=128, batch_size=64, steps=1500, **_DCGAN_ADAM),
         options={"width": 32},
+    ),
+    ModelSpec(
+        name="infogan",
+        summary="InfoGAN: latent codes (c1: 10 values, c2, c3 continuous) made readable by a Q head: --code c1=3",
+        paper="Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs",
+        generator="ganzoo.models.infogan:generator",
+        discriminator="ganzoo.models.infogan:discriminator",
+        loss="nonsaturating",
+        dataset="mnist5k",
+        defaults=Defaults(latent_dim=62, batch_size=64, lr_g=1e-3, lr_d=2e-4, betas=(0.5, 0.999), steps=2000,
+                          reg=("info:1",)),
+        options={"width": 64},
     ),
 ]

@@ -9,20 +9,27 @@ def ganzoo_register_regularizers(register):
         name="gp",
         summary="Gradient penalty: weight * E[(||grad D(x_hat)|| - 1)^2] on per-sample interpolates",
         paper="Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
-        target="ganzoo.losses:GradientPenalty",
+        target="ganzoo.objectives.penalties:GradientPenalty",
         default_weight=10.0,
     ))
     register(RegularizerSpec(
         name="r1",
-        summary="R1: weight/2 * E[||grad D(x)||^2] on real data",
+        summary="R1: weight/2 * E[||grad D(x)||^2] on real data; r1:W@K is lazy (every K-th D update, scaled by K)",
         paper="Mescheder et al. 2018, Which Training Methods for GANs do actually Converge?",
-        target="ganzoo.losses:R1",
+        target="ganzoo.objectives.penalties:R1",
         default_weight=1.0,
     ))
     register(RegularizerSpec(
         name="acgan-aux",
-        summary="ACGAN's class loss: cross-entropy of D.classify on real+fake (D) and fake (G) images",
+        summary="ACGAN's class loss on D's class head: real (and, with --set aux_fakes=true, fake) images for D, fake for G",
         paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
         target="ganzoo.models.acgan:AuxiliaryClassifier",
+        default_weight=1.0,
+    ))
+    register(RegularizerSpec(
+        name="info",
+        summary="InfoGAN's mutual-information term: a Q head on D's features reads G's latent codes back",
+        paper="Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs",
+        target="ganzoo.models.infogan:MutualInformation",
         default_weight=1.0,
     ))

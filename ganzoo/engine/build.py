@@ -2,66 +2,304 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
 from ganzoo.engine import checkpoint as ckpt
-from ganzoo.engine.config import TrainConfig, parse_reg
+from ganzoo.engine.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
-from ganzoo.specs import resolve
+from ganzoo.specs import ModelSpec, resolve
 
 
-def _factory(target: Any, what: str, model: str):
+def _who(spec: ModelSpec) -> str:
+    """How every build error starts: the model's qualified id and the plugin (with its
+    version) that registered it, because the fix belongs in that plugin, not in the command."""
+    return f"model '{spec.qualified_name}' (plugin '{spec.plugin}' {spec.plugin_version})"
+
+
+def _brief(exc: BaseException) -> str:
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    first = first if len(first) <= 200 else first[:197] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _factory(spec: ModelSpec, which: str) -> Callable[..., Any]:
+    """Import the ``generator`` or ``discriminator`` factory of ``spec``.
+
+    Anything its module raises on import (SystemExit included) is the plugin's mistake
+    and becomes one line naming the plugin and the spec field to fix."""
+    target = getattr(spec, which)
     try:
-        return resolve(target)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise GanzooError(f"model '{model}': cannot import its {what} '{target}': {exc}") from None
+        factory = resolve(target)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise GanzooError(
+            f"{_who(spec)}: its {which} target {target!r} cannot be imported ({_brief(exc)}); the plugin must "
+            f"name an importable 'package.module:attr' in ModelSpec({which}=...): fix it, or reinstall the plugin"
+        ) from None
+    if not callable(factory):
+        raise GanzooError(f"{_who(spec)}: its {which} target {target!r} is a {type(factory).__name__}, not a "
+                          f"callable; the plugin must point ModelSpec({which}=...) at a factory class or function")
+    return factory
+
+
+_FACTORY_ARGS = ("shape", "num_classes", "latent_dim")
+_FACTORY_CALL = "factory(shape=..., num_classes=..., latent_dim=..., **options)"
+
+
+def _signature_problem(factory: Callable[..., Any], kwargs: dict[str, Any]) -> str | None:
+    """What keeps ``factory(**kwargs)`` from binding, in the plugin author's terms; checked
+    before the call so that a TypeError raised inside the factory is not mistaken for it."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):  # no introspectable signature: the call itself will tell
+        return None
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    accepted = {p.name for p in params if p.kind in named}
+    unexpected = [k for k in kwargs if not takes_any and k not in accepted]
+    core = [k for k in unexpected if k in _FACTORY_ARGS]
+    options = [k for k in unexpected if k not in _FACTORY_ARGS]
+    if core:
+        return (f"does not accept {', '.join(core)}: ganzoo calls every factory as {_FACTORY_CALL}; "
+                f"the plugin must add {', '.join(core)} to its parameters")
+    if options:
+        sets = ", ".join(f"--set {k}=..." for k in options)
+        return (f"does not accept the option(s) {', '.join(options)} (from the spec's options; {sets} changes them); "
+                f"every option goes to both factories: the plugin must add {', '.join(options)} "
+                "(or **options) to its parameters")
+    missing = [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in kwargs
+               and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    if missing:
+        return (f"requires {', '.join(missing)}, which ganzoo never passes (it calls {_FACTORY_CALL}); "
+                "the plugin must give them defaults or declare them in the spec's options")
+    return None
+
+
+def _target_name(spec: ModelSpec, which: str) -> str:
+    target = getattr(spec, which)
+    return repr(target) if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
+
+
+def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """Call one factory exactly as documented, with a one-line error naming the plugin for each way it fails."""
+    factory = _factory(spec, which)
+    taken = sorted(set(cfg.options) & set(_FACTORY_ARGS))
+    if taken:
+        raise GanzooError(f"{_who(spec)}: its options may not be named {', '.join(taken)} (ganzoo passes those "
+                          "to the factories itself); the plugin must rename them in ModelSpec(options=...)")
+    kwargs = {"shape": tuple(shape), "num_classes": num_classes, "latent_dim": cfg.latent_dim, **cfg.options}
+    problem = _signature_problem(factory, kwargs)
+    if problem:
+        raise GanzooError(f"{_who(spec)}: its {which} factory {_target_name(spec, which)} {problem}")
+    try:
+        module = factory(**kwargs)
+    except GanzooError:
+        raise  # the factory's own one-line message (a bad --set value, an unsupported shape)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        call = "factory(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
+        raise GanzooError(f"{_who(spec)}: its {which} factory failed as {call}: {_brief(exc)}; "
+                          "fix the plugin (contract: docs/plugins.md §2) or try other --set values") from None
+    if not isinstance(module, nn.Module):
+        raise GanzooError(f"{_who(spec)}: its {which} factory returned a {type(module).__name__}, "
+                          "not a torch.nn.Module; the plugin's factory must return the network")
+    return module
 
 
 def build_generator(cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
                     registry: Registry | None = None) -> nn.Module:
+    """The model's generator for this data shape, checked on a tiny CPU batch before
+    anything is written, so a plugin's contract mistake is one line, not a crash mid-run."""
     spec = (registry or get_registry()).model(cfg.model)
-    factory = _factory(spec.generator, "generator", cfg.model)
-    G = factory(shape=tuple(shape), num_classes=num_classes, latent_dim=cfg.latent_dim, **cfg.options)
-    _check_generator(G, cfg, shape, num_classes)
+    G = _build(spec, "generator", cfg, shape, num_classes)
+    _check_generator(G, spec, cfg, shape, num_classes)
     return G
 
 
 def build_discriminator(cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
                         registry: Registry | None = None) -> nn.Module:
+    """The model's discriminator (or the ``--discriminator timm:ARCH`` swap), checked to
+    return ``[N]`` logits on a tiny CPU batch before training starts."""
     if cfg.discriminator:
         from ganzoo.models.timm_d import build_timm_discriminator
 
-        return build_timm_discriminator(cfg.discriminator, shape, num_classes)
+        D = build_timm_discriminator(cfg.discriminator, shape, num_classes)
+        check_discriminator_output(D, shape, num_classes, cfg.batch_size, f"discriminator '{cfg.discriminator}'")
+        return D
     spec = (registry or get_registry()).model(cfg.model)
-    factory = _factory(spec.discriminator, "discriminator", cfg.model)
-    return factory(shape=tuple(shape), num_classes=num_classes, latent_dim=cfg.latent_dim, **cfg.options)
+    D = _build(spec, "discriminator", cfg, shape, num_classes)
+    check_discriminator_output(D, shape, num_classes, cfg.batch_size, _who(spec))
+    return D
 
 
-def _check_generator(G: nn.Module, cfg: TrainConfig, shape, num_classes: int) -> None:
+def _check_generator(G: nn.Module, spec: ModelSpec, cfg: TrainConfig, shape: tuple[int, ...],
+                     num_classes: int) -> None:
+    """The generator's attributes agree with how it was built, and forward makes that shape."""
+    who = _who(spec)
     for attr in ("latent_dim", "num_classes", "output_shape"):
         if not hasattr(G, attr):
-            raise GanzooError(f"model '{cfg.model}': its generator lacks the attribute '{attr}' (DESIGN.md §3)")
-    if tuple(G.output_shape) != tuple(shape):
-        raise GanzooError(f"model '{cfg.model}': generator output_shape {tuple(G.output_shape)} != data shape {tuple(shape)}")
+            raise GanzooError(f"{who}: its generator {type(G).__name__} lacks the attribute '{attr}'; the plugin "
+                              "must set self.latent_dim, self.num_classes and self.output_shape in __init__ "
+                              "(docs/plugins.md §2)")
+    if G.latent_dim != cfg.latent_dim:
+        raise GanzooError(f"{who}: its generator has latent_dim {G.latent_dim!r} but was built with latent_dim="
+                          f"{cfg.latent_dim}; the plugin must store the latent_dim argument and size z's layer by it")
+    if G.num_classes != num_classes:
+        raise GanzooError(f"{who}: its generator has num_classes {G.num_classes!r} but was built with num_classes="
+                          f"{num_classes}; the plugin must store the num_classes argument (0: unconditional)")
+    try:
+        promised = tuple(G.output_shape)
+    except TypeError:
+        promised = G.output_shape
+    if promised != tuple(shape):
+        raise GanzooError(f"{who}: its generator's output_shape {promised} differs from the data shape "
+                          f"{tuple(shape)}; the plugin must set output_shape = tuple(shape) from the shape argument "
+                          "and generate samples of that shape")
+    check_generator_output(G, shape, num_classes, cfg.batch_size, who)
 
 
-def build_loss(cfg: TrainConfig, registry: Registry | None = None):
-    spec = (registry or get_registry()).loss(cfg.loss)
-    return resolve(spec.target)()
+#: Largest batch the build-time checks use (divides by 2, 3, 4 and 6, for packing discriminators).
+CHECK_BATCH = 12
 
 
-def build_regularizers(cfg: TrainConfig, registry: Registry | None = None) -> list:
-    out = []
-    for item in cfg.reg:
-        spec, weight = parse_reg(item, registry)
-        out.append(resolve(spec.target)(weight))
-    return out
+def _check_sizes(batch_size: int) -> list[int]:
+    """A tiny batch that divides the training batch (so a packing D accepts it), then the
+    training batch itself as the fallback when a network refuses the tiny one."""
+    batch_size = max(1, int(batch_size))
+    small = math.gcd(batch_size, CHECK_BATCH)
+    return [small] if small == batch_size else [small, batch_size]
+
+
+@contextlib.contextmanager
+def _probe(module: nn.Module) -> Iterator[torch.device]:
+    """Run ``module`` without side effects: eval mode (no BatchNorm statistics or spectral-norm
+    updates), no autograd, the global RNG untouched (a seeded run trains exactly as without
+    the check); every submodule's train/eval flag is restored afterwards."""
+    modes = [(m, m.training) for m in module.modules()]
+    first = next(iter(module.parameters()), None)
+    if first is None:
+        first = next(iter(module.buffers()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    module.eval()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+            yield device
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def _forward(module: nn.Module, what: str, who: str, sizes: list[int],
+             make_inputs: Callable[[int], tuple[tuple[Any, ...], dict[str, Any]]]) -> tuple[Any, int]:
+    """(output, batch size) for the first size the module accepts; only the last size's error is reported."""
+    for i, n in enumerate(sizes):
+        last = i == len(sizes) - 1
+        args, kwargs = make_inputs(n)
+        try:
+            return module(*args, **kwargs), n
+        except GanzooError:
+            if last:
+                raise  # the network's own one-line message (e.g. a batch size it cannot take)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if last:
+                shapes = ", ".join("None" if a is None else f"[{', '.join(map(str, a.shape))}]" for a in args)
+                shapes += ", codes={...}" if kwargs else ""
+                raise GanzooError(f"{who}: its {what}'s forward({shapes}) raised {_brief(exc)}; the plugin's "
+                                  f"{what} must accept this batch (contract: docs/plugins.md §2)") from None
+    raise AssertionError("unreachable: sizes is never empty")
+
+
+def _labels(n: int, num_classes: int, gen: torch.Generator, device: torch.device) -> torch.Tensor | None:
+    return torch.randint(0, num_classes, (n,), generator=gen).to(device) if num_classes else None
+
+
+def _codes(G: nn.Module, n: int, gen: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """``{"codes": {name: values}}`` for a generator with latent codes (``G.codes``, InfoGAN), else ``{}``:
+    the keyword the training loop passes, drawn from each code's prior with ``gen``."""
+    codes = tuple(getattr(G, "codes", ()) or ())
+    if not codes:
+        return {}
+    values = {}
+    for code in codes:
+        if code.kind == "categorical":
+            values[code.name] = torch.randint(0, code.size, (n,), generator=gen).to(device)
+        else:
+            values[code.name] = (torch.rand(n, generator=gen) * (code.high - code.low) + code.low).to(device)
+    return {"codes": values}
+
+
+def check_generator_output(G: nn.Module, shape: tuple[int, ...], num_classes: int, batch_size: int,
+                           who: str = "model") -> None:
+    """G must turn ``z [N, latent_dim]`` (and labels) into ``[N, *shape]``: checked on a tiny
+    batch, without side effects, so a wrong shape is one line naming ``who`` instead of a
+    broadcasting error (or silent nonsense) deep inside the training loop."""
+    want = tuple(int(s) for s in shape)
+    with _probe(G) as device:
+        gen = torch.Generator().manual_seed(0)
+
+        def inputs(n: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            z = torch.randn(n, int(G.latent_dim), generator=gen).to(device)
+            return (z, _labels(n, num_classes, gen, device)), _codes(G, n, gen, device)
+
+        out, n = _forward(G, "generator", who, _check_sizes(batch_size), inputs)
+    if not isinstance(out, torch.Tensor):
+        raise GanzooError(f"{who}: its generator returned a {type(out).__name__}; the plugin's generator must "
+                          "return one tensor [N, *output_shape]")
+    if tuple(out.shape) != (n, *want):
+        raise GanzooError(f"{who}: its generator returned shape {list(out.shape)} for a batch of {n}, but its "
+                          f"output_shape and the data say {[n, *want]}; the plugin's generator must return "
+                          "[N, *output_shape] (docs/plugins.md §2)")
+    if not out.is_floating_point():
+        raise GanzooError(f"{who}: its generator returned {out.dtype} samples; the plugin's generator must "
+                          "return float32")
+
+
+def check_discriminator_output(D: nn.Module, shape: tuple[int, ...], num_classes: int, batch_size: int,
+                               who: str = "model") -> None:
+    """D must turn a batch ``[N, *shape]`` into raw logits ``[N]``: an ``[N, 1]`` output would
+    broadcast silently against ``[N]`` in the losses, so it is refused here, on a tiny batch."""
+    want = tuple(int(s) for s in shape)
+    with _probe(D) as device:
+        gen = torch.Generator().manual_seed(0)
+
+        def inputs(n: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            x = torch.rand(n, *want, generator=gen) * 2 - 1 if len(want) == 3 else torch.randn(n, *want, generator=gen)
+            return (x.to(device), _labels(n, num_classes, gen, device)), {}
+
+        out, n = _forward(D, "discriminator", who, _check_sizes(batch_size), inputs)
+    if not isinstance(out, torch.Tensor):
+        raise GanzooError(f"{who}: its discriminator returned a {type(out).__name__}; the plugin's discriminator "
+                          "must return one tensor of [N] logits")
+    if tuple(out.shape) != (n,):
+        hint = "e.g. out.squeeze(1)" if tuple(out.shape) == (n, 1) else "one raw logit per sample"
+        raise GanzooError(f"{who}: its discriminator returned shape {list(out.shape)} for a batch of {n}; the "
+                          f"plugin's discriminator must return [N] logits ({hint}; docs/plugins.md §2)")
+    if not out.is_floating_point():
+        raise GanzooError(f"{who}: its discriminator returned {out.dtype} logits; the plugin's discriminator "
+                          "must return float logits")
+
+
+def check_networks(G: nn.Module, D: nn.Module, cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
+                   registry: Registry | None = None) -> None:
+    """G's attributes and output shape and D's ``[N]`` logits, on a tiny batch, for modules
+    built some other way (``build_generator`` and ``build_discriminator`` already run this)."""
+    spec = (registry or get_registry()).model(cfg.model)
+    _check_generator(G, spec, cfg, shape, num_classes)
+    check_discriminator_output(D, shape, num_classes, cfg.batch_size,
+                               f"discriminator '{cfg.discriminator}'" if cfg.discriminator else _who(spec))
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:

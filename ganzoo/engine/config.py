@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
@@ -45,6 +45,7 @@ class TrainConfig:
     data_dir: str | None = None
     download: bool = False
     image_size: int | None = None
+    augment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -108,28 +109,50 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         raise GanzooError(f"--ema-decay must lie in (0, 1), got {cfg.ema_decay}")
     if cfg.image_size is not None and cfg.image_size < 4:
         raise GanzooError(f"--image-size must be at least 4, got {cfg.image_size}")
+    if cfg.augment is not None:
+        from ganzoo.augment import parse_augment
+
+        parse_augment(cfg.augment)
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
 
 
-def parse_reg(item: str, registry: Registry | None = None) -> tuple[Any, float]:
-    """``gp:10`` → (the gp spec, 10.0); ``r1`` → (the r1 spec, its default weight)."""
+class RegItem(NamedTuple):
+    """One ``--reg`` entry: ``NAME[:WEIGHT][@EVERY]``."""
+
+    spec: Any
+    weight: float
+    every: int = 1
+
+
+def parse_reg(item: str, registry: Registry | None = None) -> RegItem:
+    """``gp:10`` → (the gp spec, 10.0, 1); ``r1:10@16`` → lazy R1 every 16th D update;
+    ``r1`` → its default weight. ``plugin:name`` ids work too."""
     registry = registry or get_registry()
-    name, sep, weight = item.rpartition(":") if ":" in item else (item, "", "")
+    text, at, every_text = item.partition("@")
+    every = 1
+    if at:
+        try:
+            every = int(every_text)
+        except ValueError:
+            every = 0
+        if every < 1:
+            raise GanzooError(f"--reg {item}: the interval after '@' must be a positive integer, like r1:10@16")
+    name, sep, weight = text.rpartition(":") if ":" in text else (text, "", "")
     try:
         spec = registry.regularizer(name)
     except GanzooError:
-        spec = registry.regularizer(item)  # a qualified id such as plugin:name
-        return spec, spec.default_weight
+        spec = registry.regularizer(text)  # a qualified id such as plugin:name
+        return RegItem(spec, spec.default_weight, every)
     if not sep:
-        return spec, spec.default_weight
+        return RegItem(spec, spec.default_weight, every)
     try:
         value = float(weight)
     except ValueError:
         raise GanzooError(f"--reg {item}: the weight after ':' must be a number, like gp:10") from None
-    if value < 0:
-        raise GanzooError(f"--reg {item}: the weight must not be negative")
-    return spec, value
+    if not value >= 0 or value == float("inf"):
+        raise GanzooError(f"--reg {item}: the weight must be a finite number >= 0")
+    return RegItem(spec, value, every)
 
 
 def save_json(path: Path, obj: Any) -> None:

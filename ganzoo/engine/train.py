@@ -1,10 +1,12 @@
 """One training loop for every model.
 
-Read it top to bottom: load data, build G and D from the model's spec, then
-alternate ``n_critic`` discriminator steps with one generator step. Everything
-model-specific comes from the spec, the loss and the regularizers. The loop
-touches the host only at log steps; in-memory data sets sit on the device and
-batches are drawn by index.
+Read it top to bottom: :func:`_setup` loads the data and builds G, D, the objectives
+and the optimizers; then each step is ``n_critic`` discriminator updates
+(:func:`_d_update`), one generator update (:func:`_g_update`) and the interval work
+(:func:`_maintain`: log, samples, checkpoint). The math of a step belongs to the
+objectives (:mod:`ganzoo.api`): the loop only draws batches, asks the objectives for
+their terms, sums, back-propagates, all-reduces and steps. It touches the host only
+at log steps; in-memory data sets sit on the device and batches are drawn by index.
 """
 
 from __future__ import annotations
@@ -15,28 +17,25 @@ import platform
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import Tensor, nn
 
+from ganzoo.api import Outputs, Setup, Step
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed
-from ganzoo.engine.build import (
-    build_discriminator,
-    build_generator,
-    build_loss,
-    build_regularizers,
-    fixed_labels,
-)
+from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, save_json, validate
 from ganzoo.errors import GanzooError
-from ganzoo.registry import Registry, get_registry
+from ganzoo.objectives import Part, build_parts, collect_terms, total
+from ganzoo.registry import Registry
 from ganzoo.specs import resolve
 
-LOGGED = ("d_loss", "g_loss", "d_real", "d_fake")
 DEVICE_DATA_LIMIT = 2 * 1024**3  # bytes of data kept whole on an accelerator
+OBJECTIVES_FILE = "objectives.safetensors"
 
 
 class Interrupted(Exception):
@@ -60,6 +59,36 @@ class TrainResult:
     is_main: bool = True  # False on the other ranks of a torchrun job
 
 
+@dataclass
+class Run:
+    """Everything one training run holds, built once by :func:`_setup`."""
+
+    cfg: TrainConfig
+    ctx: distributed.Context
+    run_dir: Path
+    data: Any
+    num_classes: int
+    G: nn.Module
+    D: nn.Module
+    G_run: Callable[..., Tensor]
+    D_run: nn.Module  # what plugin API 1.0 regularizers receive as D (augmented, maybe compiled)
+    discriminate: Callable[[Tensor, Tensor | None], Outputs]
+    parts: list[Part]
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: Any
+    modules: dict[str, nn.Module]  # checkpoint file name -> module
+    draw: Callable[[], tuple[Tensor, Tensor | None]]
+    autocast: Callable[[], Any]
+    sample_inputs: tuple[Tensor, Tensor | None, dict[str, Tensor]]
+    real_points: Any
+    objective_modules: dict[str, list[nn.Module]] = field(default_factory=dict)  # phase -> modules
+
+    @property
+    def codes(self) -> tuple[Any, ...]:
+        return tuple(getattr(self.G, "codes", ()) or ())
+
+
 def load_data(cfg: TrainConfig, registry: Registry):
     spec, arg = registry.dataset(cfg.dataset)
     loader = resolve(spec.target)
@@ -69,7 +98,10 @@ def load_data(cfg: TrainConfig, registry: Registry):
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
           registry: Registry | None = None, echo: Callable[[str], None] | None = None) -> TrainResult:
     """Train (or, with ``resume``, continue) the run described by ``cfg`` in ``cfg.out``."""
-    registry = registry or get_registry()
+    if registry is None:
+        from ganzoo.registry import get_registry
+
+        registry = get_registry()
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     validate(cfg, registry)
     ctx = distributed.setup(cfg.device)
@@ -81,12 +113,36 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
         distributed.cleanup(ctx)
 
 
-def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
+def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo: Callable[[str], None],
+           ctx: distributed.Context) -> TrainResult:
+    run, start = _setup(cfg, resume, registry, echo if ctx.is_main and not quiet else None, ctx)
+    stop = _StopFlag()
+    clock = _Clock(start)
+    window: list[dict[str, Tensor]] = []
+    bar = _progress(cfg.steps, start, quiet or not ctx.is_main)
+    step = start
+    with stop.installed():
+        while step < cfg.steps:
+            record: dict[str, Tensor] = {}
+            for critic_step in range(cfg.n_critic):
+                d_step, fake_g = _d_update(run, step, critic_step, record)
+            _g_update(run, step, d_step, fake_g, record)
+            window.append(record)
+            step += 1
+            if _maintain(run, step, window, stop, bar, clock):
+                bar.close()
+                raise Interrupted(run.run_dir, step, ctx.is_main)
+    bar.close()
+    return TrainResult(run.run_dir, step, clock.seconds(), clock.metrics, ctx.is_main)
+
+
+# -- setup ---------------------------------------------------------------------------------
+def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[str], None] | None,
+           ctx: distributed.Context) -> tuple[Run, int]:
     run_dir = Path(cfg.out)
     spec = registry.model(cfg.model)
     device = ctx.device
 
-    # -- data ------------------------------------------------------------------------
     data = load_data(cfg, registry)
     if spec.conditional and not data.labelled:
         raise GanzooError(
@@ -100,35 +156,64 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
             f"use --batch-size {max(1, per_rank)} or less"
         )
     num_classes = data.num_classes if spec.conditional else 0
-    on_device = device.type == "cpu" or data.x.numel() * 4 <= DEVICE_DATA_LIMIT
-    x_all = data.x.to(device) if on_device else data.x.pin_memory()
-    y_all = data.y.to(x_all.device) if data.y is not None else None
-    shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
+    augment = _augment(cfg, data)
 
-    # -- models, losses, optimizers ----------------------------------------------------
     torch.manual_seed(cfg.seed)
     G = build_generator(cfg, data.shape, num_classes, registry).to(device)
     D = build_discriminator(cfg, data.shape, num_classes, registry).to(device)
     if device.type == "cuda" and len(data.shape) == 3:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    loss = build_loss(cfg, registry)
-    regularizers = build_regularizers(cfg, registry)
-    for reg in regularizers:
-        reg.check(D, num_classes)
-    opt_g = _adam(G, cfg.lr_g, cfg.betas, device)
-    opt_d = _adam(D, cfg.lr_d, cfg.betas, device)
+    parts = build_parts(cfg, registry)
+    setup = Setup(G=G, D=D, num_classes=num_classes, options=dict(cfg.options), device=device,
+                  data_shape=tuple(data.shape), n_critic=cfg.n_critic, steps=cfg.steps)
+    for part in parts:
+        hook = getattr(part.objective, "setup", None)
+        if callable(hook):
+            hook(setup)
+    extra = {phase: [m.to(device) for part in parts for m in part.modules(phase).values()] for phase in ("d", "g")}
+    opt_g = _adam([G, *extra["g"]], cfg.lr_g, cfg.betas, device)
+    opt_d = _adam([D, *extra["d"]], cfg.lr_d, cfg.betas, device)
     ema = None
     if cfg.ema:
         from timm.utils import ModelEmaV3
 
         ema = ModelEmaV3(G, decay=cfg.ema_decay, device=device)
-    modules = {ckpt.GENERATOR: G, ckpt.DISCRIMINATOR: D}
+    modules: dict[str, nn.Module] = {ckpt.GENERATOR: G, ckpt.DISCRIMINATOR: D}
     if ema is not None:
         modules[ckpt.GENERATOR_EMA] = ema.module
+    held = nn.ModuleDict({f"p{i}_{phase}_{name}": m for i, part in enumerate(parts)
+                          for phase in ("d", "g") for name, m in part.modules(phase).items()})
+    if len(held):
+        modules[OBJECTIVES_FILE] = held
 
+    compile_d = cfg.compile and not any(p.double_backward for p in parts)
+    if cfg.compile and not compile_d and echo:
+        names = ", ".join(p.label for p in parts if p.double_backward)
+        echo(f"note: --compile compiles G only: {names} differentiates D's gradient, "
+             "which compiled graphs do not support")
+    G_run = torch.compile(G) if cfg.compile else G
+    discriminate, D_run = _discriminator_runner(D, augment, compile_d)
+
+    x_all = data.x.to(device) if device.type == "cpu" or data.x.numel() * 4 <= DEVICE_DATA_LIMIT else data.x.pin_memory()
+    y_all = data.y.to(x_all.device) if data.y is not None else None
+    shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
+    B = cfg.batch_size
+
+    def draw() -> tuple[Tensor, Tensor | None]:
+        idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
+        real = x_all[idx].to(device, non_blocking=True)
+        labels = y_all[idx].to(device, non_blocking=True) if num_classes else None
+        return real, labels
+
+    run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
+              D_run=D_run, discriminate=discriminate, parts=parts, opt_g=opt_g, opt_d=opt_d, ema=ema,
+              modules=modules, draw=draw, autocast=_autocast(cfg, device, echo),
+              sample_inputs=_sample_inputs(cfg, data, num_classes, tuple(getattr(G, "codes", ()) or ()), device),
+              real_points=data.x[:2500].numpy() if data.kind == "points" else None,
+              objective_modules=extra)
     start = 0
     if resume:
-        start = _restore(run_dir, modules, opt_g, opt_d, device)
+        start = _restore(run)
         if start >= cfg.steps:
             raise GanzooError(f"run '{run_dir}' is already at step {start}; pass --steps larger than {start} to continue")
         if ctx.enabled:  # only rank 0's RNG was saved: give every rank fresh, distinct noise
@@ -137,104 +222,177 @@ def _train(cfg, resume, quiet, registry, echo, ctx) -> TrainResult:
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
         if ctx.is_main:
             _new_run_dir(run_dir, cfg, data, num_classes, ctx, registry)
+    return run, start
 
-    G_run, D_run = (torch.compile(G), torch.compile(D)) if cfg.compile else (G, D)
-    autocast = _autocast(cfg, device, echo if ctx.is_main and not quiet else None)
-    B, latent = cfg.batch_size, cfg.latent_dim
 
-    def draw():
-        idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
-        real = x_all[idx].to(device, non_blocking=True)
-        labels = y_all[idx].to(device, non_blocking=True) if num_classes else None
-        return real, labels
+class _Augmented(nn.Module):
+    """D behind an augmentation, for code that calls D directly (API 1.0 regularizers)."""
 
-    # Fixed inputs for sample grids: their own generator, so sampling never moves training RNG.
-    sample_z, sample_labels = _sample_inputs(cfg, data, num_classes, device)
-    real_points = data.x[:2500].numpy() if data.kind == "points" else None
+    def __init__(self, D: nn.Module, augment: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.augment = D, augment
 
-    # -- the loop ------------------------------------------------------------------------
-    stop = _StopFlag()
-    window: list[torch.Tensor] = []
-    metrics: dict[str, float] = {}
-    t0, last_t, last_step = time.time(), time.time(), start
-    bar = _progress(cfg.steps, start, quiet or not ctx.is_main)
-    step = start
-    with stop.installed():
-        while step < cfg.steps:
-            for critic_step in range(cfg.n_critic):
-                real, labels = draw()
-                z = torch.randn(B, latent, device=device)
-                # The last critic step's fakes are kept, with their graph, for G's step:
-                # one generator forward per step instead of two (as the PyTorch DCGAN example does).
-                keep = critic_step == cfg.n_critic - 1
-                with torch.set_grad_enabled(keep), autocast():
-                    fake_g = G_run(z, labels)
-                fake = fake_g.detach()
-                with autocast():
-                    real_logits, fake_logits = D_run(real, labels), D_run(fake, labels)
-                    d_loss = loss.d_loss(real_logits.float(), fake_logits.float())
-                    for reg in regularizers:
-                        term = reg.d_term(D_run, real, fake, labels)
-                        if term is not None:
-                            d_loss = d_loss + term
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                distributed.average_gradients(D, ctx)
-                opt_d.step()
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.inner(self.augment(x), labels)
 
-            D.requires_grad_(False)  # G's step needs gradients through D, not for D
-            with autocast():
-                g_loss = loss.g_loss(D_run(fake_g, labels).float())
-                for reg in regularizers:
-                    term = reg.g_term(D_run, fake_g, labels)
-                    if term is not None:
-                        g_loss = g_loss + term
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            distributed.average_gradients(G, ctx)
-            opt_g.step()
-            D.requires_grad_(True)
-            if ema is not None:
-                ema.update(G, step=step)
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
 
-            window.append(torch.stack([d_loss.detach(), g_loss.detach(),
-                                       real_logits.detach().float().mean(), fake_logits.detach().float().mean()]))
-            step += 1
-            last = step == cfg.steps
-            log_step = step % cfg.log_every == 0 or last
-            # Under torchrun every rank must agree to stop at the same step: ask them at log steps only.
-            interrupted = distributed.any_rank(stop.requested, ctx) if log_step or not ctx.enabled else False
-            if log_step or interrupted or step % cfg.ckpt_every == 0:
-                now = time.time()
-                metrics = _flush(window, step, run_dir / ckpt.CHECKPOINT)
-                metrics["steps_per_s"] = round((step - last_step) / max(now - last_t, 1e-9), 2)
-                metrics["elapsed_s"] = round(now - t0, 2)
-                last_t, last_step = now, step
-                window.clear()
-                if ctx.is_main:
-                    with open(run_dir / "metrics.jsonl", "a") as fh:
-                        fh.write(json.dumps(metrics) + "\n")
-                    bar.set_postfix(d=f"{metrics['d_loss']:.3f}", g=f"{metrics['g_loss']:.3f}", refresh=False)
-                    bar.update(step - bar.n)
-            if ctx.is_main and (step % cfg.sample_every == 0 or last or interrupted):
-                _write_samples(ema.module if ema is not None else G, sample_z, sample_labels, data, real_points,
-                               run_dir / "samples" / f"step-{step:06d}.png")
-            if step % cfg.ckpt_every == 0 or last or interrupted:
-                for module in (G, D):
-                    distributed.average_buffers(module, ctx)
-                    distributed.assert_in_sync(module, ctx)
-                if ctx.is_main:
-                    _save(run_dir, modules, opt_g, opt_d, step, device)
-            if interrupted:
-                bar.close()
-                raise Interrupted(run_dir, step, ctx.is_main)
-    bar.close()
-    return TrainResult(run_dir, step, time.time() - t0, metrics, ctx.is_main)
+
+def _discriminator_runner(D: nn.Module, augment: nn.Module | None, compiled: bool
+                          ) -> tuple[Callable[[Tensor, Tensor | None], Outputs], nn.Module]:
+    """How the step runs D: augmentation first, all heads of a multi-head D in one pass,
+    floating outputs in float32 (autocast may give bf16)."""
+    forward = torch.compile(D) if compiled else D
+    heads = getattr(D, "heads", None)
+    if heads is not None and compiled:
+        heads = torch.compile(heads)
+
+    def discriminate(x: Tensor, labels: Tensor | None) -> Outputs:
+        if augment is not None:
+            x = augment(x)
+        out = heads(x, labels) if heads is not None else {"logits": forward(x, labels)}
+        return Outputs((k, v.float() if v.is_floating_point() else v) for k, v in out.items())
+
+    return discriminate, (forward if augment is None else _Augmented(forward, augment))
+
+
+def _augment(cfg: TrainConfig, data: Any) -> nn.Module | None:
+    if cfg.augment is None:
+        return None
+    from ganzoo.augment import parse_augment
+
+    augment = parse_augment(cfg.augment)
+    if augment is not None and data.kind != "images":
+        raise GanzooError(f"--augment {cfg.augment} applies to images; data set '{cfg.dataset}' holds points: "
+                          "drop --augment")
+    return augment
+
+
+# -- one step ------------------------------------------------------------------------------
+def _step(run: Run, phase: str, step: int, d_step: int, real: Tensor, labels: Tensor | None, z: Tensor,
+          codes: dict[str, Tensor], fake: Tensor) -> Step:
+    return Step(phase=phase, step=step, d_step=d_step, G=run.G, D=run.D_run, real=real, labels=labels, z=z,
+                codes=codes, fake=fake, num_classes=run.num_classes, discriminate=run.discriminate)
+
+
+def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) -> tuple[Step, Tensor]:
+    """One discriminator update; returns its step context and the generated batch, whose
+    graph is kept on the last critic step so G's update needs no second G forward."""
+    cfg = run.cfg
+    d_step = step * cfg.n_critic + critic_step
+    real, labels = run.draw()
+    device = real.device
+    z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
+    codes = {c.name: c.sample(cfg.batch_size, device) for c in run.codes}
+    keep = critic_step == cfg.n_critic - 1
+    with torch.set_grad_enabled(keep), run.autocast():
+        fake_g = run.G_run(z, labels, codes=codes) if codes else run.G_run(z, labels)
+    if any(p.needs_real_grad and p.due(d_step) for p in run.parts):
+        real = real.detach().requires_grad_(True)
+    ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake_g.detach())
+    with run.autocast():
+        terms, scales = collect_terms(run.parts, "d", ctx, d_step)
+        loss = total(terms, scales, device)
+    run.opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    for module in (run.D, *run.objective_modules["d"]):
+        distributed.average_gradients(module, run.ctx)
+    run.opt_d.step()
+    record.clear()
+    record["d_loss"] = loss.detach()
+    for which in ("real", "fake"):
+        out = ctx.computed(which)
+        if out is not None:
+            record[f"d_{which}"] = out.logits.detach().mean()
+    record.update({f"d/{name}": value.detach() for name, value in terms.items()})
+    return ctx, fake_g
+
+
+def _g_update(run: Run, step: int, d_ctx: Step, fake_g: Tensor, record: dict[str, Tensor]) -> None:
+    """One generator update on the last critic step's batch; D (and the objectives'
+    D-side modules) are frozen so gradients flow through them to G only."""
+    frozen = [run.D, *run.objective_modules["d"]]
+    for module in frozen:
+        module.requires_grad_(False)
+    ctx = _step(run, "g", step, d_ctx.d_step, d_ctx.real.detach(), d_ctx.labels, d_ctx.z, d_ctx.codes, fake_g)
+    with run.autocast():
+        terms, scales = collect_terms(run.parts, "g", ctx, step)
+        loss = total(terms, scales, fake_g.device)
+    run.opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    for module in (run.G, *run.objective_modules["g"]):
+        distributed.average_gradients(module, run.ctx)
+    run.opt_g.step()
+    for module in frozen:
+        module.requires_grad_(True)
+    if run.ema is not None:
+        run.ema.update(run.G, step=step)
+    record["g_loss"] = loss.detach()
+    record.update({f"g/{name}": value.detach() for name, value in terms.items()})
+
+
+# -- interval work: logs, samples, checkpoints ----------------------------------------------------
+class _Clock:
+    def __init__(self, start: int) -> None:
+        self.t0 = self.last_t = time.time()
+        self.last_step = start
+        self.metrics: dict[str, float] = {}
+
+    def seconds(self) -> float:
+        return time.time() - self.t0
+
+
+def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: "_StopFlag", bar: Any,
+              clock: _Clock) -> bool:
+    """Logs, sample grids and checkpoints due after ``step``; True when the run must stop."""
+    cfg, ctx = run.cfg, run.ctx
+    last = step == cfg.steps
+    log_step = step % cfg.log_every == 0 or last
+    # Under torchrun every rank must agree to stop at the same step: ask them at log steps only.
+    interrupted = distributed.any_rank(stop.requested, ctx) if log_step or not ctx.enabled else False
+    save = step % cfg.ckpt_every == 0 or last or interrupted
+    if log_step or interrupted or save:
+        now = time.time()
+        metrics = _flush(window, step, run.run_dir / ckpt.CHECKPOINT)
+        metrics["steps_per_s"] = round((step - clock.last_step) / max(now - clock.last_t, 1e-9), 2)
+        metrics["elapsed_s"] = round(now - clock.t0, 2)
+        clock.metrics, clock.last_t, clock.last_step = metrics, now, step
+        window.clear()
+        if ctx.is_main:
+            with open(run.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(metrics) + "\n")
+            bar.set_postfix_str(_postfix(metrics), refresh=False)
+            bar.update(step - bar.n)
+    if ctx.is_main and (step % cfg.sample_every == 0 or last or interrupted):
+        z, labels, codes = run.sample_inputs
+        _write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
+                       run.real_points, run.run_dir / "samples" / f"step-{step:06d}.png")
+    if save:
+        for module in (run.G, run.D, *run.objective_modules["d"], *run.objective_modules["g"]):
+            distributed.average_buffers(module, ctx)
+            distributed.assert_in_sync(module, ctx)
+        if ctx.is_main:
+            _save(run, step)
+            _plot_losses(run.run_dir)
+    return interrupted
+
+
+def _postfix(metrics: dict[str, float]) -> str:
+    """Every term, short: ``d/adv=0.69 d/gp=0.12 g/adv=0.71``."""
+    terms = [k for k in metrics if k.startswith(("d/", "g/"))]
+    return " ".join(f"{k}={metrics[k]:.3g}" for k in terms)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _adam(module: torch.nn.Module, lr: float, betas, device: torch.device) -> torch.optim.Optimizer:
-    params = [p for p in module.parameters() if p.requires_grad]
+def _adam(modules: list[nn.Module], lr: float, betas: tuple[float, float], device: torch.device
+          ) -> torch.optim.Optimizer:
+    """Fused Adam over the trainable parameters of ``modules`` (G or D first, then the
+    objectives' extra networks trained on the same side)."""
+    params = [p for module in modules for p in module.parameters() if p.requires_grad]
     fused = device.type in ("cuda", "cpu")
     try:
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=fused, foreach=None if fused else True)
@@ -250,55 +408,78 @@ def _autocast(cfg: TrainConfig, device: torch.device, echo):
     return contextlib.nullcontext
 
 
-def _sample_inputs(cfg, data, num_classes: int, device):
+def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[Any, ...], device: torch.device
+                   ) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
+    """Fixed inputs for sample grids, from their own generator so sampling never moves the
+    training RNG. A coded generator (InfoGAN) gets one row per value of its first
+    categorical code over the same 8 latents, its other codes at their middle value."""
     gen = torch.Generator().manual_seed(cfg.seed)
+    labels: Tensor | None = None
+    rows: dict[str, Tensor] = {}
     if data.kind == "points":
         n = 2500
         labels = torch.arange(n) % num_classes if num_classes else None
+        z = torch.randn(n, cfg.latent_dim, generator=gen)
+        rows = {c.name: c.sample(n) for c in codes} if codes else {}
+    elif codes:
+        first = next((c for c in codes if c.kind == "categorical"), None)
+        values = first.size if first is not None else 8
+        z = torch.randn(8, cfg.latent_dim, generator=gen).repeat(values, 1)
+        for c in codes:
+            if c is first:
+                rows[c.name] = torch.arange(values).repeat_interleave(8)
+            elif c.kind == "categorical":
+                rows[c.name] = torch.zeros(8 * values, dtype=torch.int64)
+            else:
+                rows[c.name] = torch.full((8 * values,), (c.low + c.high) / 2)
+        if num_classes:
+            labels = torch.arange(8 * values) % num_classes
     elif num_classes:
         per_class = 8 if num_classes <= 10 else max(1, 64 // num_classes)
         labels = fixed_labels(min(num_classes, 26), per_class, torch.device("cpu"))
-        n = len(labels)
+        z = torch.randn(len(labels), cfg.latent_dim, generator=gen)
     else:
-        n, labels = 64, None
-    z = torch.randn(n, cfg.latent_dim, generator=gen)
-    return z.to(device), (labels.to(device) if labels is not None else None)
+        z = torch.randn(64, cfg.latent_dim, generator=gen)
+    return (z.to(device), labels.to(device) if labels is not None else None,
+            {k: v.to(device) for k, v in rows.items()})
 
 
 @torch.no_grad()
-def _write_samples(G, z, labels, data, real_points, path: Path) -> None:
+def _write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[str, Tensor], data: Any,
+                   real_points: Any, path: Path) -> None:
     from ganzoo.grid import save_image_grid, save_scatter
 
     was_training = G.training
     G.eval()
-    out = G(z, labels).float().cpu().numpy()
+    out = (G(z, labels, codes=codes) if codes else G(z, labels)).float().cpu().numpy()
     G.train(was_training)
     if data.kind == "points":
         modes = data.modes.numpy() if data.modes is not None else None
         save_scatter(out, path, real=real_points, modes=modes, title=path.stem)
     else:
-        nrow = int((labels == labels[0]).sum()) if labels is not None else 8
+        nrow = int((labels == labels[0]).sum()) if labels is not None and not codes else 8
         save_image_grid(out, path, nrow=nrow)
 
 
-def _flush(window: list[torch.Tensor], step: int, ckpt_dir_hint: Path) -> dict[str, float]:
-    """Bring the losses since the last log to the host (the loop's only sync) and check them."""
-    values = torch.stack(window).cpu()
-    finite = torch.isfinite(values)
-    if not bool(finite.all()):
-        row = int((~finite.all(dim=1)).nonzero()[0])
-        col = int((~finite[row]).nonzero()[0])
-        bad_step = step - len(window) + row + 1
-        saved = ""
-        state = ckpt_dir_hint / ckpt.STATE
-        if state.exists():
-            saved = f"; the last good checkpoint (step {_saved_step(ckpt_dir_hint)}) is intact in {ckpt_dir_hint}"
-        raise Diverged(
-            f"training diverged: {LOGGED[col]} = {float(values[row, col])} at step {bad_step}{saved}; "
-            "try lower learning rates (--lr-g/--lr-d) or another loss"
-        )
-    means = values.mean(dim=0).tolist()
-    return {"step": step, **{name: round(v, 6) for name, v in zip(LOGGED, means)}}
+def _flush(window: list[dict[str, Tensor]], step: int, ckpt_dir_hint: Path) -> dict[str, float]:
+    """Bring the terms logged since the last log to the host (the loop's only sync), check
+    them, and average each over the steps it was computed on (lazy terms skip steps)."""
+    names = list(dict.fromkeys(name for record in window for name in record))
+    flat = [(row, name, value) for row, record in enumerate(window) for name, value in record.items()]
+    values = torch.stack([value.float() for _, _, value in flat]).cpu().tolist() if flat else []
+    sums: dict[str, float] = dict.fromkeys(names, 0.0)
+    counts: dict[str, int] = dict.fromkeys(names, 0)
+    for (row, name, _), value in zip(flat, values):
+        if value != value or value in (float("inf"), float("-inf")):
+            bad_step = step - len(window) + row + 1
+            saved = ""
+            if (ckpt_dir_hint / ckpt.STATE).exists():
+                saved = f"; the last good checkpoint (step {_saved_step(ckpt_dir_hint)}) is intact in {ckpt_dir_hint}"
+            raise Diverged(f"training diverged: {name} = {value} at step {bad_step}{saved}; "
+                           "try lower learning rates (--lr-g/--lr-d) or another loss")
+        sums[name] += value
+        counts[name] += 1
+    return {"step": step, **{name: round(sums[name] / counts[name], 6) for name in names}}
 
 
 def _saved_step(ckpt_path: Path) -> int:
@@ -315,30 +496,36 @@ def _rng_state(device: torch.device) -> dict[str, Any]:
     return state
 
 
-def _save(run_dir: Path, modules, opt_g, opt_d, step: int, device) -> None:
-    state = {"step": step, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": _rng_state(device)}
-    ckpt.save_checkpoint(run_dir, modules, state)
-    _plot_losses(run_dir)
+def _save(run: Run, step: int) -> None:
+    state = {"step": step, "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
+             "rng": _rng_state(run.ctx.device)}
+    objectives = [part.objective.state_dict() if hasattr(part.objective, "state_dict") else {} for part in run.parts]
+    if any(objectives):
+        state["objectives"] = objectives
+    ckpt.save_checkpoint(run.run_dir, run.modules, state)
 
 
-def _restore(run_dir: Path, modules, opt_g, opt_d, device) -> int:
-    where = ckpt.checkpoint_dir(run_dir)
-    for filename, module in modules.items():
+def _restore(run: Run) -> int:
+    where = ckpt.checkpoint_dir(run.run_dir)
+    for filename, module in run.modules.items():
         path = where / filename
         if not path.is_file():
             raise GanzooError(f"checkpoint '{where}' lacks {filename}; it was written by a different configuration")
         ckpt.load_weights(path, module)
     state = ckpt.load_state(where)
     try:
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
+        run.opt_g.load_state_dict(state["opt_g"])
+        run.opt_d.load_state_dict(state["opt_d"])
         torch.set_rng_state(state["rng"]["cpu"])
-        if device.type == "cuda" and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+        if run.ctx.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], run.ctx.device)
+        for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
+            if saved and hasattr(part.objective, "load_state_dict"):
+                part.objective.load_state_dict(saved)
         step = int(state["step"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise GanzooError(f"corrupt checkpoint state in '{where}': {exc}") from None
-    _truncate_metrics(run_dir / "metrics.jsonl", step)
+    _truncate_metrics(run.run_dir / "metrics.jsonl", step)
     return step
 
 
@@ -372,6 +559,7 @@ def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, r
 
 
 def _plot_losses(run_dir: Path) -> None:
+    """losses.png: D's terms above, G's below, each term its own curve."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -380,13 +568,19 @@ def _plot_losses(run_dir: Path) -> None:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     if not rows:
         return
-    steps = [r["step"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.plot(steps, [r["d_loss"] for r in rows], label="D loss")
-    ax.plot(steps, [r["g_loss"] for r in rows], label="G loss")
-    ax.set_xlabel("step")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(2, 1, figsize=(6.4, 5.2), dpi=100, sharex=True)
+    for ax, side, total_key in zip(axes, ("d", "g"), ("d_loss", "g_loss")):
+        keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith(side + "/")))
+        if len(keys) > 1:
+            keys.insert(0, total_key)
+        for key in keys or [total_key]:
+            points = [(r["step"], r[key]) for r in rows if key in r]
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=key,
+                    linewidth=2 if key == total_key else 1.2)
+        ax.set_ylabel("D" if side == "d" else "G")
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(run_dir / "losses.png")
     plt.close(fig)

@@ -1,0 +1,55 @@
+"""Penalties on D's input gradient: WGAN-GP's gradient penalty and R1.
+
+Both are objectives (plugin API 1.1), so they see the step's shared D outputs: R1
+differentiates the real logits D already computed for the adversarial loss instead of
+running D a second time, which also keeps BatchNorm statistics to one pass per batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ganzoo.api import Objective, Step
+
+
+class GradientPenalty(Objective):
+    """Gulrajani et al. 2017, "Improved Training of Wasserstein GANs": weight *
+    E[(||grad_x D(x_hat)|| - 1)^2] on random interpolates x_hat between a real and a
+    generated sample, one mixing coefficient per sample. The interpolates are a batch of
+    their own, so this is the one penalty that needs an extra D pass."""
+
+    double_backward = True
+
+    def __init__(self, weight: float = 10.0) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def d_terms(self, step: Step) -> dict[str, Tensor]:
+        real, fake = step.real.detach(), step.fake.detach()
+        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        out = step.discriminate(x_hat, step.labels).logits
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+        return {"gp": self.weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()}
+
+
+class R1(Objective):
+    """Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?":
+    (weight / 2) * E ||grad_x D(x)||^2 on real data.
+
+    With ``--reg r1:W@K`` it is lazy, as in Karras et al. 2020 (StyleGAN2): computed on
+    every K-th D update only and scaled by K. Unlike StyleGAN2, which runs a separate
+    regularisation pass, it differentiates the logits of the D pass that the
+    adversarial loss already made (the real batch requires grad on those updates)."""
+
+    needs_real_grad = True
+    double_backward = True
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def d_terms(self, step: Step) -> dict[str, Tensor]:
+        (grad,) = torch.autograd.grad(step.d_real.logits.sum(), step.real, create_graph=True)
+        return {"r1": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
