@@ -67,13 +67,17 @@ class Code:
         """Columns the code takes when fed to a network (one-hot for categorical codes)."""
         return self.size if self.kind == "categorical" else 1
 
-    def sample(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """``n`` draws from the prior, on ``device``, from torch's global RNG (checkpointed)."""
+    def sample(self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+               ) -> torch.Tensor:
+        """``n`` draws from the prior on ``device``; from torch's global RNG (which checkpoints
+        save) unless a ``generator`` is given."""
         import torch
 
         if self.kind == "categorical":
-            return torch.randint(self.size, (n,), device=device)
-        return torch.rand(n, device=device) * (self.high - self.low) + self.low
+            return torch.randint(self.size, (n,), generator=generator).to(device) if generator is not None \
+                else torch.randint(self.size, (n,), device=device)
+        u = torch.rand(n, generator=generator).to(device) if generator is not None else torch.rand(n, device=device)
+        return u * (self.high - self.low) + self.low
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, as written into ONNX metadata (``ganzoo.codes``)."""

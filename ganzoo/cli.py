@@ -143,7 +143,8 @@ def list_cmd(what: str | None, pattern: str | None, as_json: bool) -> None:
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def plugins_cmd(as_json: bool) -> None:
-    """Installed plugins with their versions and hooks, and plugins that failed to load.
+    """Installed plugins with their versions and hooks, plugins that failed to load, and
+    names that two plugins register (use their qualified ids, e.g. ganzoo:hinge).
 
     Switch plugins off with GANZOO_DISABLE_PLUGINS=a,b (or allow only some with
     GANZOO_PLUGINS=a,b); GANZOO_STRICT_PLUGINS=1 turns a plugin failure into an error.
@@ -155,8 +156,10 @@ def plugins_cmd(as_json: bool) -> None:
         for p in registry.plugins
     ]
     failed = [vars(f) for f in registry.failures]
+    collisions = registry.collisions()
     if as_json:
-        click.echo(json.dumps({"plugins": ok, "failed": failed, "disabled": registry.disabled}, indent=2))
+        click.echo(json.dumps({"plugins": ok, "failed": failed, "disabled": registry.disabled,
+                               "collisions": [vars(c) for c in collisions]}, indent=2))
         return
     for p in ok:
         click.secho(f"{p['name']} {p['version']}", bold=True, nl=False)
@@ -169,6 +172,10 @@ def plugins_cmd(as_json: bool) -> None:
         click.echo(f"  ({f['distribution']})\n  {f['phase']}: {f['error']}")
     for name in registry.disabled:
         click.echo(f"{name} disabled (GANZOO_PLUGINS / GANZOO_DISABLE_PLUGINS)")
+    if collisions:
+        click.secho(f"Name collisions ({len(collisions)}): a shared short name is an error on use", bold=True)
+        for c in collisions:
+            click.echo(f"  {c.line()}")
 
 
 # -- train / sample ---------------------------------------------------------------------------
@@ -204,7 +211,10 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
 @click.argument("model", required=False)
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
 @click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")
-@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT], repeatable: --reg gp:10 --reg r1:1; 'none' drops the model's defaults.")
+@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][@EVERY], repeatable: --reg gp:10, --reg r1:10@16 "
+              "(lazy: every 16th D update); 'none' drops the model's defaults (see: ganzoo list regularizers).")
+@click.option("--augment", help="Differentiable augmentation of real and fake images before D: diffaug "
+              "(translation,cutout,color; Zhao et al. 2020) or diffaug:color,translation.")
 @click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
 @click.option("--batch-size", type=int)
 @click.option("--lr-g", type=float, help="Generator learning rate.")
@@ -235,6 +245,9 @@ def train_cmd(model, resume, quiet, compile_, **opts) -> None:
     \b
       ganzoo train vanilla                      # MNIST 5k, offline, a few minutes on a CPU
       ganzoo train vanilla --dataset ring8 --steps 5000
+      ganzoo train vanilla --loss ragan         # relativistic average loss
+      ganzoo train dcgan --reg r1:10@16 --augment diffaug
+      ganzoo train infogan                      # then: ganzoo sample RUN --code c1=all
       ganzoo train vanilla --resume runs/vanilla-20260101-120000 --steps 6000
       torchrun --nproc_per_node=2 -m ganzoo train vanilla   # data-parallel
     """
@@ -307,15 +320,139 @@ def _parse_labels(text: str | None, num_classes: int, n: int) -> list[int] | Non
     return [labels[i % len(labels)] for i in range(n)]
 
 
+#: ``--code`` help, shared by ``sample`` and ``generate`` so that both explain it alike.
+CODE_HELP = ("Models with latent codes (InfoGAN), repeatable: c1=3 fixes a categorical code, c2=0.5 a "
+             "continuous one; c1=all gives one row per value, c2=-1:1 sweeps each row from -1 to 1. "
+             "Codes not given are drawn from their priors (same --seed, same codes in sample and generate).")
+
+
+def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: str
+                 ) -> tuple[dict[str, int | float], list[tuple[str, list[int]]], tuple[str, float, float] | None]:
+    """``--code NAME=VALUE`` options → (fixed values, categorical ``all`` sweeps for the
+    rows, the continuous ``LOW:HIGH`` sweep for the columns or None).
+
+    Every mistake is named here with the model's codes, before anything is sampled, so
+    the user sees what the model takes rather than an error from deep in a forward."""
+    import math
+
+    from ganzoo.onnx.runtime import describe_codes
+
+    if not values:
+        return {}, [], None
+    if not codes:
+        raise GanzooError(f"'{model}' takes no latent codes: drop --code")
+    valid = f"'{model}' takes {describe_codes(codes)}"
+    by_name = {c["name"]: c for c in codes}
+    fixed: dict[str, int | float] = {}
+    rows: list[tuple[str, list[int]]] = []
+    column: tuple[str, float, float] | None = None
+    seen: set[str] = set()
+    for text in values:
+        name, sep, value = (part.strip() for part in text.partition("="))
+        if not sep or not name or not value:
+            raise GanzooError(f"--code wants NAME=VALUE such as c1=3, c1=all or c2=-1:1, got '{text}'; {valid}")
+        code = by_name.get(name)
+        if code is None:
+            raise GanzooError(f"--code {text}: '{model}' has no code '{name}'; its codes are {describe_codes(codes)}")
+        if name in seen:
+            raise GanzooError(f"--code {name} is given twice; give each code once ({valid})")
+        seen.add(name)
+        if code["kind"] == "categorical":
+            size = int(code["size"])
+            if value == "all":
+                rows.append((name, list(range(size))))
+                continue
+            try:
+                number = int(value)
+            except ValueError:
+                number = -1
+            if not 0 <= number < size:
+                raise GanzooError(f"--code {text}: {name} is categorical: give an integer in 0..{size - 1} "
+                                  f"or {name}=all; {valid}")
+            fixed[name] = number
+            continue
+        low_text, colon, high_text = value.partition(":")
+        try:
+            bounds = [float(low_text), float(high_text)] if colon else [float(value)]
+        except ValueError:
+            bounds = [math.nan]
+        if not all(math.isfinite(b) for b in bounds):
+            raise GanzooError(f"--code {text}: {name} is continuous: give a finite number like {name}=0.5 "
+                              f"or a sweep LOW:HIGH like {name}=-1:1; {valid}")
+        if not colon:
+            fixed[name] = bounds[0]
+        elif column is not None:
+            raise GanzooError(f"--code {column[0]}=...:... and --code {text}: one LOW:HIGH sweep fills the "
+                              f"columns; fix {name} to one value ({valid})")
+        else:
+            column = (name, bounds[0], bounds[1])
+    return fixed, rows, column
+
+
+def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, codes: list[dict[str, Any]],
+            n: int, model: str) -> tuple[int, list[int] | None, dict[str, Any], int | None]:
+    """(n, labels, codes, images per grid row) for ``--labels`` and ``--code`` together.
+
+    Without a code sweep this is ``--labels`` as it always was. With one, the grid has a
+    row per combination of the swept values (``--labels all``, for conditional models its
+    default, and each ``--code NAME=all``, the first one slowest) and n // rows columns
+    (a square-ish grid when only a ``LOW:HIGH`` sweep is given), along which the
+    ``LOW:HIGH`` code runs from LOW to HIGH; n becomes rows x columns, as with
+    ``--labels all``. Codes not fixed or swept are left to the prior."""
+    import math
+
+    fixed, row_sweeps, column = _parse_codes(code_options, codes, model)
+    label_list = _parse_labels(labels, num_classes, n)
+    if not row_sweeps and column is None:
+        n = len(label_list) if label_list else n
+        return n, label_list, dict(fixed), (label_list.count(label_list[0]) if label_list else None)
+    axes: list[tuple[str | None, list[int]]] = []
+    if num_classes and labels in (None, "all"):
+        axes.append((None, list(range(num_classes))))  # None: the labels
+    axes += row_sweeps
+    rows = math.prod(len(values) for _, values in axes)
+    cols = max(1, n // rows) if axes else max(1, math.ceil(math.sqrt(n)))
+    rows = rows if axes else max(1, n // cols)
+    n = rows * cols
+    swept: dict[str | None, list[Any]] = {name: [] for name, _ in axes}
+    for i in range(n):
+        r = i // cols
+        for name, values in reversed(axes):  # the last axis changes fastest
+            r, k = divmod(r, len(values))
+            swept[name].append(values[k])
+    result: dict[str, Any] = dict(fixed)
+    result.update({name: values for name, values in swept.items() if name is not None})
+    if column is not None:
+        name, low, high = column
+        step = (high - low) / (cols - 1) if cols > 1 else 0.0
+        result[name] = [low + step * (i % cols) for i in range(n)]
+    if None in swept:
+        label_list = swept[None]
+    elif label_list:
+        label_list = _parse_labels(labels, num_classes, n)  # an explicit list, repeated to the new n
+    return n, label_list, result, cols
+
+
 @cli.command("sample")
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or 0,1,2.")
+@click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
 @click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True)
-def sample_cmd(run_dir: str, n: int, labels: str | None, seed: int, weights: str | None, output: str) -> None:
-    """Write an image grid (a scatter plot for 2-D data) from a trained run."""
+def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
+               output: str) -> None:
+    """Write an image grid (a scatter plot for 2-D data) from a trained run.
+
+    \b
+      ganzoo sample RUN_DIR -o grid.png
+      ganzoo sample RUN_DIR --labels 3 -n 16 --seed 1
+      ganzoo sample RUN_DIR --code c1=all --code c2=-1:1 -n 100   (InfoGAN: a row per c1, c2 along it)
+
+    The same --seed, -n, --labels and --code give the same samples as ganzoo generate on
+    the run's export (same latents, same codes).
+    """
     import torch
 
     from ganzoo.engine.build import load_generator
@@ -323,22 +460,28 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, seed: int, weights: str
 
     if n < 1:
         raise GanzooError(f"--n must be at least 1, got {n}")
+    if seed < 0:
+        raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
     G, meta, used = load_generator(run_dir, weights)
-    label_list = _parse_labels(labels, G.num_classes, n)
-    n = len(label_list) if label_list else n
-    from ganzoo.onnx.runtime import latents
+    from ganzoo.onnx.runtime import latents, resolve_codes
 
+    codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
+    model = str(meta.get("model", type(G).__name__))
+    n, label_list, given, nrow = _layout(labels, code, G.num_classes, codes, n, model)
     z = torch.from_numpy(latents(n, G.latent_dim, seed))  # the same latents as `ganzoo generate`
     y = torch.tensor(label_list) if label_list else None
     with torch.no_grad():
-        out = G(z, y).numpy()
+        if codes:  # drawn by the runtime's numpy function: the same codes as `ganzoo generate`
+            c = {name: torch.from_numpy(v) for name, v in resolve_codes(codes, given, n, seed, model=model).items()}
+            out = G(z, y, codes=c).numpy()
+        else:
+            out = G(z, y).numpy()
     if meta["data"]["kind"] == "points":
         import numpy as np
 
         modes = np.asarray(meta["data"]["modes"]) if meta["data"].get("modes") else None
         save_scatter(out, output, modes=modes, title=f"{meta['model']} ({used} weights)")
     else:
-        nrow = label_list.count(label_list[0]) if label_list else None
         save_image_grid(out, output, nrow=nrow)
     click.echo(f"wrote {n} samples ({used} weights) to {output}")
 
@@ -416,20 +559,24 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
 @click.argument("model_file", metavar="MODEL.onnx", type=click.Path())
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class, the default) or 0,1,2.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latents (numpy; same everywhere).")
+@click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the latents and codes (numpy; same everywhere).")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="onnxruntime provider; auto takes CUDA only where it really loads.")
 @click.option("-o", "--output", type=click.Path(), help="PNG grid, a scatter plot for 2-D points [default: samples.png].")
 @click.option("--npy", type=click.Path(), help="Also/instead save the raw samples [N, ...] as .npy.")
 @click.option("--latent-dim", type=int, help="Latent size, to run an .onnx without ganzoo metadata.")
-def generate_cmd(model_file: str, n: int, labels: str | None, seed: int, provider: str, output: str | None,
-                 npy: str | None, latent_dim: int | None) -> None:
+def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
+                 output: str | None, npy: str | None, latent_dim: int | None) -> None:
     """Sample from an exported generator with onnxruntime alone (no torch needed).
 
     \b
       ganzoo generate exports/dcgan.onnx -o grid.png
       ganzoo generate exports/cgan.onnx --labels 3 --n 16 --seed 1
       ganzoo generate exports/vanilla-ring8.onnx --npy points.npy
+      ganzoo generate exports/infogan.onnx --code c1=all --code c2=-1:1 -n 100   (a row per c1, c2 along it)
+      ganzoo generate exports/infogan.onnx --code c1=7 --code c3=0.5
     """
     import numpy as np
 
@@ -438,10 +585,11 @@ def generate_cmd(model_file: str, n: int, labels: str | None, seed: int, provide
 
     if n < 1:
         raise GanzooError(f"--n must be at least 1, got {n}")
+    if seed < 0:
+        raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
     G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
-    label_list = _parse_labels(labels, G.num_classes, n)
-    n = len(label_list) if label_list else n
-    out = G.sample(n, labels=label_list, seed=seed)
+    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
+    out = G.sample(n, labels=label_list, codes=given or None, seed=seed)
     drawable = (out.ndim == 4 and out.shape[1] in (1, 3, 4)) or (out.ndim == 2 and out.shape[1] == 2)
     if output is None and npy is None:
         output = "samples.png"
@@ -455,7 +603,6 @@ def generate_cmd(model_file: str, n: int, labels: str | None, seed: int, provide
         if out.ndim == 2:
             save_scatter(out, output, modes=G.modes, title=f"{G.model} (onnxruntime)")
         else:
-            nrow = label_list.count(label_list[0]) if label_list else None
             save_image_grid(out, output, nrow=nrow)
         written.append(output)
     click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}")
@@ -545,7 +692,11 @@ def main() -> None:
     except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    registry.add_commands(cli)
+    try:
+        registry.add_commands(cli)
+    except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1, a plugin's ganzoo_register_commands failed
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     for failure in registry.failures:
         if not getattr(failure, "_shown", False) and failure.phase == "ganzoo_register_commands":
             click.echo(failure.line(), err=True)

@@ -2,7 +2,7 @@
 
 ganzoo promises that any registered model trains with the shared loop, saves and
 loads through safetensors, and exports to a verified ONNX file. Those promises rest
-on contracts (DESIGN.md §3) that a plugin can break in ways that only show up much
+on contracts (docs/plugins.md §2) that a plugin can break in ways that only show up much
 later: a generator that samples noise inside ``forward`` exports fine and then never
 matches PyTorch; a discriminator that returns ``[N, 1]`` trains with a silently
 broadcast loss. This kit turns each contract into a check whose failure message says
@@ -67,10 +67,10 @@ HEAVY_MODULES = ("torch", "torchvision", "timm", "onnx", "onnxruntime", "matplot
                  "tensorflow", "jax")
 
 MODEL_CHECKS = ("spec", "generator", "discriminator", "training", "save-load", "onnx")
-LOSS_CHECKS = ("spec", "contract")
-REGULARIZER_CHECKS = ("spec", "contract")
+LOSS_CHECKS = ("spec", "contract", "training")
+REGULARIZER_CHECKS = ("spec", "contract", "training")
 DATASET_CHECKS = ("spec", "load", "deterministic")
-PLUGIN_CHECKS = ("loaded", "torch-free")
+PLUGIN_CHECKS = ("loaded", "torch-free", "unique-names")
 
 
 class ConformanceError(AssertionError):
@@ -353,6 +353,37 @@ def _check_model_spec(case: _ModelCase) -> None:
     case.config()
 
 
+def _codes(G: Any, n: int, seed: int = 0) -> dict[str, Any]:
+    """Valid latent codes for a coded generator (InfoGAN), from their priors; {} otherwise."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    return {c.name: c.sample(n, generator=gen) for c in tuple(getattr(G, "codes", ()) or ())}
+
+
+def _generate(G: Any, z: Any, labels: Any, codes: dict[str, Any]) -> Any:
+    """Call G as the loop does: with ``codes=`` only when it has codes."""
+    return G(z, labels, codes=codes) if codes else G(z, labels)
+
+
+def _first(codes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v[:1] for k, v in codes.items()}
+
+
+def _check_codes(case: _ModelCase, G: Any) -> None:
+    from ganzoo.api import Code
+
+    codes = tuple(getattr(G, "codes", ()) or ())
+    bad = [c for c in codes if not isinstance(c, Code)]
+    if bad:
+        raise case.fail("generator", f"codes holds {type(bad[0]).__name__}, not ganzoo.api.Code",
+                        "describe each latent code as Code(name, 'categorical', size=K) or Code(name, 'continuous')")
+    names = [c.name for c in codes]
+    if len(set(names)) != len(names) or {"z", "labels", "images"} & set(names):
+        raise case.fail("generator", f"code names {names} repeat or clash with z/labels/images",
+                        "give each code its own name, such as c1, c2")
+
+
 def _check_generator(case: _ModelCase) -> None:
     with _quiet_torch() as torch:
         G = case.build("generator", "generator")
@@ -362,7 +393,7 @@ def _check_generator(case: _ModelCase) -> None:
         for attr in ("latent_dim", "num_classes", "output_shape"):
             if not hasattr(G, attr):
                 raise fail("generator", f"{type(G).__name__} has no attribute '{attr}'",
-                           "set self.latent_dim, self.num_classes and self.output_shape in __init__ (DESIGN.md §3)")
+                           "set self.latent_dim, self.num_classes and self.output_shape in __init__ (docs/plugins.md)")
         if G.latent_dim != cfg.latent_dim or not isinstance(G.latent_dim, int):
             raise fail("generator", f"latent_dim is {G.latent_dim!r} but the factory got latent_dim={cfg.latent_dim}",
                        "store the latent_dim argument and build the first layer from it")
@@ -372,12 +403,14 @@ def _check_generator(case: _ModelCase) -> None:
         if tuple(G.output_shape) != shape:
             raise fail("generator", f"output_shape is {tuple(G.output_shape)} but the data is {shape}",
                        "set output_shape from the shape argument")
+        _check_codes(case, G)
         n = case.batch_size
         z, labels, _ = case.inputs(n)
+        codes = _codes(G, n)
         want = (n, *shape)
         G.train()
         try:
-            out = G(z, labels)
+            out = _generate(G, z, labels, codes)
         except Exception as exc:
             raise fail("generator", f"forward(z [{n}, {cfg.latent_dim}], labels) raised {_short(exc)}") from None
         _check_tensor(case, "generator", out, want, "forward in train mode")
@@ -385,9 +418,9 @@ def _check_generator(case: _ModelCase) -> None:
         z_before = z.clone()
         with torch.no_grad():
             rng = torch.get_rng_state()
-            a = G(z, labels)
+            a = _generate(G, z, labels, codes)
             rng_moved = not torch.equal(rng, torch.get_rng_state())
-            b = G(z, labels)
+            b = _generate(G, z, labels, codes)
         if not torch.equal(z, z_before):
             raise fail("generator", "forward changed its input z in place", "do not modify z; work on new tensors")
         if rng_moved:
@@ -402,7 +435,7 @@ def _check_generator(case: _ModelCase) -> None:
                        "images live in [-1, 1]: end the generator with torch.tanh")
         with torch.no_grad():
             try:
-                one = G(z[:1], labels[:1] if labels is not None else None)
+                one = _generate(G, z[:1], labels[:1] if labels is not None else None, _first(codes))
             except Exception as exc:
                 raise fail("generator", f"forward fails on a batch of 1: {_short(exc)}",
                            "support any batch size in eval mode (ONNX verification runs batch 1, 7 and 64)") from None
@@ -411,19 +444,25 @@ def _check_generator(case: _ModelCase) -> None:
                        "sample i must depend only on z[i] (and labels[i]); do not use batch statistics in eval mode")
         with torch.no_grad():
             if classes:
-                other = G(z, (labels + 1) % classes)
+                other = _generate(G, z, (labels + 1) % classes, codes)
                 if torch.allclose(other, a):
                     raise fail("generator", "changing the labels does not change the output",
                                "feed the labels into the network (e.g. an nn.Embedding concatenated to z), or "
                                "register the model with conditional=False")
             else:
                 try:
-                    plain = G(z)
+                    plain = G(z, codes=codes) if codes else G(z)
                 except Exception as exc:
                     raise fail("generator", f"forward(z) without labels raised {_short(exc)}",
                                "give forward the signature forward(self, z, labels=None)") from None
                 if not torch.equal(plain, a):
                     raise fail("generator", "forward(z) and forward(z, None) differ", "ignore labels=None")
+            for code in getattr(G, "codes", ()) or ():
+                if code.kind == "categorical":
+                    moved = dict(codes, **{code.name: (codes[code.name] + 1) % code.size})
+                    if torch.allclose(_generate(G, z, labels, moved), a):
+                        raise fail("generator", f"changing code '{code.name}' does not change the output",
+                                   "feed every code into the network (one-hot for categorical codes)")
 
 
 def _check_tensor(case: _ModelCase, check: str, out: Any, want: tuple[int, ...], what: str) -> None:
@@ -460,9 +499,20 @@ def _check_discriminator(case: _ModelCase) -> None:
             raise case.fail("discriminator", "no finite, non-zero gradient reaches the input x",
                             "the generator learns only through D's input gradients: do not detach x or use "
                             "non-differentiable operations on it")
+        heads = getattr(D, "heads", None)
+        if callable(heads):
+            with torch.no_grad():
+                try:
+                    out_heads = heads(x.detach(), labels)
+                except Exception as exc:
+                    raise case.fail("discriminator", f"heads(x, labels) raised {_short(exc)}") from None
+            if not isinstance(out_heads, dict) or "logits" not in out_heads:
+                raise case.fail("discriminator", f"heads() returned {type(out_heads).__name__} without 'logits'",
+                                "return {'logits': [N], ...other heads} from one body pass")
+            _check_tensor(case, "discriminator", out_heads["logits"], (n,), "heads()['logits']")
         G = case.build("generator", "discriminator")
         with torch.no_grad():
-            fake = G.eval()(z, labels)
+            fake = _generate(G.eval(), z, labels, _codes(G, n))
         try:
             fake_out = D(fake, labels)
         except Exception as exc:
@@ -502,7 +552,8 @@ def _check_save_load(case: _ModelCase) -> None:
             for module in modules.values():
                 for p in module.parameters():
                     p.add_(torch.randn_like(p) * 0.01)  # trained weights, not the initial ones
-            modules[ckpt.GENERATOR].train()(z, labels)  # move BatchNorm statistics
+            codes = _codes(modules[ckpt.GENERATOR], case.batch_size)
+            _generate(modules[ckpt.GENERATOR].train(), z, labels, codes)  # move BatchNorm statistics
             modules[ckpt.DISCRIMINATOR].train()(x, labels)
         where = Path(tempfile.mkdtemp(prefix="save-", dir=_workdir()))
         try:
@@ -519,10 +570,12 @@ def _check_save_load(case: _ModelCase) -> None:
                 raise case.fail("save-load", str(exc),
                                 "build the same parameters and buffers whatever the seed") from None
         with torch.no_grad():
-            if not torch.equal(modules[ckpt.GENERATOR].eval()(z, labels), modules[ckpt.GENERATOR](z, labels)):
+            if not torch.equal(_generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
+                               _generate(modules[ckpt.GENERATOR], z, labels, codes)):
                 raise case.fail("save-load", "the generator is not deterministic in eval mode, so a round trip "
                                 "cannot be compared", "take all noise from z (see the generator check)")
-            pairs = [("generator", modules[ckpt.GENERATOR].eval()(z, labels), fresh[ckpt.GENERATOR].eval()(z, labels)),
+            pairs = [("generator", _generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
+                      _generate(fresh[ckpt.GENERATOR].eval(), z, labels, codes)),
                      ("discriminator", modules[ckpt.DISCRIMINATOR].eval()(x, labels),
                       fresh[ckpt.DISCRIMINATOR].eval()(x, labels))]
         for which, before, after in pairs:
@@ -538,7 +591,7 @@ def _check_save_load(case: _ModelCase) -> None:
         if G.training:
             raise case.fail("save-load", "load_generator returned a generator in train mode")
         with torch.no_grad():
-            _check_tensor(case, "save-load", G(z, labels), (case.batch_size, *case.data_info()[0]),
+            _check_tensor(case, "save-load", _generate(G, z, labels, codes), (case.batch_size, *case.data_info()[0]),
                           "the reloaded generator")
 
 
@@ -553,7 +606,7 @@ def _check_onnx(case: _ModelCase) -> None:
             result = export_run(run, output=path, verify=True)
         except GanzooError as exc:
             raise case.fail("onnx", f"verified export failed: {exc}",
-                            "see DESIGN.md §3 (noise comes from z, eval mode matches PyTorch, dynamic batch); "
+                            "see docs/plugins.md §2 (noise comes from z, eval mode matches PyTorch, dynamic batch); "
                             "reproduce with: ganzoo export RUN_DIR --onnx") from None
     if not result.verified:
         raise case.fail("onnx", "the export was not verified")
@@ -626,10 +679,14 @@ def _check_loss_contract(name: str, registry: Registry | None) -> None:
         except Exception as exc:
             raise _fail(subject, "contract", f"target() raised {_short(exc)}",
                         "the target is called without arguments and returns the loss object") from None
+        if _is_objective(loss):
+            _check_objective(subject, loss, needs_g=True)
+            return
         for method in ("d_loss", "g_loss"):
             if not callable(getattr(loss, method, None)):
                 raise _fail(subject, "contract", f"{type(loss).__name__} has no method {method}",
-                            "define d_loss(real_logits, fake_logits) and g_loss(fake_logits)")
+                            "define d_loss(real_logits, fake_logits) and g_loss(fake_logits), or subclass "
+                            "ganzoo.api.Objective (docs/plugins.md, 'Write a new GAN objective')")
         gen = torch.Generator().manual_seed(0)
         for n in (BATCH, 1):
             real = torch.randn(n, generator=gen).requires_grad_(True)
@@ -670,10 +727,85 @@ def _scalar(subject: str, value: Any, what: str) -> Any:
     return value
 
 
+def _is_objective(obj: Any) -> bool:
+    return callable(getattr(obj, "d_terms", None)) or callable(getattr(obj, "g_terms", None))
+
+
+def _check_objective(subject: str, objective: Any, needs_g: bool) -> None:
+    """What can be checked without a run: the hooks are there and state is checkpointable."""
+    import io
+
+    import torch
+
+    for attr in ("d_modules", "g_modules"):
+        modules = getattr(objective, attr, {})
+        if not isinstance(modules, dict):
+            raise _fail(subject, "contract", f"{attr} is {type(modules).__name__}, not a dict",
+                        "call super().__init__() and keep extra networks in self.d_modules / self.g_modules")
+    if needs_g and not callable(getattr(objective, "g_terms", None)):
+        raise _fail(subject, "contract", "an adversarial loss needs g_terms", "define g_terms(step)")
+    state = objective.state_dict() if callable(getattr(objective, "state_dict", None)) else {}
+    buffer = io.BytesIO()
+    try:
+        torch.save(state, buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+    except Exception as exc:
+        raise _fail(subject, "contract", f"state_dict() cannot be checkpointed safely: {_short(exc)}",
+                    "return only tensors, numbers, strings, lists and dicts of them") from None
+
+
+def _check_in_loop(kind: str, name: str, registry: Registry | None) -> None:
+    """Three steps of the shared loop with this loss or regularizer, saved after two and
+    resumed: the documented contract must never crash ``ganzoo train``, and every term it
+    adds must be logged finite."""
+    from ganzoo.engine.config import resolve
+    from ganzoo.engine.train import train
+
+    subject, spec = _entry_spec(kind, name, registry)
+    reg = _registry(registry)
+    if kind == "loss":
+        model = next((_ref(reg, "model", m) for m in reg.list("model") if _resolves(reg, "loss", m.loss, spec)), None)
+    else:
+        model = _model_using(reg, name)
+    overrides: dict[str, Any] = {} if model else {"dataset": "ring8"}
+    if kind == "loss":
+        overrides["loss"] = spec.qualified_name
+    elif model is None:
+        overrides["reg"] = [f"{spec.qualified_name}:{spec.default_weight}"]
+    out = Path(tempfile.mkdtemp(prefix="objective-", dir=_workdir())) / "run"
+    where = f"in `ganzoo train {model or 'vanilla'}`"
+    with _quiet_torch():
+        try:
+            cfg = resolve(model or "vanilla", reg, steps=2, batch_size=BATCH, device="cpu", out=str(out),
+                          log_every=1, sample_every=100, ckpt_every=2, **overrides)
+            train(cfg, quiet=True, registry=reg, echo=lambda message: None)
+            cfg.steps = 3
+            train(cfg, resume=True, quiet=True, registry=reg, echo=lambda message: None)
+        except GanzooError as exc:
+            raise _fail(subject, "training", f"{where} stopped: {exc}") from None
+        except Exception as exc:
+            raise _fail(subject, "training", f"{where} raised {_short(exc)}",
+                        "run that command with GANZOO_STRICT_PLUGINS=1 to see the traceback") from None
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    terms = {k for r in rows for k in r if k.startswith(("d/", "g/"))}
+    if [r.get("step") for r in rows] != [1, 2, 3] or not terms:
+        raise _fail(subject, "training", f"{where} logged {rows} instead of steps 1-3 with named terms")
+
+
+def _resolves(registry: Registry, kind: str, name: str, spec: Any) -> bool:
+    try:
+        return registry.get(kind, name) is spec
+    except GanzooError:
+        return False
+
+
 def loss_checks(name: str, registry: Registry | None = None) -> list[Check]:
-    """The checks of one loss: spec fields and the contract (scalars, gradients, signs)."""
+    """The checks of one loss: spec fields, the contract (scalars, gradients, signs; for an
+    objective, its hooks and checkpointable state) and three steps of the shared loop."""
     return [Check("loss", name, "spec", lambda: _check_loss_spec(name, registry)),
-            Check("loss", name, "contract", lambda: _check_loss_contract(name, registry))]
+            Check("loss", name, "contract", lambda: _check_loss_contract(name, registry)),
+            Check("loss", name, "training", lambda: _check_in_loop("loss", name, registry))]
 
 
 class _ReferenceDiscriminator:
@@ -730,7 +862,7 @@ def _check_reg_contract(name: str, registry: Registry | None) -> None:
             G = case.build("generator", "contract")
             z, labels, real = case.inputs(BATCH)
             with torch.no_grad():
-                fake = G.eval()(z, labels)
+                fake = _generate(G.eval(), z, labels, _codes(G, BATCH))
             where = f"with model '{model}' (whose defaults use it)"
         else:
             D = _ReferenceDiscriminator.build()
@@ -742,6 +874,9 @@ def _check_reg_contract(name: str, registry: Registry | None) -> None:
         except Exception as exc:
             raise _fail(subject, "contract", f"target(weight) raised {_short(exc)}",
                         "the target is called with the weight and returns the regularizer") from None
+        if _is_objective(term):
+            _check_objective(subject, term, needs_g=False)
+            return
         for method in ("d_term", "g_term"):
             if not callable(getattr(term, method, None)):
                 raise _fail(subject, "contract", f"{type(term).__name__} has no method {method}",
@@ -772,7 +907,8 @@ def regularizer_checks(name: str, registry: Registry | None = None) -> list[Chec
     """The checks of one regularizer; its terms run against the discriminator of a model
     whose defaults use it (so model-specific terms such as ACGAN's work), else a small critic."""
     return [Check("regularizer", name, "spec", lambda: _check_reg_spec(name, registry)),
-            Check("regularizer", name, "contract", lambda: _check_reg_contract(name, registry))]
+            Check("regularizer", name, "contract", lambda: _check_reg_contract(name, registry)),
+            Check("regularizer", name, "training", lambda: _check_in_loop("regularizer", name, registry))]
 
 
 # -- data sets ----------------------------------------------------------------------------------------------
@@ -974,10 +1110,29 @@ def _importable(module: str) -> bool:
         return False
 
 
+def _check_plugin_unique_names(name: str, registry: Registry | None) -> None:
+    """No entry may take a built-in's name: once the plugin is installed, the short name
+    (``--loss hinge``, ``ganzoo train dcgan``) is an error for every user until they type a
+    qualified id, so a plugin that shadows a built-in breaks commands that worked before."""
+    _plugin_info(name, registry)
+    if name == BUILTIN_PLUGIN:
+        return
+    clashes = [c for c in _registry(registry).collisions() if c.plugin == name and c.shadows_builtin]
+    if clashes:
+        which = ", ".join(f"{c.kind} '{c.name}' ({BUILTIN_PLUGIN}:{c.name})" for c in clashes)
+        raise _fail(f"plugin '{name}'", "unique-names",
+                    f"it registers the name of a built-in: {which}, so the short name becomes an error for every "
+                    f"user who installs it",
+                    f"rename the entry, e.g. '{name}-{clashes[0].name}' (users can still reach both by their "
+                    f"qualified ids, such as '{clashes[0].ids[0]}' and '{name}:{clashes[0].name}')")
+
+
 def plugin_checks(name: str, registry: Registry | None = None) -> list[Check]:
-    """The checks of the plugin itself: it loaded with a version, and listing it imports no torch."""
+    """The checks of the plugin itself: it loaded with a version, listing it imports no torch,
+    and none of its entries takes a built-in's name."""
     return [Check("plugin", name, "loaded", lambda: _check_plugin_loaded(name, registry)),
-            Check("plugin", name, "torch-free", lambda: _check_plugin_torch_free(name, registry))]
+            Check("plugin", name, "torch-free", lambda: _check_plugin_torch_free(name, registry)),
+            Check("plugin", name, "unique-names", lambda: _check_plugin_unique_names(name, registry))]
 
 
 # -- everything together ----------------------------------------------------------------------------------

@@ -59,9 +59,11 @@ def test_stable_on_extreme_logits(name):
 
 def test_r1_matches_hand_computed_value():
     # D(x) = w . x  → grad = w for every sample → R1 = weight/2 * ||w||^2
-    from ganzoo.losses import R1
+    from ganzoo.api import Outputs, Step
+    from ganzoo.objectives.penalties import R1
 
     w = torch.tensor([3.0, 4.0])
-    D = lambda x, labels=None: x @ w  # noqa: E731
-    term = R1(2.0).d_term(D, torch.randn(5, 2), torch.randn(5, 2), None)
-    assert term.item() == pytest.approx(25.0)
+    real = torch.randn(5, 2).requires_grad_(True)
+    step = Step(phase="d", step=0, d_step=0, G=None, D=None, real=real, labels=None, z=torch.zeros(5, 1), codes={},
+                fake=torch.randn(5, 2), num_classes=0, discriminate=lambda x, y: Outputs(logits=x @ w))
+    assert R1(2.0).d_terms(step)["r1"].item() == pytest.approx(25.0)
