@@ -8,11 +8,12 @@ from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
 from ganzoo.specs import DatasetSpec, LossSpec, ModelSpec, RegularizerSpec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-#: Version of the plugin contract (hook names, their arguments and the spec fields).
-#: A minor bump adds; a major bump may break plugins written against the old one.
-PLUGIN_API_VERSION = "1.0"
+#: Version of the plugin contract (hook names, their arguments, the spec fields and
+#: :mod:`ganzoo.api`). A minor bump adds; a major bump may break plugins written against
+#: the old one. 1.1 added objectives (ganzoo.api), D heads, G codes and ganzoo.layers.
+PLUGIN_API_VERSION = "1.1"
 
 __all__ = [
     "DatasetSpec",
