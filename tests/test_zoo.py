@@ -1,4 +1,4 @@
-"""The zoo: every registered model trains, honours the contracts of DESIGN.md §3 and
+"""The zoo: every registered model trains, honours the contracts of docs/plugins.md §2 and
 round-trips through safetensors; plus the pieces the models are made of (gradient
 penalty, spectral norm, ACGAN's class loss, timm discriminators, EMA, 64-px folders).
 
@@ -72,6 +72,12 @@ def test_paper_defaults():
 
 
 # -- every registered model -------------------------------------------------------------------
+def gen(G, z, labels=None):
+    """G as the loop calls it: with latent codes drawn from their priors when it has some (InfoGAN)."""
+    codes = {c.name: c.sample(len(z), generator=torch.Generator().manual_seed(0)) for c in getattr(G, "codes", ())}
+    return G(z, labels, codes=codes) if codes else G(z, labels)
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_trains_a_few_steps(model, tmp_path):
     cfg = config(model, tmp_path)
@@ -89,7 +95,7 @@ def test_trains_a_few_steps(model, tmp_path):
     assert weights == ("ema" if meta["ema"] else "raw") and not G.training
     n = 4
     labels = torch.arange(n) % G.num_classes if G.num_classes else None
-    out = G(torch.randn(n, G.latent_dim), labels)
+    out = gen(G, torch.randn(n, G.latent_dim), labels)
     assert out.shape == (n, 1, 8, 8)
 
 
@@ -112,24 +118,24 @@ def test_contracts(model, shape):
 
     G.eval(), D.eval()
     with torch.no_grad():
-        x = G(z, labels)
+        x = gen(G, z, labels)
         assert x.shape == (n, *shape) and x.dtype == torch.float32
         if len(shape) == 3:
             assert x.min() >= -1 and x.max() <= 1
-        assert torch.equal(x, G(z, labels)), "generator not deterministic in eval mode"
+        assert torch.equal(x, gen(G, z, labels)), "generator not deterministic in eval mode"
         logits = D(x, labels)
         assert logits.shape == (n,) and logits.dtype == torch.float32
         assert torch.equal(logits, D(x, labels)), "discriminator not deterministic in eval mode"
         if k:
             other = (labels + 1) % k
-            assert not torch.allclose(G(z, other), x), "generator ignores its labels"
+            assert not torch.allclose(gen(G, z, other), x), "generator ignores its labels"
             if hasattr(D, "classify"):  # ACGAN: D reads the class from the image, not from labels
                 assert D.classify(x).shape == (n, k)
             else:
                 assert not torch.allclose(D(x, other), logits), "discriminator ignores its labels"
 
     G.train(), D.train()  # a training-mode step runs and reaches G through D
-    fake = G(z, labels)
+    fake = gen(G, z, labels)
     D(fake, labels).mean().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
 
@@ -150,8 +156,8 @@ def test_state_round_trip_through_safetensors(model, tmp_path):
     for m in (G, D, G2, D2):
         m.eval()
     with torch.no_grad():
-        assert torch.equal(G(z, labels), G2(z, labels))
-        x = G(z, labels)
+        assert torch.equal(gen(G, z, labels), gen(G2, z, labels))
+        x = gen(G, z, labels)
         assert torch.equal(D(x, labels), D2(x, labels))
 
 
@@ -245,18 +251,20 @@ class _QuadraticCritic(nn.Module):
         return (self.a * x.flatten(1) ** 2).sum(dim=1)
 
 
-def _gp(weight):
+def _gp(weight, D, real, fake):
+    from ganzoo.api import Outputs, Step
     from ganzoo.specs import resolve as resolve_target
 
-    return resolve_target(get_registry().regularizer("gp").target)(weight)
+    step = Step(phase="d", step=0, d_step=0, G=None, D=D, real=real, labels=None, z=torch.zeros(len(real), 1),
+                codes={}, fake=fake, num_classes=0, discriminate=lambda x, y: Outputs(logits=D(x, y)))
+    return resolve_target(get_registry().regularizer("gp").target)(weight).d_terms(step)["gp"]
 
 
 def test_gradient_penalty_on_a_linear_critic():
     # grad D = w everywhere: the penalty is weight * (||w|| - 1)^2 whatever the interpolates.
     D = _LinearCritic([3.0, 4.0])
     real, fake = torch.tensor([[1.0, 2.0], [0.0, -1.0]]), torch.tensor([[5.0, 5.0], [-2.0, 0.5]])
-    assert _gp(10.0).d_term(D, real, fake, None).item() == pytest.approx(10 * (5 - 1) ** 2)
-    assert _gp(10.0).g_term(D, fake, None) is None
+    assert _gp(10.0, D, real, fake).item() == pytest.approx(10 * (5 - 1) ** 2)
 
 
 def test_gradient_penalty_uses_one_epsilon_per_sample():
@@ -265,7 +273,7 @@ def test_gradient_penalty_uses_one_epsilon_per_sample():
     real = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])
     fake = torch.tensor([[5.0, 5.0], [-2.0, 0.5], [0.0, 0.0]])
     torch.manual_seed(123)
-    value = _gp(10.0).d_term(D, real, fake, None).item()
+    value = _gp(10.0, D, real, fake).item()
     torch.manual_seed(123)
     eps = torch.rand(3).tolist()  # what the penalty drew: one number per sample
     expected = 0.0
@@ -297,18 +305,6 @@ def test_sngan_discriminator_is_spectrally_normalised(shape):
 
 
 # -- ACGAN ------------------------------------------------------------------------------------------
-class _KnownLogits(nn.Module):
-    def __init__(self, real_logits, fake_logits):
-        super().__init__()
-        self.real_logits, self.fake_logits = real_logits, fake_logits
-
-    def forward(self, x, labels=None):
-        return torch.zeros(x.shape[0])
-
-    def classify(self, x):
-        return self.real_logits if x[0, 0] > 0 else self.fake_logits
-
-
 def _ce(logits, labels):
     """Cross-entropy from scratch: mean of logsumexp(row) - row[label]."""
     total = 0.0
@@ -318,29 +314,56 @@ def _ce(logits, labels):
     return total / len(labels)
 
 
-def test_acgan_class_loss_on_known_logits():
+def _acgan_step(real_logits, fake_logits, labels):
+    from ganzoo.api import Outputs, Step
+
+    zeros = torch.zeros(len(labels))
+    cache = {"real": Outputs(logits=zeros, classes=real_logits), "fake": Outputs(logits=zeros, classes=fake_logits)}
+    return Step(phase="d", step=0, d_step=0, G=None, D=None, real=torch.ones(len(labels), 1), labels=labels,
+                z=zeros[:, None], codes={}, fake=-torch.ones(len(labels), 1), num_classes=3,
+                discriminate=lambda x, y: None, _cache=cache)
+
+
+def _aux(weight, **options):
+    from ganzoo.api import Setup
     from ganzoo.specs import resolve as resolve_target
 
+    aux = resolve_target(get_registry().regularizer("acgan-aux").target)(weight)
+    _, D, _ = networks("acgan", (1, 8, 8))
+    aux.setup(Setup(G=None, D=D, num_classes=3, options=options, device=torch.device("cpu"), data_shape=(1, 8, 8),
+                    n_critic=1, steps=1))
+    return aux
+
+
+def test_acgan_class_loss_on_known_logits():
     real_logits = [[2.0, 0.5, -1.0], [0.0, 0.0, 3.0]]
     fake_logits = [[-1.0, 1.0, 0.0], [0.5, 0.5, 0.5]]
     labels = [0, 2]
-    D = _KnownLogits(torch.tensor(real_logits), torch.tensor(fake_logits))
-    aux = resolve_target(get_registry().regularizer("acgan-aux").target)(2.0)
-    real, fake, y = torch.ones(2, 1), -torch.ones(2, 1), torch.tensor(labels)
-    assert aux.d_term(D, real, fake, y).item() == pytest.approx(2 * (_ce(real_logits, labels) + _ce(fake_logits, labels)))
-    assert aux.g_term(D, fake, y).item() == pytest.approx(2 * _ce(fake_logits, labels))
+    step = _acgan_step(torch.tensor(real_logits), torch.tensor(fake_logits), torch.tensor(labels))
+    paper = _aux(2.0, aux_fakes=True)
+    assert paper.d_terms(step)["class"].item() == pytest.approx(2 * (_ce(real_logits, labels) + _ce(fake_logits, labels)))
+    assert paper.g_terms(step)["class"].item() == pytest.approx(2 * _ce(fake_logits, labels))
+    real_only = _aux(2.0, aux_fakes=False)  # the acgan model's default
+    assert real_only.d_terms(step)["class"].item() == pytest.approx(2 * _ce(real_logits, labels))
+    assert real_only.g_terms(step)["class"].item() == pytest.approx(2 * _ce(fake_logits, labels))
     # On logits, not on probabilities: a softmax before the cross-entropy would change the value.
     assert _ce(fake_logits, labels) != pytest.approx(_ce(torch.softmax(torch.tensor(fake_logits), 1).tolist(), labels))
 
 
 def test_acgan_class_loss_errors():
+    from ganzoo.api import Setup
     from ganzoo.specs import resolve as resolve_target
 
     aux = resolve_target(get_registry().regularizer("acgan-aux").target)(1.0)
-    with pytest.raises(GanzooError, match="classify"):
-        aux.d_term(_LinearCritic([1.0]), torch.ones(2, 1), torch.ones(2, 1), torch.tensor([0, 1]))
+
+    def setup(D, classes):
+        aux.setup(Setup(G=None, D=D, num_classes=classes, options={}, device=torch.device("cpu"),
+                        data_shape=(2,), n_critic=1, steps=1))
+
+    with pytest.raises(GanzooError, match="class head"):
+        setup(_LinearCritic([1.0]), 3)
     with pytest.raises(GanzooError, match="labels"):
-        aux.g_term(_KnownLogits(None, torch.zeros(2, 3)), -torch.ones(2, 1), None)
+        setup(_LinearCritic([1.0]), 0)
 
 
 def test_acgan_discriminator_learns_classes(tmp_path):

@@ -46,6 +46,9 @@ label maps beside the image channels (the one-hot maps of the classic conditiona
 DCGAN, here a learned embedding of the same width): with both, 91 % after 2,000
 steps, and the Fréchet distance in ganzoo's classifier features fell from 108 to 15.
 
+The building blocks (conv plan, DCGAN initialisation, conv trunk, projection head)
+live in :mod:`ganzoo.layers`, where the other families and plugins import them.
+
 The ``lsgan`` entry trains these same networks with the least-squares loss of Mao
 et al. (2017); their LSUN network (a VGG-like generator with 3x3 deconvolutions
 at 112x112) is not reproduced.
@@ -53,106 +56,21 @@ at 112x112) is not reproduced.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-
-#: Up to this many classes the label embedding is as wide as a one-hot vector.
-MAX_EMBED_DIM = 64
-NORMS = ("batch", "layer", "none")
-
-
-# -- shared helpers (used by the acgan, wgan and sngan families too) ----------------------------
-def is_points(shape: tuple[int, ...]) -> bool:
-    """Vector data (the 2-D mixtures) rather than images."""
-    return len(tuple(shape)) == 1
-
-
-def conv_plan(shape: tuple[int, ...], model: str = "dcgan") -> tuple[int, int, int]:
-    """``(channels, base, stages)`` for a square image side ``base * 2**stages``, base in 4..7.
-
-    The side decides how many stride-2 stages the networks have; a side that does
-    not halve cleanly down to 4..7 pixels gets a one-line error naming sizes that do."""
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3:
-        raise GanzooError(f"{model} needs images (C, H, W) or 2-D points; got data shape {shape}")
-    channels, height, width = shape
-    if height != width:
-        raise GanzooError(f"{model} needs square images, got {height}x{width}; pass --image-size {max(height, width)}")
-    side, stages = height, 0
-    while side > 7 and side % 2 == 0:
-        side, stages = side // 2, stages + 1
-    if stages == 0 or not 4 <= side <= 7:
-        raise GanzooError(
-            f"{model} cannot build a conv stack for {height}x{width} images; "
-            "use a side of 4..7 times a power of two, e.g. --image-size 32 or 64"
-        )
-    return channels, side, stages
-
-
-def check_width(width: Any, model: str) -> int:
-    """The ``width`` option, validated: channels of the narrowest conv layer."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise GanzooError(f"{model}: --set width must be a positive integer such as 64, got {width!r}")
-    return width
-
-
-def embed_dim(num_classes: int) -> int:
-    """Label embedding width: one-hot equivalent up to :data:`MAX_EMBED_DIM` classes."""
-    return min(num_classes, MAX_EMBED_DIM)
-
-
-def dcgan_init(module: nn.Module) -> nn.Module:
-    """Radford et al.'s initialisation: weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0.
-    Label embeddings keep PyTorch's N(0, 1) so they sit on the same scale as z."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-    return module
-
-
-def norm_layer(kind: str, channels: int) -> nn.Module:
-    """BatchNorm (DCGAN), layer norm over (C, H, W) (WGAN-GP's suggestion), or nothing."""
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "layer":
-        return nn.GroupNorm(1, channels)
-    return nn.Identity()
-
-
-def need_labels(labels: Tensor | None, who: str) -> Tensor:
-    """Conditional networks cannot run without labels; say so instead of failing inside Embedding."""
-    if labels is None:
-        raise GanzooError(f"this {who} is conditional: pass int64 labels [N] in [0, num_classes)")
-    return labels
-
-
-class ProjectionHead(nn.Module):
-    """The last layer of a discriminator: one logit from D's last feature map, flattened
-    (DCGAN), plus, for conditional models, the projection term ``embed(y)·pool(h)`` of
-    Miyato & Koyama (2018) on the spatially averaged map [N, C]."""
-
-    def __init__(self, channels: int, side: int, num_classes: int = 0) -> None:
-        super().__init__()
-        self.linear = nn.Linear(channels * side * side, 1)
-        self.embed = nn.Embedding(num_classes, channels) if num_classes else None
-        if self.embed is not None:
-            nn.init.normal_(self.embed.weight, 0.0, 0.02)
-
-    def forward(self, h: Tensor, labels: Tensor | None) -> Tensor:
-        out = self.linear(h.flatten(1)).squeeze(1)
-        if self.embed is not None:
-            pooled = h.mean(dim=(2, 3))
-            out = out + (self.embed(need_labels(labels, "discriminator")) * pooled).sum(dim=1)
-        return out
+from ganzoo.layers import (
+    NORMS,
+    ProjectionHead,
+    check_width,
+    conv_plan,
+    conv_trunk,
+    dcgan_init,
+    embed_dim,
+    is_points,
+    need_labels,
+)
 
 
 # -- the networks ----------------------------------------------------------------------------------
@@ -184,17 +102,6 @@ class DCGANGenerator(nn.Module):
         if self.embed is not None:
             z = torch.cat([z, self.embed(need_labels(labels, "generator"))], dim=1)
         return self.net(self.project(z).unflatten(1, self.start))
-
-
-def conv_trunk(channels: int, stages: int, width: int, norm: str, slope: float = 0.2) -> tuple[nn.Sequential, int]:
-    """DCGAN's discriminator body: ``stages`` stride-2 4x4 convolutions doubling the channels,
-    no normalisation on the first; returns the body and the channels of its last map."""
-    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(slope)]
-    ch = width
-    for _ in range(stages - 1):
-        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), norm_layer(norm, ch * 2), nn.LeakyReLU(slope)]
-        ch *= 2
-    return nn.Sequential(*layers), ch
 
 
 class DCGANDiscriminator(nn.Module):

@@ -40,6 +40,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganzoo.layers import ProjectionHead, check_width, conv_plan, is_points
 from ganzoo.models import dcgan
 
 
@@ -59,8 +60,8 @@ class SNDiscriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 128,
                  width: int = 64, slope: float = 0.1) -> None:
         super().__init__()
-        channels, base, stages = dcgan.conv_plan(shape, "sngan")
-        width = dcgan.check_width(width, "sngan")
+        channels, base, stages = conv_plan(shape, "sngan")
+        width = check_width(width, "sngan")
         self.num_classes = num_classes
         layers: list[nn.Module] = []
         ch_in = channels
@@ -72,7 +73,7 @@ class SNDiscriminator(nn.Module):
         top = width * 2**stages
         layers += [nn.Conv2d(ch_in, top, 3, 1, 1), nn.LeakyReLU(slope)]
         self.body = nn.Sequential(*layers)
-        self.head = dcgan.ProjectionHead(top, base, num_classes)
+        self.head = ProjectionHead(top, base, num_classes)
         add_spectral_norm(self)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -86,7 +87,7 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 12
 
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 128, width: int = 64) -> nn.Module:
     """The spectrally normalised standard CNN; a spectrally normalised MLP on 2-D points."""
-    if dcgan.is_points(shape):
+    if is_points(shape):
         from ganzoo.models import vanilla
 
         return add_spectral_norm(vanilla.Discriminator(tuple(shape), num_classes=num_classes,

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.models.dcgan import need_labels
+from ganzoo.layers import need_labels
 
 PREFIX = "timm:"
 PROBE_SIDES = (32, 64)

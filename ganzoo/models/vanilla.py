@@ -28,25 +28,13 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ganzoo.layers import is_points, mlp
+
 IMAGE_G_HIDDEN = (256, 512, 1024)
 IMAGE_D_HIDDEN = (512, 256)
 # PacGAN's 2-D experiments: G four layers of 400, D three layers of 200.
 POINT_G_HIDDEN = (400, 400, 400, 400)
 POINT_D_HIDDEN = (200, 200, 200)
-
-
-def _is_points(shape: tuple[int, ...]) -> bool:
-    return len(shape) == 1
-
-
-def _mlp(sizes: list[int], act: nn.Module, norm: bool = False, dropout: float = 0.0) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(fan_in, fan_out)]
-        layers += [nn.BatchNorm1d(fan_out)] if norm else []
-        layers += [act]
-        layers += [nn.Dropout(dropout)] if dropout else []
-    return layers
 
 
 class Generator(nn.Module):
@@ -55,13 +43,13 @@ class Generator(nn.Module):
                  dropout: float | None = None) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, tuple(shape)
-        points = _is_points(self.output_shape)
+        points = is_points(self.output_shape)
         hidden = tuple(hidden or (POINT_G_HIDDEN if points else IMAGE_G_HIDDEN))
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         in_dim = latent_dim + (embed_dim if num_classes else 0)
         out_dim = math.prod(self.output_shape)
         self.net = nn.Sequential(
-            *_mlp([in_dim, *hidden], nn.LeakyReLU(0.2), norm=norm),
+            *mlp([in_dim, *hidden], norm=norm),
             nn.Linear(hidden[-1], out_dim),
             *([] if points else [nn.Tanh()]),
         )
@@ -78,12 +66,12 @@ class Discriminator(nn.Module):
                  dropout: float | None = None) -> None:
         super().__init__()
         self.num_classes = num_classes
-        points = _is_points(tuple(shape))
+        points = is_points(shape)
         hidden = tuple(hidden or (POINT_D_HIDDEN if points else IMAGE_D_HIDDEN))
         dropout = (0.0 if points else 0.3) if dropout is None else dropout
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         in_dim = math.prod(shape) + (embed_dim if num_classes else 0)
-        self.net = nn.Sequential(*_mlp([in_dim, *hidden], nn.LeakyReLU(0.2), dropout=dropout), nn.Linear(hidden[-1], 1))
+        self.net = nn.Sequential(*mlp([in_dim, *hidden], dropout=dropout), nn.Linear(hidden[-1], 1))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = x.flatten(1)

@@ -36,6 +36,7 @@ from __future__ import annotations
 from torch import nn
 
 from ganzoo.errors import GanzooError
+from ganzoo.layers import is_points
 from ganzoo.models import dcgan
 
 
@@ -49,7 +50,7 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 12
 def critic(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 128, width: int = 64,
            norm: str = "none") -> nn.Module:
     """DCGAN discriminator without BatchNorm (``norm`` none or layer); vanilla's MLP on 2-D points."""
-    if dcgan.is_points(shape):
+    if is_points(shape):
         from ganzoo.models import vanilla
 
         return vanilla.Discriminator(tuple(shape), num_classes=num_classes, latent_dim=latent_dim, dropout=0.0)

@@ -11,7 +11,7 @@ and that ``m = 2`` already captures most of the gain (its Table 1, grid25).
 How packing fits ganzoo's shared training loop
 ----------------------------------------------
 The loop calls ``D(real, labels)`` and ``D(fake, labels)`` with a batch of ``N``
-samples and expects ``[N]`` logits (DESIGN.md §3). :class:`PackedDiscriminator`
+samples and expects ``[N]`` logits. :class:`PackedDiscriminator`
 does the packing inside ``forward``:
 
 1. ``N`` must be a multiple of ``pack``; otherwise it raises a one-line
@@ -42,8 +42,10 @@ has four hidden layers of 400 ReLU units with BatchNorm and a linear output; the
 discriminator three hidden layers of 200 maxout units with 5 pieces each, whose
 input grows from 2 to ``2*m`` values (the rest of the network is unchanged, as in
 the paper). Images: DCGAN networks (Radford et al. 2016), the discriminator's
-first convolution taking ``m*C`` channels. Image sides of the form
-``base * 2**k`` with ``base`` in 4..7 (8, 28, 32, 64, ...).
+first convolution taking ``m*C`` channels, built from ganzoo's public building
+blocks (:mod:`ganzoo.layers`: the conv plan, DCGAN initialisation and conv trunk)
+rather than copies of them. Image sides of the form ``base * 2**k`` with ``base``
+in 4..7 (8, 28, 32, 64, ...).
 
 Deviations from the paper: the default latent size is 100 (``--latent-dim 2`` gives
 the paper's 2-D noise for the mixtures), so one default serves the mixtures and
@@ -59,6 +61,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ganzoo import GanzooError
+from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, mlp
 
 POINT_G_HIDDEN = (400, 400, 400, 400)
 POINT_D_HIDDEN = (200, 200, 200)
@@ -78,45 +81,9 @@ def check_pack(pack: Any) -> int:
     return pack
 
 
-def check_width(width: Any) -> int:
-    """The ``width`` option: channels of the narrowest convolution (images only)."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise GanzooError(f"pacgan: --set width must be a positive integer such as 64, got {width!r}")
-    return width
-
-
 def _unconditional(num_classes: int) -> None:
     if num_classes:
         raise GanzooError("pacgan is unconditional: register it with conditional=False (labels are not used)")
-
-
-def conv_plan(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """``(channels, base, stages)`` for square images of side ``base * 2**stages``, base in 4..7."""
-    if len(shape) != 3:
-        raise GanzooError(f"pacgan needs images (C, H, W) or vectors (D,), got data shape {tuple(shape)}")
-    channels, height, width = shape
-    if height != width:
-        raise GanzooError(f"pacgan needs square images, got {height}x{width}; pass --image-size {max(height, width)}")
-    side, stages = height, 0
-    while side > 7 and side % 2 == 0:
-        side, stages = side // 2, stages + 1
-    if stages == 0 or not 4 <= side <= 7:
-        raise GanzooError(f"pacgan cannot build a conv stack for {height}x{width} images; "
-                          "use a side of 4..7 times a power of two, e.g. --image-size 32")
-    return channels, side, stages
-
-
-def dcgan_init(module: nn.Module) -> nn.Module:
-    """Radford et al.'s initialisation: weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-    return module
 
 
 # -- generators ----------------------------------------------------------------------------------
@@ -126,13 +93,8 @@ class PointGenerator(nn.Module):
     def __init__(self, shape: tuple[int, ...], latent_dim: int) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, 0, tuple(shape)
-        layers: list[nn.Module] = []
-        fan_in = latent_dim
-        for width in POINT_G_HIDDEN:
-            layers += [nn.Linear(fan_in, width), nn.BatchNorm1d(width), nn.ReLU()]
-            fan_in = width
-        layers.append(nn.Linear(fan_in, shape[0]))
-        self.net = nn.Sequential(*layers)
+        hidden = mlp([latent_dim, *POINT_G_HIDDEN], act=nn.ReLU, norm=True)
+        self.net = nn.Sequential(*hidden, nn.Linear(POINT_G_HIDDEN[-1], shape[0]))
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.net(z)
@@ -144,7 +106,7 @@ class ConvGenerator(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], latent_dim: int, width: int) -> None:
         super().__init__()
-        channels, base, stages = conv_plan(shape)
+        channels, base, stages = conv_plan(shape, "pacgan")
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, 0, tuple(shape)
         top = width * 2 ** (stages - 1)
         self.start = (top, base, base)
@@ -187,16 +149,13 @@ def point_body(dim: int, pack: int) -> nn.Module:
 
 
 def conv_body(shape: tuple[int, ...], pack: int, width: int) -> nn.Module:
-    """DCGAN discriminator over ``pack * C`` stacked channels: strided 4x4 convolutions
-    doubling the channels (BatchNorm after all but the first), flattened into one logit."""
-    channels, base, stages = conv_plan(shape)
-    layers: list[nn.Module] = [nn.Conv2d(channels * pack, width, 4, 2, 1), nn.LeakyReLU(0.2)]
-    ch = width
-    for _ in range(stages - 1):
-        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
-        ch *= 2
-    layers += [nn.Flatten(), nn.Linear(ch * base * base, 1)]
-    return dcgan_init(nn.Sequential(*layers))
+    """DCGAN discriminator over ``pack * C`` stacked channels: ganzoo's conv trunk (strided
+    4x4 convolutions doubling the channels, BatchNorm after all but the first), flattened
+    into one logit. The trunk's layers are spliced into one flat Sequential, so the
+    state-dict keys (``body.0.weight``...) are those of checkpoints saved by 0.1.0."""
+    channels, base, stages = conv_plan(shape, "pacgan")
+    trunk, ch = conv_trunk(channels * pack, stages, width, "batch")
+    return dcgan_init(nn.Sequential(*trunk, nn.Flatten(), nn.Linear(ch * base * base, 1)))
 
 
 class PackedDiscriminator(nn.Module):
@@ -232,7 +191,7 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2,
     shape = tuple(int(s) for s in shape)
     if len(shape) == 1:
         return PointGenerator(shape, latent_dim)
-    return ConvGenerator(shape, latent_dim, check_width(width))
+    return ConvGenerator(shape, latent_dim, check_width(width, "pacgan"))
 
 
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2, pack: int = 2,
@@ -241,7 +200,7 @@ def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int 
     _unconditional(num_classes)
     pack = check_pack(pack)
     shape = tuple(int(s) for s in shape)
-    body = point_body(shape[0], pack) if len(shape) == 1 else conv_body(shape, pack, check_width(width))
+    body = point_body(shape[0], pack) if len(shape) == 1 else conv_body(shape, pack, check_width(width, "pacgan"))
     return PackedDiscriminator(body, pack)
 
 

@@ -97,10 +97,33 @@ def test_bad_pack_values_name_the_fix(bad):
 def test_other_bad_inputs_name_the_fix():
     with pytest.raises(GanzooError, match="unconditional"):
         generator(IMAGES, num_classes=10)
-    with pytest.raises(GanzooError, match="--image-size"):
+    with pytest.raises(GanzooError, match=r"^pacgan cannot build a conv stack for 9x9 images; .*--image-size"):
         discriminator((1, 9, 9))
-    with pytest.raises(GanzooError, match="--set width"):
+    with pytest.raises(GanzooError, match=r"^pacgan needs square images, got 8x16; pass --image-size 16"):
+        generator((1, 8, 16))
+    with pytest.raises(GanzooError, match=r"^pacgan: --set width must be a positive integer"):
         generator(IMAGES, width=0)
+    with pytest.raises(GanzooError, match=r"^pacgan: --set width"):
+        discriminator(IMAGES, width="wide")
+
+
+def test_image_networks_are_built_from_ganzoo_layers():
+    """The plugin imports ganzoo's public building blocks instead of copying them: the packed
+    body is ganzoo's conv trunk over m*C channels, then one linear logit, DCGAN-initialised."""
+    from ganzoo_pacgan import models
+
+    import ganzoo.layers
+
+    for name in ("conv_plan", "conv_trunk", "dcgan_init", "check_width"):
+        assert getattr(models, name) is getattr(ganzoo.layers, name)
+    torch.manual_seed(0)
+    D = discriminator((3, 32, 32), pack=2, width=8)
+    torch.manual_seed(0)
+    trunk, ch = ganzoo.layers.conv_trunk(6, 3, 8, "batch")
+    expected = ganzoo.layers.dcgan_init(torch.nn.Sequential(*trunk, torch.nn.Flatten(), torch.nn.Linear(ch * 16, 1)))
+    assert repr(D.body) == repr(expected)
+    got, want = D.body.state_dict(), expected.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
 
 
 def test_the_paper_architecture_on_points():
@@ -114,7 +137,7 @@ def test_the_paper_architecture_on_points():
 
 def test_listed_with_its_version():
     proc = subprocess.run([sys.executable, "-m", "ganzoo", "list", "models", "pacgan", "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
     assert row["plugin"] == "pacgan" and row["version"] == version("ganzoo-pacgan")
