@@ -14,7 +14,7 @@ import click
 
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
-from ganzoo.registry import KINDS, get_registry
+from ganzoo.registry import KINDS, Registry, get_registry
 
 KIND_WORDS = {"models": "model", "losses": "loss", "regularizers": "regularizer", "datasets": "dataset"}
 
@@ -33,12 +33,16 @@ class GanzooGroup(click.Group):
             raise _UserError(str(exc)) from None
 
 
-def _registry():
+_WARNED: list[Registry] = []  # the registry whose plugin failures were already printed
+
+
+def _registry() -> Registry:
+    """The process-wide registry; its plugin failures are printed once, as one line each."""
     registry = get_registry()
-    if not getattr(registry, "_warned", False):
+    if not any(r is registry for r in _WARNED):
         for failure in registry.failures:
             click.echo(failure.line(), err=True)
-        registry._warned = True
+        _WARNED[:] = [registry]
     return registry
 
 
@@ -692,13 +696,13 @@ def main() -> None:
     except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    before = len(registry.failures)
     try:
         registry.add_commands(cli)
     except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1, a plugin's ganzoo_register_commands failed
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    for failure in registry.failures:
-        if not getattr(failure, "_shown", False) and failure.phase == "ganzoo_register_commands":
-            click.echo(failure.line(), err=True)
+    for failure in registry.failures[before:]:  # command hooks run after the first warnings were printed
+        click.echo(failure.line(), err=True)
     cli(prog_name="ganzoo")
 

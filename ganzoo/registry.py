@@ -14,6 +14,7 @@ Environment:
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import fnmatch
 import importlib
@@ -72,6 +73,28 @@ class PluginFailure:
         )
 
 
+@dataclass
+class NameCollision:
+    """A short name that ``plugin`` registers and another plugin registers too.
+
+    The short name stops resolving (it is an error naming both plugins), so users
+    must type a qualified id; ``ganzoo plugins`` lists these so nobody finds out on use.
+    """
+
+    plugin: str
+    kind: str
+    name: str
+    #: Every qualified id that shares the name, the built-in's first: what users can type instead.
+    ids: list[str]
+    #: True when one of the others is a built-in (``hinge``, ``dcgan``, ...).
+    shadows_builtin: bool
+
+    def line(self) -> str:
+        other = "a built-in" if self.shadows_builtin else "another plugin"
+        return (f"{self.plugin}: {self.kind} '{self.name}' is also registered by {other}, so '{self.name}' alone "
+                f"is an error; use {' or '.join(self.ids)}")
+
+
 def _env_list(name: str) -> set[str] | None:
     value = os.environ.get(name)
     if value is None:
@@ -117,7 +140,9 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break ganzoo
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin must not break ganzoo, not even with sys.exit()
                 self._fail(ep.name, dist_name, "import", exc)
                 continue
             self._add(module, ep.name, PluginInfo(ep.name, dist_name, version))
@@ -127,10 +152,14 @@ class Registry:
         name = name or module.__name__
         self._add(module, name, PluginInfo(name, "(not installed)", version))
 
-    def _fail(self, plugin: str, dist: str, phase: str, exc: Exception | str) -> None:
+    def _fail(self, plugin: str, dist: str, phase: str, exc: BaseException | str) -> None:
+        """Record a plugin failure; ``exc`` may be any BaseException but KeyboardInterrupt,
+        because a plugin calling ``sys.exit()`` must not end ganzoo (not even ``--help``) unnamed."""
         if self._strict and isinstance(exc, Exception):
             raise exc
         error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        if isinstance(exc, SystemExit):
+            error = f"{error} (the plugin called sys.exit(); a plugin must raise an exception instead)"
         error = " ".join(str(error).split())
         self.failures.append(PluginFailure(plugin, dist, phase, error))
         if self._strict:
@@ -140,7 +169,9 @@ class Registry:
         """Register one plugin module and commit its entries only if all its hooks succeed."""
         try:
             self.pm.register(module, name=pm_name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self._fail(info.name, info.distribution, "registration", exc)
             return
         unknown = self._unknown_hooks(module)
@@ -163,7 +194,9 @@ class Registry:
                 register = _Collector(kind, staged[kind], info)
                 try:
                     impl.function(*[{"register": register}[arg] for arg in impl.argnames])
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
                     self.pm.unregister(module)
                     self._fail(info.name, info.distribution, hook_name, exc)
                     return
@@ -192,7 +225,9 @@ class Registry:
             before = dict(cli.commands)
             try:
                 impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 cli.commands.clear()
                 cli.commands.update(before)
                 self._fail(info.name, info.distribution, "ganzoo_register_commands", exc)
@@ -208,6 +243,28 @@ class Registry:
         specs = self._entries[_kind(kind)]
         out = [s for s in specs if fnmatch.fnmatchcase(s.name, pattern) or fnmatch.fnmatchcase(s.qualified_name, pattern)]
         return sorted(out, key=lambda s: (s.name, s.plugin != BUILTIN_PLUGIN, s.plugin))
+
+    def collisions(self) -> builtins.list[NameCollision]:  # `list` here is the method above
+        """Every third-party entry whose short name another plugin (a built-in or not) also has.
+
+        One record per colliding plugin and entry, sorted by plugin, kind and name; the
+        built-in plugin itself never appears as ``plugin`` (it is the one being shadowed).
+        """
+        out = []
+        for kind in KINDS:
+            by_name: dict[str, list[Any]] = {}
+            for spec in self._entries[kind]:
+                by_name.setdefault(spec.name, []).append(spec)
+            for name, specs in by_name.items():
+                if len({s.plugin for s in specs}) < 2:
+                    continue
+                specs = sorted(specs, key=lambda s: (s.plugin != BUILTIN_PLUGIN, s.plugin))
+                ids = [s.qualified_name for s in specs]
+                builtin = any(s.plugin == BUILTIN_PLUGIN for s in specs)
+                for spec in specs:
+                    if spec.plugin != BUILTIN_PLUGIN:
+                        out.append(NameCollision(spec.plugin, kind, name, ids, builtin))
+        return sorted(out, key=lambda c: (c.plugin, KINDS.index(c.kind), c.name))
 
     def get(self, kind: str, name: str) -> Any:
         """The entry called ``name`` (short or ``plugin:name``), or a one-line error with a suggestion."""

@@ -29,6 +29,37 @@ def resolve(target: Target) -> Callable[..., Any]:
     return obj
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, at most 200 characters: plugin errors in one line."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    first = first if len(first) <= 200 else first[:197] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def load_target(spec: Any, kind: str, field: str = "target") -> Callable[..., Any]:
+    """The callable a spec's ``field`` names, or one ``GanzooError`` line naming the entry,
+    the plugin and the fix. Anything the plugin's module raises on import (SystemExit
+    included) is the plugin's mistake, not the user's."""
+    from ganzoo.errors import GanzooError
+
+    target = getattr(spec, field)
+    who = f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}' {spec.plugin_version})".replace(" )", ")")
+    spec_type = type(spec).__name__
+    label = "target" if field == "target" else f"{field} target"
+    try:
+        obj = resolve(target)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise GanzooError(f"{who}: its {label} {target!r} cannot be imported ({describe(exc)}); the plugin must name "
+                          f"an importable 'package.module:attr' in {spec_type}({field}=...): fix it, or reinstall "
+                          "the plugin") from None
+    if not callable(obj):
+        raise GanzooError(f"{who}: its {label} {target!r} is a {type(obj).__name__}, not a callable; the plugin "
+                          f"must point {spec_type}({field}=...) at a class or function")
+    return obj
+
+
 def _check_name(kind: str, name: str) -> None:
     if not name or ":" in name or name != name.strip() or "*" in name:
         raise ValueError(f"{kind} name {name!r} must be non-empty, without ':', '*' or spaces")
@@ -70,7 +101,7 @@ class ModelSpec(_Spec):
 
     ``generator`` and ``discriminator`` are called as
     ``factory(shape=..., num_classes=..., latent_dim=..., **options)`` and return
-    ``torch.nn.Module`` objects that honour the contracts in DESIGN.md §3.
+    ``torch.nn.Module`` objects that honour the contracts in docs/plugins.md §2.
     ``num_classes`` is 0 for unconditional models. ``options`` holds the model's
     own knobs (widths, pack size, ...), overridable with ``ganzoo train --set k=v``.
     """

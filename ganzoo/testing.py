@@ -130,20 +130,6 @@ def _registry(registry: Registry | None) -> Registry:
 
 
 @contextlib.contextmanager
-def _using(registry: Registry) -> Iterator[None]:
-    """Make ``registry`` the process-wide one while engine code that looks it up runs
-    (loading a run directory, exporting it), so plugins added with ``add_plugin`` work too."""
-    import ganzoo.registry as reg_module
-
-    previous = reg_module._REGISTRY
-    reg_module._REGISTRY = registry
-    try:
-        yield
-    finally:
-        reg_module._REGISTRY = previous
-
-
-@contextlib.contextmanager
 def _quiet_torch() -> Iterator[Any]:
     """One CPU thread (tiny tensors: threads only add overhead and contend under pytest-xdist)."""
     import torch
@@ -583,11 +569,10 @@ def _check_save_load(case: _ModelCase) -> None:
                 raise case.fail("save-load", f"the {which} computes something else after a safetensors round trip",
                                 "keep every tensor that affects the output in a parameter or a persistent "
                                 "buffer (register_buffer), not in a plain attribute")
-        with _using(case.registry):
-            try:
-                G, _, _ = load_generator(case.run())
-            except GanzooError as exc:
-                raise case.fail("save-load", f"load_generator on the trained run failed: {exc}") from None
+        try:
+            G, _, _ = load_generator(case.run(), registry=case.registry)
+        except GanzooError as exc:
+            raise case.fail("save-load", f"load_generator on the trained run failed: {exc}") from None
         if G.training:
             raise case.fail("save-load", "load_generator returned a generator in train mode")
         with torch.no_grad():
@@ -601,9 +586,9 @@ def _check_onnx(case: _ModelCase) -> None:
 
     run = case.run()
     path = run.parent / f"{run.name}.onnx"
-    with _quiet_torch(), _using(case.registry):
+    with _quiet_torch():
         try:
-            result = export_run(run, output=path, verify=True)
+            result = export_run(run, output=path, verify=True, registry=case.registry)
         except GanzooError as exc:
             raise case.fail("onnx", f"verified export failed: {exc}",
                             "see docs/plugins.md §2 (noise comes from z, eval mode matches PyTorch, dynamic batch); "

@@ -77,7 +77,8 @@ def test_ids_are_one_per_entry_and_check():
     ids = [c.id for c in found]
     assert ids[:6] == [f"model:vanilla@ring8:{name}" for name in
                        ("spec", "generator", "discriminator", "training", "save-load", "onnx")]
-    assert "model:vanilla@digits:onnx" in ids and ids[-2:] == ["loss:hinge:spec", "loss:hinge:contract"]
+    assert "model:vanilla@digits:onnx" in ids and ids[-3:] == [
+        "loss:hinge:spec", "loss:hinge:contract", "loss:hinge:training"]
     assert len(set(ids)) == len(ids)
     mark = parametrize_with_checks(models=["vanilla"])
     assert mark.name == "parametrize" and mark.args[0] == "check" and len(mark.args[1]) == 6
@@ -228,7 +229,7 @@ def test_training_and_onnx_failures_are_reported():
 
 def test_loss_and_dataset_mistakes():
     registry = flawed_registry("none")
-    spec, contract = loss_checks("backwards", registry)
+    spec, contract, _ = loss_checks("backwards", registry)
     spec()
     with pytest.raises(ConformanceError, match=r"d_loss is .* when D is right .* -- fix: higher logits mean 'more"):
         contract()
@@ -258,8 +259,9 @@ def test_plugin_checks(tmp_path, monkeypatch):
 
     registry = Registry(load_entry_points=False)
     registry.add_plugin(heavy_plugin, "heavy", version="0.1")
-    loaded, torch_free = plugin_checks("heavy", registry)
+    loaded, torch_free, unique_names = plugin_checks("heavy", registry)
     loaded()
+    unique_names()
     with pytest.raises(ConformanceError, match=r"plugin 'heavy' \[torch-free\]: importing it .* imports torch -- fix: "
                                                r"keep hook modules to hooks and strings"):
         torch_free()

@@ -83,7 +83,7 @@ def _tiny(name: str) -> dict:
 
 
 class _TinyGenerator(nn.Module):
-    """A small generator honouring the contract (DESIGN.md §3), independent of the zoo's
+    """A small generator honouring the contract (docs/plugins.md §2), independent of the zoo's
     models as they evolve: label embedding, MLP with BatchNorm, Tanh for images."""
 
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 16) -> None:

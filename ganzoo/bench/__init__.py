@@ -4,7 +4,7 @@ A benchmark people can trust and rerun:
 
 - every backend runs in its own process (:mod:`ganzoo.bench.ort_worker`, which never
   imports torch, and :mod:`ganzoo.bench.torch_worker`): torch's and onnxruntime's
-  thread pools in one process contend and slow both (DESIGN.md §6);
+  thread pools in one process contend and slow both;
 - every CPU backend gets the same thread count; inputs are drawn before timing, fresh
   for each run and identical across backends; warm-up is excluded; GPU work is
   synchronised inside each timed region (:mod:`ganzoo.bench._timing`);

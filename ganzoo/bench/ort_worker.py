@@ -3,13 +3,17 @@
 Run as ``python -m ganzoo.bench.ort_worker SPEC.json`` by :func:`ganzoo.bench.run_bench`;
 it prints event lines (:data:`ganzoo.bench._timing.MARK`) and never imports torch: what
 it measures is what a machine without PyTorch gets, and no torch thread pool is alive
-in the process to contend with onnxruntime's (DESIGN.md §6).
+in the process to contend with onnxruntime's.
 
 Providers: ``cpu`` (``session.run``, exactly what :mod:`ganzoo.onnx.runtime` does),
 ``cuda`` and ``tensorrt`` (inputs uploaded to the GPU before timing and bound with IO
 binding, output left on the device, so host copies are not what is timed). A provider
 that does not really load (onnxruntime-gpu lists CUDA even without a GPU) is reported
 as skipped with the reason, never as an error.
+
+Generators with latent codes get every code from its prior, drawn by the runtime's
+numpy :func:`ganzoo.onnx.runtime.sample_codes` before timing (:func:`make_codes`), so
+the PyTorch worker feeds the very same values.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell, worker_main
+from ganzoo.bench._timing import (
+    CHECK_SEED,
+    Memory,
+    check_inputs,
+    emit,
+    make_inputs,
+    summarize,
+    time_cell,
+    worker_main,
+)
 
 TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 #: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
@@ -90,17 +103,33 @@ def make_session(ort: Any, path: str, provider: str, threads: int, opts: dict[st
     return session, ""
 
 
-def _feeds(z: np.ndarray, labels: np.ndarray | None, names: list[str]) -> dict[str, np.ndarray]:
+def make_codes(codes: list[dict[str, Any]], count: int, batch: int, seed: int) -> dict[str, np.ndarray]:
+    """``{name: [count, batch]}``: code values for ``count`` batches, drawn from the priors
+    with the runtime's numpy function, identical in both workers for the same seed. {}
+    for generators without codes."""
+    from ganzoo.onnx.runtime import sample_codes
+
+    return {name: v.reshape(count, batch) for name, v in sample_codes(codes, count * batch, seed).items()}
+
+
+def _feeds(z: np.ndarray, labels: np.ndarray | None, names: list[str],
+           codes: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     feeds = {names[0]: z}
     if labels is not None:
         feeds[names[1]] = labels
+    feeds.update(codes or {})  # graph inputs named as the codes
     return feeds
 
 
+def _at(codes: dict[str, np.ndarray] | None, i: int) -> dict[str, np.ndarray]:
+    return {name: values[i] for name, values in (codes or {}).items()}
+
+
 def _cpu_call(session: Any, z: np.ndarray, labels: np.ndarray | None, names: list[str], out: str,
-              binding: bool) -> Callable[[int], Any]:
+              binding: bool, codes: dict[str, np.ndarray] | None = None) -> Callable[[int], Any]:
     if not binding:
-        return lambda i: session.run([out], _feeds(z[i], None if labels is None else labels[i], names))
+        return lambda i: session.run([out], _feeds(z[i], None if labels is None else labels[i], names,
+                                                   _at(codes, i)))
     # IO binding on the CPU: inputs bound in place, the output written into one preallocated array
     import onnxruntime as ort
 
@@ -112,7 +141,7 @@ def _cpu_call(session: Any, z: np.ndarray, labels: np.ndarray | None, names: lis
     bind.bind_ortvalue_output(out, target)
 
     def call(i: int) -> Any:
-        for name, value in _feeds(z[i], None if labels is None else labels[i], names).items():
+        for name, value in _feeds(z[i], None if labels is None else labels[i], names, _at(codes, i)).items():
             bind.bind_cpu_input(name, value)
         session.run_with_iobinding(bind)
         return result
@@ -121,12 +150,12 @@ def _cpu_call(session: Any, z: np.ndarray, labels: np.ndarray | None, names: lis
 
 
 def _gpu_call(ort: Any, session: Any, z: np.ndarray, labels: np.ndarray | None, names: list[str],
-              out: str) -> Callable[[int], Any]:
+              out: str, codes: dict[str, np.ndarray] | None = None) -> Callable[[int], Any]:
     """Every input uploaded once, before timing; one IO binding per input; output stays on the GPU."""
     bindings = []
     for i in range(len(z)):
         bind = session.io_binding()
-        for name, value in _feeds(z[i], None if labels is None else labels[i], names).items():
+        for name, value in _feeds(z[i], None if labels is None else labels[i], names, _at(codes, i)).items():
             bind.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
         bind.bind_output(out, "cuda", 0)
         bindings.append(bind)
@@ -160,15 +189,20 @@ def run(spec: dict[str, Any]) -> None:
     names = [i.name for i in session.get_inputs()]
     out = session.get_outputs()[0].name
     latent_dim, num_classes = int(spec["latent_dim"]), int(spec["num_classes"])
+    from ganzoo.onnx.runtime import parse_codes_metadata
+
+    metadata = session.get_modelmeta().custom_metadata_map
+    codes = parse_codes_metadata(metadata.get("ganzoo.codes"), f"'{spec['model']}'")
     gpu = provider != "cpu"
     for batch in sorted(spec["batch_sizes"]):
         try:
             z, labels = make_inputs(latent_dim, num_classes, batch, spec["warmup"] + spec["runs"], spec["seed"])
+            values = make_codes(codes, len(z), batch, int(spec["seed"]))
             memory.reset_peak()
             if gpu:
-                call = _gpu_call(ort, session, z, labels, names, out)
+                call = _gpu_call(ort, session, z, labels, names, out, values)
             else:
-                call = _cpu_call(session, z, labels, names, out, bool(opts.get("cpu_binding")))
+                call = _cpu_call(session, z, labels, names, out, bool(opts.get("cpu_binding")), values)
             times, first_ms = time_cell(call, len(z), spec["warmup"], spec["runs"], spec["max_time"])
             stats = summarize(times, batch)
             peak = None if gpu else memory.peak_mb(z.nbytes + (labels.nbytes if labels is not None else 0))
@@ -178,7 +212,8 @@ def run(spec: dict[str, Any]) -> None:
             emit("result", batch=batch, status="error", reason=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
     if spec.get("check_path"):
         z, labels = check_inputs(latent_dim, num_classes)
-        np.save(spec["check_path"], session.run([out], _feeds(z, labels, names))[0])
+        values = _at(make_codes(codes, 1, len(z), CHECK_SEED), 0)
+        np.save(spec["check_path"], session.run([out], _feeds(z, labels, names, values))[0])
     emit("done")
 
 

@@ -6,6 +6,8 @@ weights (EMA or raw) the file carries, so the output check compares like with li
 It runs the way a PyTorch user would: ``model.eval()`` under ``torch.inference_mode()``,
 ``torch.set_num_threads(threads)`` (the thread count every CPU backend gets), inputs
 already on the device, ``torch.cuda.synchronize()`` on both sides of each timed run.
+A generator with latent codes gets the same code values as the onnxruntime worker
+(:func:`ganzoo.bench.ort_worker.make_codes`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo.bench._timing import Memory, check_inputs, emit, make_inputs, summarize, time_cell, worker_main
+from ganzoo.bench._timing import (
+    CHECK_SEED,
+    Memory,
+    check_inputs,
+    emit,
+    make_inputs,
+    summarize,
+    time_cell,
+    worker_main,
+)
+from ganzoo.bench.ort_worker import make_codes
 
 
 def run(spec: dict[str, Any]) -> None:
@@ -57,18 +69,21 @@ def run(spec: dict[str, Any]) -> None:
         emit("skip", reason=f"the run's generator (latent {latent_dim}, {num_classes} classes) is not the one in the "
                             f".onnx (latent {spec['latent_dim']}, {spec['num_classes']} classes); pass --run RUN_DIR")
         return
+    codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     for batch in sorted(spec["batch_sizes"]):
         try:
             z_np, y_np = make_inputs(latent_dim, num_classes, batch, spec["warmup"] + spec["runs"], spec["seed"])
             z = torch.from_numpy(z_np).to(device)
             y = torch.from_numpy(y_np).to(device) if y_np is not None else None
+            c = {k: torch.from_numpy(v).to(device) for k, v in make_codes(codes, len(z_np), batch,
+                                                                          int(spec["seed"])).items()}
             pool_bytes = z_np.nbytes + (y_np.nbytes if y_np is not None else 0)
             memory.reset_peak()
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats(device)
             with torch.inference_mode():
-                times, first_ms = time_cell(_caller(model, z, y), len(z_np), spec["warmup"], spec["runs"],
+                times, first_ms = time_cell(_caller(model, z, y, c), len(z_np), spec["warmup"], spec["runs"],
                                             spec["max_time"], sync)
             if cuda:
                 peak = round(max(0, torch.cuda.max_memory_allocated(device) - pool_bytes) / 2**20, 1)
@@ -85,13 +100,21 @@ def run(spec: dict[str, Any]) -> None:
             args = [torch.from_numpy(z_np).to(device)]
             if y_np is not None:
                 args.append(torch.from_numpy(y_np).to(device))
-            out = model(*args).float().cpu().numpy()
+            c = {k: torch.from_numpy(v[0]).to(device) for k, v in make_codes(codes, 1, len(z_np), CHECK_SEED).items()}
+            if c:
+                out = model(args[0], args[1] if len(args) > 1 else None, codes=c).float().cpu().numpy()
+            else:
+                out = model(*args).float().cpu().numpy()
         np.save(spec["check_path"], out)
     emit("done")
 
 
-def _caller(model: Any, z: Any, y: Any) -> Any:
-    """``call(i)``: the model on the i-th pre-generated batch (with its labels when conditional)."""
+def _caller(model: Any, z: Any, y: Any, codes: dict[str, Any] | None = None) -> Any:
+    """``call(i)``: the model on the i-th pre-generated batch (with its labels when conditional,
+    its codes, as ``codes={name: [batch]}``, when it has some)."""
+    if codes:
+        per_batch = [{name: values[i] for name, values in codes.items()} for i in range(len(z))]
+        return lambda i: model(z[i], None if y is None else y[i], codes=per_batch[i])
     if y is None:
         return lambda i: model(z[i])
     return lambda i: model(z[i], y[i])

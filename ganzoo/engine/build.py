@@ -6,8 +6,9 @@ import contextlib
 import inspect
 import json
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
-from ganzoo.specs import ModelSpec, resolve
+from ganzoo.specs import ModelSpec, describe, load_target
 
 
 def _who(spec: ModelSpec) -> str:
@@ -25,31 +26,9 @@ def _who(spec: ModelSpec) -> str:
     return f"model '{spec.qualified_name}' (plugin '{spec.plugin}' {spec.plugin_version})"
 
 
-def _brief(exc: BaseException) -> str:
-    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    first = first if len(first) <= 200 else first[:197] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
 def _factory(spec: ModelSpec, which: str) -> Callable[..., Any]:
-    """Import the ``generator`` or ``discriminator`` factory of ``spec``.
-
-    Anything its module raises on import (SystemExit included) is the plugin's mistake
-    and becomes one line naming the plugin and the spec field to fix."""
-    target = getattr(spec, which)
-    try:
-        factory = resolve(target)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
-        raise GanzooError(
-            f"{_who(spec)}: its {which} target {target!r} cannot be imported ({_brief(exc)}); the plugin must "
-            f"name an importable 'package.module:attr' in ModelSpec({which}=...): fix it, or reinstall the plugin"
-        ) from None
-    if not callable(factory):
-        raise GanzooError(f"{_who(spec)}: its {which} target {target!r} is a {type(factory).__name__}, not a "
-                          f"callable; the plugin must point ModelSpec({which}=...) at a factory class or function")
-    return factory
+    """The ``generator`` or ``discriminator`` factory of ``spec``."""
+    return load_target(spec, "model", which)
 
 
 _FACTORY_ARGS = ("shape", "num_classes", "latent_dim")
@@ -109,7 +88,7 @@ def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...]
         raise
     except BaseException as exc:
         call = "factory(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
-        raise GanzooError(f"{_who(spec)}: its {which} factory failed as {call}: {_brief(exc)}; "
+        raise GanzooError(f"{_who(spec)}: its {which} factory failed as {call}: {describe(exc)}; "
                           "fix the plugin (contract: docs/plugins.md §2) or try other --set values") from None
     if not isinstance(module, nn.Module):
         raise GanzooError(f"{_who(spec)}: its {which} factory returned a {type(module).__name__}, "
@@ -158,10 +137,11 @@ def _check_generator(G: nn.Module, spec: ModelSpec, cfg: TrainConfig, shape: tup
     if G.num_classes != num_classes:
         raise GanzooError(f"{who}: its generator has num_classes {G.num_classes!r} but was built with num_classes="
                           f"{num_classes}; the plugin must store the num_classes argument (0: unconditional)")
+    promised: Any = G.output_shape
     try:
-        promised = tuple(G.output_shape)
+        promised = tuple(promised)
     except TypeError:
-        promised = G.output_shape
+        pass
     if promised != tuple(shape):
         raise GanzooError(f"{who}: its generator's output_shape {promised} differs from the data shape "
                           f"{tuple(shape)}; the plugin must set output_shape = tuple(shape) from the shape argument "
@@ -187,7 +167,7 @@ def _probe(module: nn.Module) -> Iterator[torch.device]:
     updates), no autograd, the global RNG untouched (a seeded run trains exactly as without
     the check); every submodule's train/eval flag is restored afterwards."""
     modes = [(m, m.training) for m in module.modules()]
-    first = next(iter(module.parameters()), None)
+    first: torch.Tensor | None = next(iter(module.parameters()), None)
     if first is None:
         first = next(iter(module.buffers()), None)
     device = first.device if first is not None else torch.device("cpu")
@@ -217,7 +197,7 @@ def _forward(module: nn.Module, what: str, who: str, sizes: list[int],
             if last:
                 shapes = ", ".join("None" if a is None else f"[{', '.join(map(str, a.shape))}]" for a in args)
                 shapes += ", codes={...}" if kwargs else ""
-                raise GanzooError(f"{who}: its {what}'s forward({shapes}) raised {_brief(exc)}; the plugin's "
+                raise GanzooError(f"{who}: its {what}'s forward({shapes}) raised {describe(exc)}; the plugin's "
                                   f"{what} must accept this batch (contract: docs/plugins.md §2)") from None
     raise AssertionError("unreachable: sizes is never empty")
 
@@ -247,11 +227,12 @@ def check_generator_output(G: nn.Module, shape: tuple[int, ...], num_classes: in
     batch, without side effects, so a wrong shape is one line naming ``who`` instead of a
     broadcasting error (or silent nonsense) deep inside the training loop."""
     want = tuple(int(s) for s in shape)
+    latent_dim: Any = G.latent_dim
     with _probe(G) as device:
         gen = torch.Generator().manual_seed(0)
 
         def inputs(n: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
-            z = torch.randn(n, int(G.latent_dim), generator=gen).to(device)
+            z = torch.randn(n, int(latent_dim), generator=gen).to(device)
             return (z, _labels(n, num_classes, gen, device)), _codes(G, n, gen, device)
 
         out, n = _forward(G, "generator", who, _check_sizes(batch_size), inputs)
@@ -314,7 +295,8 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
         raise GanzooError(f"corrupt '{path}': {exc}") from None
 
 
-def load_generator(run_dir: str | Path, weights: str | None = None) -> tuple[nn.Module, dict[str, Any], str]:
+def load_generator(run_dir: str | Path, weights: str | None = None, registry: Registry | None = None
+                   ) -> tuple[nn.Module, dict[str, Any], str]:
     """The trained generator of a run, in eval mode on the CPU.
 
     ``weights`` is "ema" or "raw"; None picks EMA weights when the run has them.
@@ -331,7 +313,7 @@ def load_generator(run_dir: str | Path, weights: str | None = None) -> tuple[nn.
         raise GanzooError(f"--weights must be 'ema' or 'raw', got '{weights}'")
     cfg = TrainConfig.from_dict(meta)
     data = meta["data"]
-    G = build_generator(cfg, tuple(data["shape"]), int(data["model_classes"]))
+    G = build_generator(cfg, tuple(data["shape"]), int(data["model_classes"]), registry)
     ckpt.load_weights(where / (ckpt.GENERATOR_EMA if weights == "ema" else ckpt.GENERATOR), G)
     return G.eval().requires_grad_(False), meta, weights
 

@@ -32,7 +32,7 @@ from ganzoo.engine.config import TrainConfig, save_json, validate
 from ganzoo.errors import GanzooError
 from ganzoo.objectives import Part, build_parts, collect_terms, total
 from ganzoo.registry import Registry
-from ganzoo.specs import resolve
+from ganzoo.specs import load_target
 
 DEVICE_DATA_LIMIT = 2 * 1024**3  # bytes of data kept whole on an accelerator
 OBJECTIVES_FILE = "objectives.safetensors"
@@ -91,7 +91,7 @@ class Run:
 
 def load_data(cfg: TrainConfig, registry: Registry):
     spec, arg = registry.dataset(cfg.dataset)
-    loader = resolve(spec.target)
+    loader = load_target(spec, "dataset")
     return loader(arg=arg, data_dir=cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=cfg.image_size)
 
 

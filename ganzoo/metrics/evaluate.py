@@ -35,7 +35,7 @@ generator or to the onnxruntime session alike, and every metric is numpy; so a r
 and its export score the same up to the export's float tolerance. An ONNX file
 needs no generator code and no torch for the model or the classifier; the
 reference data set is loaded through the data set registry, whose loaders build
-torch tensors (DESIGN.md §3), so evaluating (unlike generating) does import torch.
+torch tensors (docs/plugins.md §5), so evaluating (unlike generating) does import torch.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class Evaluated:
     steps: int | None = None
     weights: str | None = None
     data_options: dict[str, Any] = field(default_factory=dict)
+    codes: list[dict[str, Any]] = field(default_factory=list)  # latent codes, as ganzoo.codes lists them
 
 
 def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
@@ -115,14 +116,18 @@ def open_run(run_dir: str | Path, weights: str | None = None) -> Evaluated:
     except (GanzooError, KeyError, TypeError, ValueError):
         steps = None
 
-    def generate(z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    def generate(z: np.ndarray, labels: np.ndarray | None, codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
         with torch.no_grad():
             y = torch.from_numpy(labels) if labels is not None else None
+            if codes:
+                c = {k: torch.from_numpy(v) for k, v in codes.items()}
+                return G(torch.from_numpy(z), y, codes=c).float().numpy()
             return G(torch.from_numpy(z), y).float().numpy()
 
     options = {k: meta.get(k) for k in ("data_dir", "image_size")}
     return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"], int(G.latent_dim), int(G.num_classes),
-                     tuple(int(s) for s in G.output_shape), generate, steps, used, options)
+                     tuple(int(s) for s in G.output_shape), generate, steps, used, options,
+                     [c.as_dict() for c in (getattr(G, "codes", None) or ())])
 
 
 def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
@@ -136,11 +141,12 @@ def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
     if model.output_shape is None:
         raise GanzooError(f"'{path}' does not say its output shape (ganzoo.output_shape); export it again")
 
-    def generate(z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-        return np.asarray(model.run(z, labels), dtype=np.float32)
+    def generate(z: np.ndarray, labels: np.ndarray | None, codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return np.asarray(model.run(z, labels, codes), dtype=np.float32)
 
     return Evaluated(Path(path), "onnx", model.model, model.dataset, int(model.latent_dim), int(model.num_classes),
-                     tuple(int(s) for s in model.output_shape), generate, model.steps, model.weights)
+                     tuple(int(s) for s in model.output_shape), generate, model.steps, model.weights,
+                     codes=model.codes)
 
 
 def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu") -> Evaluated:
@@ -161,10 +167,14 @@ def open_source(source: str | Path, weights: str | None = None, provider: str = 
 def _sample(target: Evaluated, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     z = latents(n, target.latent_dim, seed)
     labels = requested_labels(n, target.num_classes)
+    from ganzoo.onnx.runtime import sample_codes
+
+    codes = sample_codes(target.codes, n, seed)  # from their priors, the same for a run and its export
     out = np.empty((n, *target.output_shape), np.float32)
     for start in range(0, n, GENERATE_BATCH):
         y = labels[start:start + GENERATE_BATCH] if labels is not None else None
-        part = target.generate(z[start:start + GENERATE_BATCH], y)
+        c = {name: v[start:start + GENERATE_BATCH] for name, v in codes.items()}
+        part = target.generate(z[start:start + GENERATE_BATCH], y, *([c] if c else []))
         if part.shape != (len(z[start:start + GENERATE_BATCH]), *target.output_shape):
             raise GanzooError(f"generator returned {list(part.shape)}, expected "
                               f"{[len(z[start:start + GENERATE_BATCH]), *target.output_shape]}; "
@@ -202,7 +212,7 @@ def protocol_for(dataset: str, plugin: str) -> str | None:
 def _load_data(target: Evaluated, data_dir: str | None, download: bool):
     """(data set name, protocol, the data set loaded as the reference)."""
     from ganzoo.registry import BUILTIN_PLUGIN, get_registry
-    from ganzoo.specs import resolve
+    from ganzoo.specs import load_target
 
     spec, arg = get_registry().dataset(target.dataset)
     name = spec.name if spec.plugin == BUILTIN_PLUGIN else spec.qualified_name
@@ -213,7 +223,7 @@ def _load_data(target: Evaluated, data_dir: str | None, download: bool):
     if target.kind == "onnx" and len(target.output_shape) == 3 and spec.shape and len(spec.shape) == 3 \
             and tuple(spec.shape[1:]) != target.output_shape[1:]:
         options["image_size"] = target.output_shape[-1]  # trained with --image-size: compare at that size
-    loader = resolve(spec.target)
+    loader = load_target(spec, "dataset")
     # Seed 0 whatever seed the run trained with: the reference set belongs to the data set, and a
     # run and its ONNX export (which does not record the training seed) meet the same real samples.
     data = loader(arg=arg, data_dir=options.get("data_dir"), download=download, seed=REFERENCE_SEED,

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Objective, Phase, Setup, Step
 from ganzoo.errors import GanzooError
-from ganzoo.specs import resolve
+from ganzoo.specs import load_target
 
 
 class LossObjective(Objective):
@@ -100,11 +100,7 @@ def _made(spec: Any, kind: str, obj: Any, legacy: tuple[str, ...]) -> None:
 
 
 def _call(spec: Any, kind: str, *args: Any) -> Any:
-    try:
-        target = resolve(spec.target)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise GanzooError(f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}'): cannot import its target "
-                          f"'{spec.target}': {exc}; fix the target string in the plugin's spec") from None
+    target = load_target(spec, kind)
     try:
         return target(*args)
     except TypeError as exc:

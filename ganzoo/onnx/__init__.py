@@ -10,7 +10,7 @@ Two halves that never meet at import time:
 This package module imports neither, so ``import ganzoo.onnx.runtime`` stays free of torch.
 """
 
-#: Metadata keys every ganzoo ONNX file carries (DESIGN.md §3 "ONNX file").
+#: Metadata keys every ganzoo ONNX file carries (exports/README.md lists them).
 METADATA_KEYS = (
     "ganzoo.model",
     "ganzoo.version",

@@ -1,6 +1,6 @@
 """Export a trained generator to a verified, self-describing ONNX file (the torch side).
 
-Why each step is there (the measurements behind them are in DESIGN.md §6):
+Why each step is there:
 
 - The generator must be in eval mode: one left in train mode exports silently with
   eval-mode BatchNorm, so the file would not compute what PyTorch computes.
@@ -14,11 +14,17 @@ Why each step is there (the measurements behind them are in DESIGN.md §6):
   only after it passed, so a failed export never leaves a file that looks valid.
 - ``metadata_props`` make the file self-describing: someone with only the ``.onnx`` and
   onnxruntime knows the latent size, the classes, the output shape and range.
+- A generator with latent codes (a ``codes`` attribute of ``ganzoo.api.Code``) gets one
+  graph input per code after ``z`` and ``labels``, named as the code (int64 [batch] for
+  categorical codes, float32 [batch] for continuous ones), and the metadata
+  ``ganzoo.codes`` saying their kinds and ranges; verification feeds random valid codes.
+  A generator without codes exports exactly as it did before codes existed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import math
@@ -37,7 +43,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganzoo.api import Code
 from ganzoo.errors import GanzooError
+from ganzoo.registry import Registry
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
 
 #: Verification passes when every output element agrees with PyTorch to this much.
@@ -107,6 +115,8 @@ class ExportResult:
         shape = "x".join(str(d) for d in json.loads(self.metadata.get("ganzoo.output_shape", "[]")))
         classes = self.metadata.get("ganzoo.num_classes", "0")
         cond = f", {classes} classes" if classes not in ("", "0") else ""
+        codes = [c.get("name", "?") for c in json.loads(self.metadata.get("ganzoo.codes") or "[]")]
+        cond += f", codes {', '.join(codes)}" if codes else ""
         weights = f", {self.weights} weights" if self.weights else ""
         weights += ", fp16" if self.metadata.get("ganzoo.precision") == "fp16" else ""
         return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
@@ -131,7 +141,7 @@ def _size(n: int) -> str:
 def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str = "",
                        steps: int | None = None, weights: str = "", kind: str | None = None,
                        extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """The ``ganzoo.*`` metadata_props for a generator (DESIGN.md §3 "ONNX file").
+    """The ``ganzoo.*`` metadata_props for a generator (exports/README.md lists them).
 
     The shape-related keys always come from the generator itself, so they cannot lie.
     ``kind`` is "images" or "points"; images are in [-1, 1] by contract, points unbounded.
@@ -140,6 +150,7 @@ def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str =
 
     shape = [int(d) for d in G.output_shape]
     kind = kind or ("images" if len(shape) == 3 else "points")
+    codes = _codes(G)
     props = {
         "ganzoo.model": model or type(G).__name__,
         "ganzoo.version": __version__,
@@ -152,6 +163,8 @@ def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str =
         "ganzoo.weights": weights,
         "ganzoo.kind": kind,
     }
+    if codes:  # only then: a file without codes keeps exactly the keys it always had
+        props["ganzoo.codes"] = json.dumps([c.as_dict() for c in codes])
     for key, value in (extra or {}).items():
         name = key if key.startswith("ganzoo.") else f"ganzoo.{key}"
         props[name] = value if isinstance(value, str) else json.dumps(value)
@@ -190,6 +203,12 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
     shape = "x".join(str(d) for d in json.loads(props["ganzoo.output_shape"]))
     classes = props["ganzoo.num_classes"]
     labels = f" and labels int64 [batch] in [0, {classes})" if classes != "0" else ""
+    codes = json.loads(props.get("ganzoo.codes") or "[]")
+    if codes:
+        described = ", ".join(
+            f"{c['name']} int64 [batch] in [0, {c['size']})" if c["kind"] == "categorical"
+            else f"{c['name']} float32 [batch] ~ U({c['low']:g}, {c['high']:g})" for c in codes)
+        labels += f"; latent codes {described}"
     trained = (f" ({props['ganzoo.weights'] or 'unknown'} weights, {props['ganzoo.steps'] or '?'} steps on "
                f"{props['ganzoo.dataset'] or '?'})")
     proto.doc_string = (
@@ -200,26 +219,34 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
 
 
 # -- checks before export ---------------------------------------------------------------------
-class _Unconditional(nn.Module):
-    """Fixes the graph signature to exactly ``(z) -> images`` whatever the generator's forward looks like."""
+def _codes(G: nn.Module) -> tuple[Code, ...]:
+    """The generator's latent codes; () for the many generators that have none."""
+    return tuple(getattr(G, "codes", None) or ())
+
+
+class _Wrapper(nn.Module):
+    """Fixes the graph signature to exactly ``(z[, labels][, one input per code]) -> images``
+    whatever the generator's forward looks like.
+
+    Inputs are positional, in the order of :func:`_names`. The generator is called as
+    ``G(z)`` or ``G(z, labels)`` when it has no codes (forwards written before codes
+    existed need not accept the keyword) and as ``G(z, labels, codes={name: tensor})``
+    only when it has some."""
 
     def __init__(self, generator: nn.Module) -> None:
         super().__init__()
         self.generator = generator
+        self.conditional = bool(generator.num_classes)
+        self.code_names = tuple(c.name for c in _codes(generator))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z).to(torch.float32)
-
-
-class _Conditional(nn.Module):
-    """``(z, labels) -> images`` for conditional generators."""
-
-    def __init__(self, generator: nn.Module) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, labels).to(torch.float32)
+    def forward(self, z: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        labels = rest[0] if self.conditional else None
+        if not self.code_names:
+            out = self.generator(z, labels) if self.conditional else self.generator(z)
+        else:
+            values = rest[1:] if self.conditional else rest
+            out = self.generator(z, labels, codes=dict(zip(self.code_names, values)))
+        return out.to(torch.float32)
 
 
 def _check_generator(G: Any) -> None:
@@ -227,7 +254,7 @@ def _check_generator(G: Any) -> None:
         raise GanzooError(f"expected a torch.nn.Module generator, got {type(G).__name__}")
     missing = [a for a in ("latent_dim", "num_classes", "output_shape") if not hasattr(G, a)]
     if missing:
-        raise GanzooError(f"generator {type(G).__name__} lacks the attribute(s) {', '.join(missing)} (DESIGN.md §3)")
+        raise GanzooError(f"generator {type(G).__name__} lacks the attribute(s) {', '.join(missing)} (docs/plugins.md §2)")
     if not (isinstance(G.latent_dim, int) and G.latent_dim > 0):
         raise GanzooError(f"generator latent_dim must be a positive int, got {G.latent_dim!r}")
     if not (isinstance(G.num_classes, int) and G.num_classes >= 0):
@@ -235,11 +262,30 @@ def _check_generator(G: Any) -> None:
     shape = tuple(G.output_shape)
     if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
         raise GanzooError(f"generator output_shape must be positive ints like (1, 28, 28), got {G.output_shape!r}")
+    _check_codes(G)
     training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
     if training:
         raise GanzooError(
             f"generator is in training mode ({', '.join(training[:3])}{', ...' if len(training) > 3 else ''}); call "
             ".eval() before export: BatchNorm and Dropout would export differently from what PyTorch computes")
+
+
+def _check_codes(G: nn.Module) -> None:
+    """Codes become graph inputs named after them, so the names must be unique and clear of z/labels/images."""
+    codes = getattr(G, "codes", None) or ()
+    try:
+        codes = tuple(codes)
+    except TypeError:
+        codes = (codes,)
+    bad = [c for c in codes if not isinstance(c, Code)]
+    if bad:
+        raise GanzooError(f"generator codes must be ganzoo.api.Code objects, got {type(bad[0]).__name__}: "
+                          "declare them as codes = (Code('c1', 'categorical', size=10), ...)")
+    names = [c.name for c in codes]
+    clash = sorted({n for n in names if n in (Z, LABELS, IMAGES) or names.count(n) > 1})
+    if clash:
+        raise GanzooError(f"generator code name(s) {', '.join(clash)} clash with another graph input or output; "
+                          f"rename them (names must be unique and not {Z}, {LABELS} or {IMAGES})")
 
 
 def _device(G: nn.Module) -> torch.device:
@@ -249,11 +295,17 @@ def _device(G: nn.Module) -> torch.device:
 
 
 def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Random valid inputs in the order of :func:`_names`: z, labels, then each code from its prior."""
     z = torch.randn(batch, G.latent_dim, generator=generator)
-    if not G.num_classes:
-        return (z.to(_device(G)),)
-    labels = torch.randint(0, G.num_classes, (batch,), generator=generator, dtype=torch.int64)
-    return z.to(_device(G)), labels.to(_device(G))
+    inputs = [z]
+    if G.num_classes:
+        inputs.append(torch.randint(0, G.num_classes, (batch,), generator=generator, dtype=torch.int64))
+    for code in _codes(G):
+        if code.kind == "categorical":
+            inputs.append(torch.randint(0, code.size, (batch,), generator=generator, dtype=torch.int64))
+        else:
+            inputs.append(torch.rand(batch, generator=generator) * (code.high - code.low) + code.low)
+    return tuple(t.to(_device(G)) for t in inputs)
 
 
 def _forward(module: nn.Module, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -270,7 +322,7 @@ def _check_forward(wrapper: nn.Module, G: nn.Module, example: Sequence[torch.Ten
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise GanzooError(f"generator returned {got} for a batch of {EXAMPLE_BATCH}; its output_shape "
-                          f"{tuple(G.output_shape)} promises {want} (DESIGN.md §3)")
+                          f"{tuple(G.output_shape)} promises {want} (docs/plugins.md §2)")
 
 
 def _check_deterministic(wrapper: nn.Module, example: Sequence[torch.Tensor]) -> None:
@@ -280,7 +332,7 @@ def _check_deterministic(wrapper: nn.Module, example: Sequence[torch.Tensor]) ->
         raise VerificationError(
             f"verification failed: generator forward is not deterministic in eval mode (two calls on the same z "
             f"differ by up to {diff:.3g}); it samples noise inside forward: take all noise from the input z "
-            "instead (DESIGN.md §3)")
+            "instead (docs/plugins.md §2)")
 
 
 # -- exporters ----------------------------------------------------------------------------------
@@ -334,7 +386,7 @@ def _captured(log: list[str]) -> Iterator[None]:
 
 
 def _names(G: nn.Module) -> list[str]:
-    return [Z, LABELS] if G.num_classes else [Z]
+    return [*([Z, LABELS] if G.num_classes else [Z]), *(c.name for c in _codes(G))]
 
 
 def _opset_of(proto: Any) -> int:
@@ -344,10 +396,13 @@ def _opset_of(proto: Any) -> int:
 def _export_dynamo(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.Module, opset: int | None) -> Any:
     batch = torch.export.Dim("batch")
     names = _names(G)
+    # keyed like torch.export binds the wrapper's forward(z, *rest): {"z": ..., "rest": (one per input)}
+    bound = inspect.signature(wrapper.forward).bind(*example).arguments
+    dynamic = {key: tuple({0: batch} for _ in value) if isinstance(value, tuple) else {0: batch}
+               for key, value in bound.items()}
     program = torch.onnx.export(
         wrapper, example, dynamo=True, external_data=False, optimize=True, verbose=False,
-        opset_version=opset, input_names=names, output_names=[IMAGES],
-        dynamic_shapes={name: {0: batch} for name in names},
+        opset_version=opset, input_names=names, output_names=[IMAGES], dynamic_shapes=dynamic,
     )
     proto = program.model_proto
     if opset is not None and _opset_of(proto) != opset:
@@ -456,12 +511,16 @@ def _check_io(model: Any, G: nn.Module) -> None:
     _check_value(inputs[0], onnx.TensorProto.FLOAT, [None, G.latent_dim], "input")
     if G.num_classes:
         _check_value(inputs[1], onnx.TensorProto.INT64, [None], "input")
+    first = 2 if G.num_classes else 1
+    for value, code in zip(inputs[first:], _codes(G)):
+        elem = onnx.TensorProto.INT64 if code.kind == "categorical" else onnx.TensorProto.FLOAT
+        _check_value(value, elem, [None], f"{code.kind} code input")
     _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *G.output_shape], "output")
 
 
 def _cpu_session(model_bytes: bytes) -> Any:
     """Pinned to the CPU provider: onnxruntime-gpu would otherwise try CUDA first and
-    print load errors on machines without it (DESIGN.md §6)."""
+    print load errors on machines without it."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -486,7 +545,8 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
 
     Raises :class:`VerificationError` with the reason when the checker, shape inference,
     the I/O contract or the numbers disagree. Inputs are fresh random draws (seeded, so a
-    failure reproduces), random labels for conditional models."""
+    failure reproduces), random labels for conditional models, random codes from their
+    priors for generators with latent codes."""
     import onnx
 
     model = onnx.load(str(path))
@@ -502,12 +562,12 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
     noisy = _random_ops(model)
     if noisy:
         raise VerificationError(f"verification failed: the graph samples noise ({', '.join(noisy)}), so it cannot "
-                                "match PyTorch; take all noise from the input z instead (DESIGN.md §3)")
+                                "match PyTorch; take all noise from the input z instead (docs/plugins.md §2)")
     try:
         session = _cpu_session(model.SerializeToString())
     except Exception as exc:
         raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
-    wrapper = (_Conditional(G) if G.num_classes else _Unconditional(G)).eval()
+    wrapper = _Wrapper(G).eval()
     rng = torch.Generator().manual_seed(seed)
     diffs: dict[int, float] = {}
     for batch in batches:
@@ -564,9 +624,12 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     except OSError as exc:
         raise GanzooError(f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
     props = {**generator_metadata(G), **(metadata or {})}
+    if not _codes(G):
+        props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims
     props.update({k: v for k, v in generator_metadata(G).items()
-                  if k in ("ganzoo.latent_dim", "ganzoo.num_classes", "ganzoo.output_shape", "ganzoo.version")})
-    wrapper = (_Conditional(G) if G.num_classes else _Unconditional(G)).eval()
+                  if k in ("ganzoo.latent_dim", "ganzoo.num_classes", "ganzoo.output_shape", "ganzoo.version",
+                           "ganzoo.codes")})
+    wrapper = _Wrapper(G).eval()
     example = _inputs(G, EXAMPLE_BATCH, torch.Generator().manual_seed(1234))
     _check_forward(wrapper, G, example)
     if verify:
@@ -616,7 +679,7 @@ def default_output(run_dir: str | Path) -> Path:
 def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int | None = None,
                weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
                exporter: str = "auto", echo: Callable[[str], None] | None = None,
-               fp16: bool = False) -> ExportResult:
+               fp16: bool = False, registry: Registry | None = None) -> ExportResult:
     """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
 
     ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
@@ -628,7 +691,7 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
 
     _check_opset(opset)
     run_dir = Path(run_dir)
-    G, meta, used = load_generator(run_dir, weights)
+    G, meta, used = load_generator(run_dir, weights, registry)
     state = ckpt.load_state(ckpt.checkpoint_dir(run_dir))
     steps = int(state.get("step", meta.get("steps", 0))) if isinstance(state, dict) else int(meta.get("steps", 0))
     name = run_dir.resolve().name

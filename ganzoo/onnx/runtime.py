@@ -12,6 +12,14 @@ and tests import it in a process where importing torch fails.
 Seeds give the same latents everywhere: ``numpy.random.default_rng(seed)
 .standard_normal((n, latent_dim), dtype=float32)``, the same on every machine and
 provider, and the first k rows of ``latents(n, seed)`` equal ``latents(k, seed)``.
+
+Generators with latent codes (InfoGAN) take one more input per code, named as the code
+and described by the metadata ``ganzoo.codes``; :func:`sample_codes` draws them from
+their priors with numpy, one stream per code beside the latents' stream, so a seed
+gives the same codes everywhere too (``ganzoo sample`` uses it for the torch side):
+
+    G = runtime.load("exports/infogan.onnx")
+    digits = G.sample(10, codes={"c1": range(10), "c2": 0.5}, seed=0)  # c3 from its prior
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -41,6 +49,166 @@ _LOAD_FAILED = re.compile(r"^Load model from .* failed:\s*")
 def latents(n: int, latent_dim: int, seed: int | None = None) -> np.ndarray:
     """Standard-normal latents ``[n, latent_dim]`` float32; a seed gives the same ones everywhere."""
     return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+
+
+# -- latent codes -------------------------------------------------------------------------------
+#: Mixed into every code's seed, so a code's stream never coincides with the latents' one
+#: (``default_rng(seed)``), which must stay what it was before codes existed.
+_CODE_STREAM = 0x636F6465  # "code"
+#: Graph names a code may not take: they are the I/O contract's own.
+_RESERVED = (Z, LABELS, IMAGES)
+
+
+def _code_dict(code: Any) -> dict[str, Any]:
+    """A code as the plain dict of ``ganzoo.codes``; ``ganzoo.api.Code`` objects are accepted
+    through their ``as_dict`` so that the torch side can pass ``G.codes`` unchanged."""
+    return dict(code.as_dict()) if hasattr(code, "as_dict") else dict(code)
+
+
+def _specs(codes: Iterable[Any] | None) -> list[dict[str, Any]]:
+    return [_code_dict(c) for c in (codes or ())]
+
+
+def describe_codes(codes: Iterable[Any] | None) -> str:
+    """``c1 (categorical 0..9), c2 (continuous -1..1)``: what error messages list as the valid codes."""
+    parts = []
+    for code in _specs(codes):
+        if code["kind"] == "categorical":
+            parts.append(f"{code['name']} (categorical 0..{int(code['size']) - 1})")
+        else:
+            parts.append(f"{code['name']} (continuous {float(code['low']):g}..{float(code['high']):g})")
+    return ", ".join(parts)
+
+
+def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict[str, Any]]:
+    """The codes a ``ganzoo.codes`` metadata value lists ([] when absent or empty).
+
+    Checked here, once, so that sampling can trust every size and range it reads."""
+    if text is None or not text.strip():
+        return []
+    try:
+        entries = json.loads(text)
+        if not isinstance(entries, list):
+            raise TypeError("not a list")
+        codes: list[dict[str, Any]] = []
+        for entry in entries:
+            name, kind = entry["name"], entry["kind"]
+            if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
+                raise ValueError(f"bad name {name!r}")
+            if kind == "categorical":
+                size = entry["size"]
+                if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+                    raise ValueError(f"bad size {size!r}")
+                codes.append({"name": name, "kind": kind, "size": size})
+            elif kind == "continuous":
+                low, high = float(entry["low"]), float(entry["high"])
+                if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                    raise ValueError(f"bad range {low}..{high}")
+                codes.append({"name": name, "kind": kind, "low": low, "high": high})
+            else:
+                raise ValueError(f"bad kind {kind!r}")
+        if len({c["name"] for c in codes}) != len(codes):
+            raise ValueError("duplicate names")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise GanzooError(f"{where} has a corrupt ganzoo.codes ({exc}): {text!r:.80}; export it again") from None
+    return codes
+
+
+def _check_seed(seed: Any) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise GanzooError(f"seed must be a non-negative integer or None, got {seed!r}")
+
+
+def sample_codes(codes: Iterable[Any] | None, n: int, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Every code drawn from its prior for ``n`` samples: ``{name: [n]}``, int64 for
+    categorical codes (uniform over ``0..size-1``), float32 for continuous ones (uniform
+    on ``[low, high]``).
+
+    ``codes`` are ``ganzoo.codes`` dicts (``Generator.codes``) or ``ganzoo.api.Code``
+    objects. Each code has its own numpy stream, seeded by (seed, its name) and never by
+    the latents' seed alone, so that: :func:`latents` for (n, seed) is exactly what it is
+    for a generator without codes; the same (n, seed) give the same codes in ``ganzoo
+    sample`` (torch), ``ganzoo generate`` (onnxruntime) and ``ganzoo eval``; fixing one
+    code does not change how the others are drawn; and the first k values for (n, seed)
+    are the values for (k, seed). ``seed=None`` draws fresh codes."""
+    specs = _specs(codes)
+    if not specs:
+        return {}
+    _check_seed(seed)
+    drawn: dict[str, np.ndarray] = {}
+    for code in specs:
+        name = code["name"]
+        rng = (np.random.default_rng() if seed is None
+               else np.random.default_rng([_CODE_STREAM, int(seed), *name.encode()]))
+        if code["kind"] == "categorical":
+            drawn[name] = rng.integers(0, int(code["size"]), n, dtype=np.int64)
+        else:
+            low, high = float(code["low"]), float(code["high"])
+            drawn[name] = (low + (high - low) * rng.random(n)).astype(np.float32)
+    return drawn
+
+
+def _code_values(code: dict[str, Any], value: Any, n: int, codes: list[dict[str, Any]], model: str) -> np.ndarray:
+    """One code's values for n samples: a scalar repeated, or n values, validated."""
+    name = code["name"]
+    valid = f"'{model}' takes {describe_codes(codes)}"
+    if isinstance(value, range):
+        value = list(value)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        array = np.asarray(None)
+    if code["kind"] == "categorical":
+        size = int(code["size"])
+        if array.dtype.kind == "f" and array.size and np.all(np.isfinite(array)) and np.all(np.mod(array, 1) == 0):
+            array = array.astype(np.int64)
+        if array.dtype == bool or array.dtype.kind not in "iu" or not array.size:
+            raise GanzooError(f"code {name} must be integers in 0..{size - 1}, got {value!r:.60}; {valid}")
+        bad = sorted({int(v) for v in array.reshape(-1) if not 0 <= v < size})
+        if bad:
+            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            raise GanzooError(f"code {name} value(s) {shown} out of range 0..{size - 1}; {valid}")
+        array = array.astype(np.int64)
+    else:
+        if array.dtype == bool or array.dtype.kind not in "iuf" or not array.size:
+            raise GanzooError(f"code {name} must be finite numbers, got {value!r:.60}; {valid}")
+        array = array.astype(np.float64)
+        if not np.all(np.isfinite(array)):
+            raise GanzooError(f"code {name} must be finite numbers, got {value!r:.60}; {valid}")
+        array = array.astype(np.float32)
+    if array.ndim == 0:
+        return np.full(n, array.item(), dtype=array.dtype)
+    if array.ndim != 1 or len(array) != n:
+        raise GanzooError(f"got {array.size} values of code {name} for {n} samples: give one value or one per sample")
+    return np.ascontiguousarray(array)
+
+
+def resolve_codes(codes: Iterable[Any] | None, given: Mapping[str, Any] | None, n: int, seed: int | None = None,
+                  model: str = "this generator") -> dict[str, np.ndarray]:
+    """Every code's values for n samples: those in ``given`` (a scalar for all samples, or
+    n values), the others drawn by :func:`sample_codes` with ``seed``.
+
+    One-line :class:`GanzooError` for an unknown name, a categorical value that is not an
+    integer in range and a continuous value that is not finite. Continuous values outside
+    the prior's ``[low, high]`` pass on purpose: the generator never saw them in training,
+    and what it makes of them (extrapolation) is a legitimate thing to look at."""
+    specs = _specs(codes)
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise GanzooError(f"codes must be a dict {{name: value}}, got {type(given).__name__}; "
+                          f"'{model}' takes {describe_codes(specs) or 'no codes'}")
+    if given and not specs:
+        raise GanzooError(f"'{model}' takes no latent codes: drop the codes ({', '.join(map(str, given))})")
+    names = [c["name"] for c in specs]
+    unknown = [str(k) for k in given if k not in names]
+    if unknown:
+        raise GanzooError(f"'{model}' has no code {', '.join(unknown)}; its codes are {describe_codes(specs)}")
+    drawn = sample_codes(specs, n, seed)
+    for code in specs:
+        if code["name"] in given:
+            drawn[code["name"]] = _code_values(code, given[code["name"]], n, specs, model)
+    return drawn
 
 
 def _ort():
@@ -102,7 +270,7 @@ def _try_cuda(path: Path, threads: int | None) -> tuple[Any | None, str]:
     onnxruntime-gpu lists CUDA as available even without a GPU and falls back to the CPU
     with pages of load errors; so: driver check, preload the CUDA/cuDNN libraries from the
     nvidia pip packages, create the session with the default logger silenced, and look at
-    ``session.get_providers()[0]`` (DESIGN.md §6)."""
+    ``session.get_providers()[0]``."""
     ort = _ort()
     if CUDA not in ort.get_available_providers():
         return None, f"this onnxruntime has no CUDA provider (providers: {', '.join(ort.get_available_providers())})"
@@ -160,13 +328,17 @@ class Generator:
     (tuple, or None when neither the metadata nor the graph tell), ``output_range``,
     ``kind`` ("images" or "points"), ``model``, ``dataset``, ``steps``, ``weights``,
     ``version``, ``modes`` (mixture centres or None), ``metadata`` (every metadata_prop),
-    ``provider`` (the onnxruntime provider running it), ``path``, ``session``."""
+    ``codes`` (the latent codes the graph takes beside z, as ``ganzoo.codes`` lists them:
+    ``{"name", "kind": "categorical", "size"}`` or ``{"name", "kind": "continuous", "low",
+    "high"}``; [] for generators without codes), ``provider`` (the onnxruntime provider
+    running it), ``path``, ``session``."""
 
     def __init__(self, path: Path, session: Any, latent_dim: int, num_classes: int,
                  output_shape: tuple[int, ...] | None, metadata: dict[str, str], input_name: str,
-                 labels_name: str | None, output_name: str) -> None:
+                 labels_name: str | None, output_name: str, codes: list[dict[str, Any]] | None = None) -> None:
         self.path, self.session, self.metadata = path, session, metadata
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, output_shape
+        self.codes: list[dict[str, Any]] = list(codes or [])
         self._z, self._labels, self._out = input_name, labels_name, output_name
         self.provider: str = session.get_providers()[0]
         self.model = metadata.get("ganzoo.model", path.stem)
@@ -188,6 +360,7 @@ class Generator:
 
     def __repr__(self) -> str:
         cond = f", num_classes={self.num_classes}" if self.num_classes else ""
+        cond += f", codes={describe_codes(self.codes)}" if self.codes else ""
         return (f"<ganzoo.onnx.runtime.Generator {self.model!r} latent_dim={self.latent_dim}{cond} "
                 f"output_shape={self.output_shape} provider={self.provider}>")
 
@@ -205,7 +378,7 @@ class Generator:
 
     def check_labels(self, labels: Any, n: int) -> np.ndarray | None:
         """Validate labels before onnxruntime sees them: out-of-range labels would raise
-        inside Gather (embeddings) or silently give zeros (one-hot; DESIGN.md §6)."""
+        inside Gather (embeddings) or silently give zeros (one-hot)."""
         if not self.num_classes:
             if labels is not None:
                 raise GanzooError(f"'{self.model}' is unconditional: drop the labels")
@@ -230,21 +403,34 @@ class Generator:
             raise GanzooError(f"labels {shown} out of range: '{self.model}' has classes 0..{self.num_classes - 1}")
         return array.astype(np.int64)
 
-    def run(self, z: np.ndarray, labels: Any = None, batch_size: int = CHUNK) -> np.ndarray:
-        """The generator on given latents ``[n, latent_dim]`` (float32) and labels, run
-        ``batch_size`` rows at a time so that n = 50,000 does not need 50,000 activations."""
+    def check_codes(self, codes: Mapping[str, Any] | None, n: int, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Every code's values for n samples (see :func:`resolve_codes`): the given ones
+        validated, the others drawn from their priors with ``seed``. {} without codes."""
+        return resolve_codes(self.codes, codes, n, seed, model=self.model)
+
+    def run(self, z: np.ndarray, labels: Any = None, codes: Mapping[str, Any] | None = None,
+            batch_size: int = CHUNK, seed: int | None = None) -> np.ndarray:
+        """The generator on given latents ``[n, latent_dim]`` (float32), labels and codes,
+        run ``batch_size`` rows at a time so that n = 50,000 does not need 50,000 activations.
+
+        ``codes``: ``{name: scalar or n values}``; codes left out are drawn from their
+        priors (:func:`sample_codes` with ``seed``; None: fresh draws)."""
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim or not len(z):
             raise GanzooError(f"z must have shape [n, {self.latent_dim}] with n >= 1, got {list(z.shape)}")
         y = self.check_labels(labels, len(z))
+        c = self.check_codes(codes, len(z), seed)
         step = max(1, int(batch_size))
-        parts = [self._run(z[i:i + step], None if y is None else y[i:i + step]) for i in range(0, len(z), step)]
+        parts = [self._run(z[i:i + step], None if y is None else y[i:i + step],
+                           {name: v[i:i + step] for name, v in c.items()}) for i in range(0, len(z), step)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _run(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    def _run(self, z: np.ndarray, y: np.ndarray | None, codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
         feeds = {self._z: z}
         if self._labels is not None:
             feeds[self._labels] = np.ascontiguousarray(y)
+        for name, value in (codes or {}).items():
+            feeds[name] = np.ascontiguousarray(value)
         try:
             if self.provider == CUDA:  # IO binding: inputs copied once, output allocated by the provider
                 binding = self.session.io_binding()
@@ -257,14 +443,21 @@ class Generator:
         except Exception as exc:
             raise GanzooError(f"onnxruntime failed on '{self.path}': {_short(exc)}") from None
 
-    def sample(self, n: int, labels: Any = None, seed: int | None = None, batch_size: int = CHUNK) -> np.ndarray:
+    def sample(self, n: int, labels: Any = None, codes: Mapping[str, Any] | None = None, seed: int | None = None,
+               batch_size: int = CHUNK) -> np.ndarray:
         """``n`` samples ``[n, *output_shape]`` float32.
 
         ``labels``: None (conditional models: every class in turn), one int, or n ints.
-        ``seed``: None draws fresh latents; an int gives the same ones everywhere."""
+        ``codes`` (generators with latent codes): ``{name: value}``, a value being one
+        number for every sample or n numbers; an integer in ``0..size-1`` for a categorical
+        code, any finite number for a continuous one (outside the prior's ``[low, high]``
+        the generator extrapolates: allowed, and worth a look). Codes left out are drawn
+        from their priors. ``seed``: None draws fresh latents and codes; an int gives the
+        same ones everywhere (:func:`latents`, :func:`sample_codes`)."""
         n = _count(n)
         y = self.check_labels(labels, n)
-        return self.run(latents(n, self.latent_dim, seed), y, batch_size=batch_size)
+        c = self.check_codes(codes, n, seed)
+        return self.run(latents(n, self.latent_dim, seed), y, c, batch_size=batch_size)
 
 
 def _count(n: Any) -> int:
@@ -273,8 +466,23 @@ def _count(n: Any) -> int:
     return int(n)
 
 
+def _check_code_inputs(path: Path, by_name: dict[str, Any], codes: list[dict[str, Any]]) -> None:
+    """Each code of ``ganzoo.codes`` must be a graph input of the right type: a wrong one
+    would fail deep inside onnxruntime with a message about tensors, not about the file."""
+    for code in codes:
+        name = code["name"]
+        value = by_name.get(name)
+        if value is None:
+            raise GanzooError(f"'{path}' lists the code '{name}' in ganzoo.codes but its graph has no input "
+                              f"'{name}'; export it again")
+        want = "tensor(int64)" if code["kind"] == "categorical" else "tensor(float)"
+        if value.type != want or len(value.shape) != 1:
+            raise GanzooError(f"input '{name}' of '{path}' is {value.type} {value.shape}; the {code['kind']} code "
+                              f"'{name}' must be {want} [batch]; export it again")
+
+
 def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: int | None
-                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str]:
+                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str, list[dict[str, Any]]]:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     by_name = {i.name: i for i in inputs}
     ganzoo_file = any(k.startswith("ganzoo.") for k in metadata)
@@ -313,9 +521,12 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
         raise GanzooError(f"{flag} says {dim} but input '{z_in.name}' of '{path}' takes [batch, {z_in.shape[1]}]")
 
     labels_in = by_name.get(LABELS)
-    others = [i.name for i in inputs if i.name not in (z_in.name, LABELS)]
+    codes = parse_codes_metadata(metadata.get("ganzoo.codes"), f"'{path}'")
+    others = [i.name for i in inputs if i.name not in (z_in.name, LABELS, *(c["name"] for c in codes))]
     if others:
-        raise GanzooError(f"'{path}' has inputs this runtime cannot feed: {', '.join(others)}")
+        listed = f" (its ganzoo.codes lists {describe_codes(codes)})" if codes else ""
+        raise GanzooError(f"'{path}' has inputs this runtime cannot feed: {', '.join(others)}{listed}")
+    _check_code_inputs(path, by_name, codes)
     num_classes = _int(metadata.get("ganzoo.num_classes"))
     if labels_in is None:
         if num_classes:
@@ -339,7 +550,8 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
     else:
         static = _static(out.shape[1:])
         shape = tuple(static) if static else None
-    return dim, int(num_classes), shape, z_in.name, labels_in.name if labels_in is not None else None, out.name
+    return (dim, int(num_classes), shape, z_in.name, labels_in.name if labels_in is not None else None, out.name,
+            codes)
 
 
 def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None,
@@ -363,8 +575,9 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
         raise GanzooError(f"threads must be a positive integer, got {threads!r}")
     session = _session(path, provider, threads)
     metadata = dict(session.get_modelmeta().custom_metadata_map)
-    dim, classes, shape, z_name, labels_name, out_name = _resolve_io(path, session, metadata, latent_dim)
-    return Generator(path, session, dim, classes, shape, metadata, z_name, labels_name, out_name)
+    dim, classes, shape, z_name, labels_name, out_name, codes = _resolve_io(path, session, metadata, latent_dim)
+    return Generator(path, session, dim, classes, shape, metadata, z_name, labels_name, out_name, codes)
 
 
-__all__ = ["CHUNK", "PROVIDERS", "Generator", "default_threads", "latents", "load"]
+__all__ = ["CHUNK", "PROVIDERS", "Generator", "default_threads", "describe_codes", "latents", "load",
+           "parse_codes_metadata", "resolve_codes", "sample_codes"]
