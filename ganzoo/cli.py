@@ -72,7 +72,8 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
         row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset)
     elif kind == "dataset":
         row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
-                   num_classes=spec.num_classes, labelled=bool(spec.num_classes) if spec.num_classes is not None else None)
+                   num_classes=spec.num_classes,
+                   labelled=bool(spec.num_classes) if spec.num_classes is not None else None)
     else:
         row.update(paper=spec.paper)
     return row
@@ -115,7 +116,8 @@ def list_cmd(what: str | None, pattern: str | None, as_json: bool) -> None:
     if pattern and not any(found.values()):
         raise GanzooError(f"nothing matches '{pattern}'. See: ganzoo list")
     plural = {v: k for k, v in KIND_WORDS.items()}
-    shared = {s.name for k in kinds for s in registry.list(k) if len([t for t in registry.list(k) if t.name == s.name]) > 1}
+    shared = {s.name for k in kinds for s in registry.list(k)
+              if len([t for t in registry.list(k) if t.name == s.name]) > 1}
     for kind in kinds:
         specs = found[kind]
         if not specs:
@@ -496,7 +498,8 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 @click.option("-n", "--n", "n", type=int,
               help="How many samples [default: 2,500 for 2-D mixtures, 5,000 for digits, 26,000 for stacked-mnist].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latents (numpy).")
-@click.option("--weights", type=click.Choice(["ema", "raw"]), help="Run directories: [default: ema when the run has it]")
+@click.option("--weights", type=click.Choice(["ema", "raw"]),
+              help="Run directories: [default: ema when the run has it]")
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live (for mnist).")
 @click.option("--download", is_flag=True, help="Let a torchvision data set download when missing.")
 @click.option("-o", "--output", type=click.Path(), help="JSON file [default: RUN_DIR/eval.json or MODEL.eval.json].")
@@ -568,7 +571,8 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
               help="Seed of the latents and codes (numpy; same everywhere).")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="onnxruntime provider; auto takes CUDA only where it really loads.")
-@click.option("-o", "--output", type=click.Path(), help="PNG grid, a scatter plot for 2-D points [default: samples.png].")
+@click.option("-o", "--output", type=click.Path(),
+              help="PNG grid, a scatter plot for 2-D points [default: samples.png].")
 @click.option("--npy", type=click.Path(), help="Also/instead save the raw samples [N, ...] as .npy.")
 @click.option("--latent-dim", type=int, help="Latent size, to run an .onnx without ganzoo metadata.")
 def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
@@ -598,7 +602,8 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
     if output is None and npy is None:
         output = "samples.png"
     if output is not None and not drawable:
-        raise GanzooError(f"samples of shape {list(out.shape[1:])} cannot be drawn as a picture; save them with --npy out.npy")
+        raise GanzooError(
+            f"samples of shape {list(out.shape[1:])} cannot be drawn as a picture; save them with --npy out.npy")
     written = []
     if npy is not None:
         np.save(npy, out)
@@ -623,7 +628,8 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
 @click.option("--compile", "compile_", is_flag=True, help="Also time torch.compile.")
 @click.option("--fp16", is_flag=True, help="Also time an fp16 copy on GPU providers (output limit 1e-2).")
 @click.option("--warmup", type=int, default=10, show_default=True, help="Untimed runs per backend and batch size.")
-@click.option("--runs", type=int, default=100, show_default=True, help="Timed runs per backend and batch size (at most).")
+@click.option("--runs", type=int, default=100, show_default=True,
+              help="Timed runs per backend and batch size (at most).")
 @click.option("--max-time", type=float, default=10.0, show_default=True,
               help="Seconds per backend and batch size; stops early after at least 10 runs.")
 @click.option("--threads", type=int, help="CPU threads for every backend [default: OMP_NUM_THREADS, else all cores].")

@@ -241,7 +241,8 @@ class Registry:
     def list(self, kind: str, pattern: str = "*") -> list[Any]:
         """Entries of one kind whose short or qualified name matches a shell-style pattern."""
         specs = self._entries[_kind(kind)]
-        out = [s for s in specs if fnmatch.fnmatchcase(s.name, pattern) or fnmatch.fnmatchcase(s.qualified_name, pattern)]
+        out = [s for s in specs
+               if fnmatch.fnmatchcase(s.name, pattern) or fnmatch.fnmatchcase(s.qualified_name, pattern)]
         return sorted(out, key=lambda s: (s.name, s.plugin != BUILTIN_PLUGIN, s.plugin))
 
     def collisions(self) -> builtins.list[NameCollision]:  # `list` here is the method above

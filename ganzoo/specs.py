@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
-Target = Union[str, Callable[..., Any]]
+Target = str | Callable[..., Any]
 
 
 def resolve(target: Target) -> Callable[..., Any]:

@@ -49,9 +49,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from ganzoo.errors import GanzooError
 from ganzoo.registry import BUILTIN_PLUGIN, Registry, get_registry

@@ -330,3 +330,21 @@ def test_augment_on_points_is_refused(tmp_path):
 def test_train_help_explains_objective_options():
     code, out = invoke("train", "--help")
     assert code == 0 and "--augment" in out and "@EVERY" in out and "ragan" in out
+
+
+def test_infogan_exports_and_generates_with_codes(tmp_path):
+    from ganzoo.onnx import runtime
+
+    _train(tmp_path, "infogan", dataset="digits", steps=2)
+    run, onnx_file = tmp_path / "run", tmp_path / "infogan.onnx"
+    code, out = invoke("export", run, "-o", onnx_file)
+    assert code == 0 and "codes c1, c2, c3" in out, out
+    G = runtime.load(onnx_file, provider="cpu")
+    assert [c["name"] for c in G.codes] == ["c1", "c2", "c3"]
+    a = G.sample(10, codes={"c1": 3}, seed=0)
+    b = G.sample(10, codes={"c1": 4}, seed=0)
+    assert a.shape == (10, 1, 8, 8) and not (a == b).all()  # the code steers what is drawn
+    code, out = invoke("generate", onnx_file, "--code", "c1=all", "--code", "c2=0.5", "-o", tmp_path / "g.png")
+    assert code == 0 and (tmp_path / "g.png").is_file(), out
+    code, out = invoke("sample", run, "--code", "c1=all", "-o", tmp_path / "s.png")
+    assert code == 0 and (tmp_path / "s.png").is_file(), out

@@ -32,9 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ganzoo.errors import GanzooError
 
@@ -83,7 +84,8 @@ def parse_batch_sizes(text: str | Sequence[int]) -> list[int]:
             raise GanzooError(f"--batch-sizes takes positive integers separated by commas like 1,8,64,256; "
                               f"got '{item}'") from None
         if not 1 <= value <= MAX_BATCH:
-            raise GanzooError(f"--batch-sizes must be between 1 and {MAX_BATCH}, got {value}; e.g. --batch-sizes 1,8,64")
+            raise GanzooError(
+                f"--batch-sizes must be between 1 and {MAX_BATCH}, got {value}; e.g. --batch-sizes 1,8,64")
         sizes.append(value)
     if not sizes:
         raise GanzooError("--batch-sizes is empty; give at least one, e.g. --batch-sizes 1,64")
@@ -131,7 +133,8 @@ def _find_run(onnx_path: Path, metadata: dict[str, str]) -> tuple[Path | None, s
     name_path = Path(name)
     candidates = [name_path] if name_path.is_absolute() else []
     base = name_path.name
-    for folder in (onnx_path.parent, onnx_path.parent.parent / "runs", onnx_path.parent.parent, Path("runs"), Path(".")):
+    for folder in (onnx_path.parent, onnx_path.parent.parent / "runs", onnx_path.parent.parent,
+                   Path("runs"), Path(".")):
         candidates.append(folder / base)
     model = metadata.get("ganzoo.model", "")
     for candidate in candidates:
@@ -203,7 +206,8 @@ def _cpu() -> tuple[str, str, list[str]]:
     except OSError:
         pass
     name = fields.get("model name") or platform.processor() or platform.machine()
-    ident = f"family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields and "model" in fields else ""
+    ident = (f"family {fields['cpu family']} model {fields['model']}"
+             if "cpu family" in fields and "model" in fields else "")
     flags = set((fields.get("flags") or fields.get("features") or "").split())
     return name, ident, [f for f in _SIMD if f in flags]
 
@@ -247,9 +251,9 @@ def machine_info() -> dict[str, Any]:
 
         versions["ganzoo"] = __version__
     cpu, ident, flags = _cpu()
-    return {"cpu": cpu, "cpu_id": ident, "cpu_flags": flags, "cores": os.cpu_count(), "cores_usable": usable, "memory_gb": _memory_gb(),
-            "gpus": _gpus(), "os": platform.platform(), "versions": {k: v for k, v in versions.items() if v},
-            "load_average": _load()}
+    return {"cpu": cpu, "cpu_id": ident, "cpu_flags": flags, "cores": os.cpu_count(), "cores_usable": usable,
+            "memory_gb": _memory_gb(), "gpus": _gpus(), "os": platform.platform(),
+            "versions": {k: v for k, v in versions.items() if v}, "load_average": _load()}
 
 
 def _load() -> list[float] | None:
@@ -522,7 +526,8 @@ def format_table(result: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
     right = {1, 2, 3, 4, 5, 6, 7}
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     out = [line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
     m, s, mach = result["model"], result["settings"], result["machine"]
     shape = "x".join(map(str, m.get("output_shape") or []))

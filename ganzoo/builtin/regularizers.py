@@ -21,7 +21,8 @@ def ganzoo_register_regularizers(register):
     ))
     register(RegularizerSpec(
         name="acgan-aux",
-        summary="ACGAN's class loss on D's class head: real (and, with --set aux_fakes=true, fake) images for D, fake for G",
+        summary=("ACGAN's class loss on D's class head: real (and, with --set aux_fakes=true, fake) images for D, "
+                 "fake for G"),
         paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
         target="ganzoo.models.acgan:AuxiliaryClassifier",
         default_weight=1.0,

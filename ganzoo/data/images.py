@@ -28,7 +28,8 @@ def _scale(images: torch.Tensor, max_value: float) -> torch.Tensor:
 def _resize(x: torch.Tensor, image_size: int | None) -> torch.Tensor:
     if image_size is None or x.shape[-1] == image_size:
         return x
-    return F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True).clamp(-1, 1)
+    return F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
+                         antialias=True).clamp(-1, 1)
 
 
 def digits(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
@@ -67,7 +68,8 @@ def _torchvision(name: str, data_dir: str | None, download: bool, image_size: in
         if download:
             raise GanzooError(f"could not download {name} into {root}: {exc}") from None
         raise GanzooError(
-            f"{name} not found under {root}; pass --download to fetch it, or --data-dir pointing at a folder that holds it"
+            f"{name} not found under {root}; pass --download to fetch it, "
+            "or --data-dir pointing at a folder that holds it"
         ) from None
     data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(np.asarray(ds.data))
     x = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)

@@ -60,7 +60,8 @@ def checkpoint_dir(run_dir: Path) -> Path:
             return candidate
     if not run_dir.exists():
         raise GanzooError(f"run directory '{run_dir}' does not exist")
-    raise GanzooError(f"run directory '{run_dir}' has no checkpoint yet; train it first (ganzoo train ... --out {run_dir})")
+    raise GanzooError(
+        f"run directory '{run_dir}' has no checkpoint yet; train it first (ganzoo train ... --out {run_dir})")
 
 
 def load_weights(path: Path, module: nn.Module) -> None:
@@ -81,4 +82,5 @@ def load_state(ckpt: Path) -> dict[str, Any]:
     try:
         return torch.load(ckpt / STATE, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise GanzooError(f"corrupt checkpoint state '{ckpt / STATE}': {type(exc).__name__}; restore it or train again") from None
+        raise GanzooError(
+            f"corrupt checkpoint state '{ckpt / STATE}': {type(exc).__name__}; restore it or train again") from None

@@ -101,7 +101,8 @@ class DigitClassifier:
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 4 or x.shape[1:] != (1, self.size, self.size):
             raise GanzooError(
-                f"classifier '{self.name}' reads images [N, 1, {self.size}, {self.size}] in [-1, 1], got {list(x.shape)}; "
+                f"classifier '{self.name}' reads images [N, 1, {self.size}, {self.size}] in [-1, 1], "
+                f"got {list(x.shape)}; "
                 "resize the images or pick the classifier for their size")
         return x
 
@@ -151,7 +152,8 @@ def load_classifier(name: str) -> DigitClassifier:
     try:
         arch = json.loads(info["arch"])
         weights = {k: v.astype(np.float32) for k, v in load_file(str(path)).items()}
-        missing = {f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2") for p in ("weight", "bias")} - set(weights)
+        expected = {f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2") for p in ("weight", "bias")}
+        missing = expected - set(weights)
         if missing:
             raise KeyError(", ".join(sorted(missing)))
     except (KeyError, ValueError) as exc:

@@ -159,7 +159,8 @@ def open_source(source: str | Path, weights: str | None = None, provider: str = 
             raise GanzooError(f"'{path}' is neither a run directory nor an .onnx file; "
                               "pass the folder ganzoo train wrote, or an exported MODEL.onnx")
         if weights:
-            raise GanzooError("--weights applies to run directories; an ONNX file holds the weights it was exported with")
+            raise GanzooError(
+                "--weights applies to run directories; an ONNX file holds the weights it was exported with")
         return open_onnx(path, provider)
     return open_run(path, weights)
 
@@ -386,7 +387,8 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += [("Frechet distance (classifier features)", m["frechet_distance"], None, "num", None),
                  (f"precision (k={result['classifier']['k']})", m["precision"], None, "share", None),
                  (f"recall (k={result['classifier']['k']})", m["recall"], None, "share", None),
-                 ("classes covered (>= 1 % each)", m["classes_covered"], r["classes_covered"], "count", m["num_classes"]),
+                 ("classes covered (>= 1 % each)", m["classes_covered"], r["classes_covered"], "count",
+                  m["num_classes"]),
                  ("KL(class histogram || uniform)", m["class_kl"], r["class_kl"], "num", None)]
     else:
         rows += [("modes captured", m["modes_captured"], r["modes_captured"], "count", m["num_modes"]),

@@ -43,7 +43,8 @@ def _as_features(x: np.ndarray, what: str, min_rows: int = 1) -> np.ndarray:
     if x.ndim != 2 or len(x) < min_rows:
         raise GanzooError(f"{what} must be a [N, D] feature matrix with N >= {min_rows}, got shape {list(x.shape)}")
     if not np.isfinite(x).all():
-        raise GanzooError(f"{what} hold NaN or infinite values; the generator diverged: retrain it or use an earlier checkpoint")
+        raise GanzooError(
+            f"{what} hold NaN or infinite values; the generator diverged: retrain it or use an earlier checkpoint")
     return x
 
 
@@ -85,7 +86,8 @@ def _distances(a: np.ndarray, b: np.ndarray, b_norms: np.ndarray) -> np.ndarray:
 def knn_radii(features: np.ndarray, k: int = K_NEAREST) -> np.ndarray:
     """Distance from each row to its k-th nearest other row."""
     if len(features) <= k:
-        raise GanzooError(f"k-NN manifolds need more than k={k} samples, got {len(features)}; evaluate more samples (--n)")
+        raise GanzooError(
+            f"k-NN manifolds need more than k={k} samples, got {len(features)}; evaluate more samples (--n)")
     norms = _sq_norms(features)
     out = np.empty(len(features))
     for start in range(0, len(features), _CHUNK):
@@ -132,5 +134,6 @@ def conditional_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     """Share of samples whose predicted class is the label the generator was asked for."""
     predictions, labels = np.asarray(predictions).ravel(), np.asarray(labels).ravel()
     if predictions.shape != labels.shape or predictions.size == 0:
-        raise GanzooError(f"conditional accuracy needs one prediction per label; got {predictions.size} and {labels.size}")
+        raise GanzooError(
+            f"conditional accuracy needs one prediction per label; got {predictions.size} and {labels.size}")
     return float((predictions == labels).mean())

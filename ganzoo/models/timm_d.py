@@ -122,4 +122,5 @@ def build_timm_discriminator(spec: str, shape: tuple[int, ...], num_classes: int
     try:
         return TimmDiscriminator(arch, shape, num_classes)
     except TypeError as exc:
-        raise GanzooError(f"timm cannot build '{arch}' with in_chans={shape[0]}: {exc}; choose another architecture") from None
+        raise GanzooError(
+            f"timm cannot build '{arch}' with in_chans={shape[0]}: {exc}; choose another architecture") from None

@@ -55,5 +55,6 @@ def critic(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 128, 
 
         return vanilla.Discriminator(tuple(shape), num_classes=num_classes, latent_dim=latent_dim, dropout=0.0)
     if norm == "batch":
-        raise GanzooError("wgan-gp: BatchNorm breaks the per-sample gradient penalty; use --set norm=none or norm=layer")
+        raise GanzooError(
+            "wgan-gp: BatchNorm breaks the per-sample gradient penalty; use --set norm=none or norm=layer")
     return dcgan.DCGANDiscriminator(shape, num_classes, latent_dim, width, norm=norm, model="wgan-gp")

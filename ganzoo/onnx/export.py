@@ -35,9 +35,10 @@ import tempfile
 import time
 import uuid
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +46,8 @@ from torch import nn
 
 from ganzoo.api import Code
 from ganzoo.errors import GanzooError
-from ganzoo.registry import Registry
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
+from ganzoo.registry import Registry
 
 #: Verification passes when every output element agrees with PyTorch to this much.
 TOLERANCE = 1e-4
@@ -254,7 +255,8 @@ def _check_generator(G: Any) -> None:
         raise GanzooError(f"expected a torch.nn.Module generator, got {type(G).__name__}")
     missing = [a for a in ("latent_dim", "num_classes", "output_shape") if not hasattr(G, a)]
     if missing:
-        raise GanzooError(f"generator {type(G).__name__} lacks the attribute(s) {', '.join(missing)} (docs/plugins.md §2)")
+        raise GanzooError(
+            f"generator {type(G).__name__} lacks the attribute(s) {', '.join(missing)} (docs/plugins.md §2)")
     if not (isinstance(G.latent_dim, int) and G.latent_dim > 0):
         raise GanzooError(f"generator latent_dim must be a positive int, got {G.latent_dim!r}")
     if not (isinstance(G.num_classes, int) and G.num_classes >= 0):
@@ -622,7 +624,8 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GanzooError(f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
+        raise GanzooError(
+            f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
     props = {**generator_metadata(G), **(metadata or {})}
     if not _codes(G):
         props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims

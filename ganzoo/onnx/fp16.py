@@ -29,7 +29,8 @@ def to_fp16(model: Any) -> Any:
     try:
         from onnxruntime.transformers.float16 import convert_float_to_float16
     except ImportError as exc:
-        raise GanzooError(f"fp16 conversion needs onnxruntime's float16 tools ({exc}); pip install onnxruntime") from None
+        raise GanzooError(
+            f"fp16 conversion needs onnxruntime's float16 tools ({exc}); pip install onnxruntime") from None
     kept = [(p.key, p.value) for p in model.metadata_props]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns about values clipped to the fp16 range, which we verify anyway
