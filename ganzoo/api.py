@@ -87,7 +87,7 @@ class Code:
         return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high}
 
 
-class Outputs(dict):  # type: ignore[type-arg]
+class Outputs(dict[str, Any]):
     """D's outputs on one batch: ``{"logits": [N], ...extra heads}``; ``.logits`` for short."""
 
     @property

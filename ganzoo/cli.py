@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -156,7 +156,7 @@ def plugins_cmd(as_json: bool) -> None:
     GANZOO_PLUGINS=a,b); GANZOO_STRICT_PLUGINS=1 turns a plugin failure into an error.
     """
     registry = get_registry()
-    ok = [
+    ok: list[dict[str, Any]] = [
         {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": p.hooks,
          "entries": p.entries, "modules": p.modules}
         for p in registry.plugins
@@ -185,7 +185,7 @@ def plugins_cmd(as_json: bool) -> None:
 
 
 # -- train / sample ---------------------------------------------------------------------------
-def _betas(ctx, param, value: str | None):
+def _betas(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
     if value is None:
         return None
     try:
@@ -195,7 +195,7 @@ def _betas(ctx, param, value: str | None):
     return (b1, b2)
 
 
-def _settings(ctx, param, values: tuple[str, ...]) -> dict[str, Any]:
+def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
@@ -245,7 +245,7 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
 @click.option("--download", is_flag=True, help="Let torchvision data sets download when missing.")
 @click.option("--image-size", type=int, help="Resize images to this size (folders default to 64).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train_cmd(model, resume, quiet, compile_, **opts) -> None:
+def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool | None, **opts: Any) -> None:
     """Train MODEL with the shared loop; every option defaults to the model's spec.
 
     \b
@@ -473,8 +473,8 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 
     codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     model = str(meta.get("model", type(G).__name__))
-    n, label_list, given, nrow = _layout(labels, code, G.num_classes, codes, n, model)
-    z = torch.from_numpy(latents(n, G.latent_dim, seed))  # the same latents as `ganzoo generate`
+    n, label_list, given, nrow = _layout(labels, code, cast(int, G.num_classes), codes, n, model)
+    z = torch.from_numpy(latents(n, cast(int, G.latent_dim), seed))  # the same latents as `ganzoo generate`
     y = torch.tensor(label_list) if label_list else None
     with torch.no_grad():
         if codes:  # drawn by the runtime's numpy function: the same codes as `ganzoo generate`

@@ -186,7 +186,8 @@ class _ModelCase:
                            options=self.options)
         except GanzooError as exc:
             raise self.fail("spec", f"the spec does not resolve to a training configuration: {exc}",
-                            "make loss, dataset, defaults and options name registered entries and valid values")
+                            "make loss, dataset, defaults and options name registered entries and valid values"
+                            ) from None
 
     def data_info(self) -> tuple[tuple[int, ...], int]:
         """(sample shape, classes the model is built with), from the data set's spec when it
@@ -281,15 +282,37 @@ class _ModelCase:
 
 
 def _check_model_spec(case: _ModelCase) -> None:
-    from ganzoo.engine.config import parse_reg
-    from ganzoo.specs import resolve as resolve_target
-
     spec, registry = case.spec, case.registry
+    _check_spec_text(case, spec)
+    _check_spec_targets(case, spec)
+    for kind, name in (("loss", spec.loss), ("dataset", spec.dataset)):
+        try:
+            registry.dataset(name) if kind == "dataset" else registry.get(kind, name)
+        except GanzooError as exc:
+            raise case.fail("spec", f"its default {kind}: {exc}", f"use a registered {kind} (ganzoo list)") from None
+    _check_spec_defaults(case, spec.defaults, registry)
+    _check_spec_options(case, spec.options)
+    if spec.conditional:
+        ds_spec, _ = registry.dataset(spec.dataset)
+        if ds_spec.num_classes == 0:
+            raise case.fail("spec", f"it is conditional but its default data set '{spec.dataset}' has no labels",
+                            "choose a labelled default data set")
+    case.config()
+
+
+def _check_spec_text(case: _ModelCase, spec: Any) -> None:
+    """The summary is one short line and the paper is cited."""
     if not spec.summary.strip() or "\n" in spec.summary or len(spec.summary) > 120:
         raise case.fail("spec", f"summary {spec.summary!r} is empty, several lines or longer than 120 characters",
                         "give one line that `ganzoo list` can show")
     if not spec.paper.strip():
         raise case.fail("spec", "paper is empty", "cite the paper, e.g. paper='Lin et al. 2018, PacGAN: ...'")
+
+
+def _check_spec_targets(case: _ModelCase, spec: Any) -> None:
+    """The generator and discriminator targets import and are callable."""
+    from ganzoo.specs import resolve as resolve_target
+
     for which in ("generator", "discriminator"):
         target = getattr(spec, which)
         if isinstance(target, str) and target.count(":") != 1:
@@ -302,12 +325,12 @@ def _check_model_spec(case: _ModelCase) -> None:
                             "check the module path and that the package is installed") from None
         if not callable(factory):
             raise case.fail("spec", f"the {which} target {target!r} is not callable", "point it at a class or function")
-    for kind, name in (("loss", spec.loss), ("dataset", spec.dataset)):
-        try:
-            registry.dataset(name) if kind == "dataset" else registry.get(kind, name)
-        except GanzooError as exc:
-            raise case.fail("spec", f"its default {kind}: {exc}", f"use a registered {kind} (ganzoo list)") from None
-    d = spec.defaults
+
+
+def _check_spec_defaults(case: _ModelCase, d: Any, registry: Registry) -> None:
+    """Positive step counts and learning rates, Adam betas in [0, 1), registered regularizers."""
+    from ganzoo.engine.config import parse_reg
+
     for attr in ("latent_dim", "batch_size", "n_critic", "steps"):
         value = getattr(d, attr)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -322,7 +345,11 @@ def _check_model_spec(case: _ModelCase) -> None:
             parse_reg(item, registry)
         except GanzooError as exc:
             raise case.fail("spec", f"defaults.reg {item!r}: {exc}", "name a registered regularizer") from None
-    for key, value in spec.options.items():
+
+
+def _check_spec_options(case: _ModelCase, options: dict[str, Any]) -> None:
+    """Option names are keywords the factories can take; their values survive config.json."""
+    for key, value in options.items():
         if not key.isidentifier():
             raise case.fail("spec", f"option {key!r} is not a Python identifier",
                             "options are passed to the factories as keywords; use names like hidden_dim")
@@ -332,12 +359,6 @@ def _check_model_spec(case: _ModelCase) -> None:
             raise case.fail("spec", f"option {key!r} = {value!r} is not JSON",
                             "options are stored in config.json and set with --set key=JSON; use numbers, "
                             "strings, booleans, None or lists of them") from None
-    if spec.conditional:
-        ds_spec, _ = registry.dataset(spec.dataset)
-        if ds_spec.num_classes == 0:
-            raise case.fail("spec", f"it is conditional but its default data set '{spec.dataset}' has no labels",
-                            "choose a labelled default data set")
-    case.config()
 
 
 def _codes(G: Any, n: int, seed: int = 0) -> dict[str, Any]:
@@ -372,84 +393,118 @@ def _check_codes(case: _ModelCase, G: Any) -> None:
 
 
 def _check_generator(case: _ModelCase) -> None:
-    with _quiet_torch() as torch:
+    with _quiet_torch():
         G = case.build("generator", "generator")
         cfg = case.config()
         shape, classes = case.data_info()
-        fail = case.fail
-        for attr in ("latent_dim", "num_classes", "output_shape"):
-            if not hasattr(G, attr):
-                raise fail("generator", f"{type(G).__name__} has no attribute '{attr}'",
-                           "set self.latent_dim, self.num_classes and self.output_shape in __init__ (docs/plugins.md)")
-        if G.latent_dim != cfg.latent_dim or not isinstance(G.latent_dim, int):
-            raise fail("generator", f"latent_dim is {G.latent_dim!r} but the factory got latent_dim={cfg.latent_dim}",
-                       "store the latent_dim argument and build the first layer from it")
-        if G.num_classes != classes:
-            raise fail("generator", f"num_classes is {G.num_classes!r} but the factory got num_classes={classes}",
-                       "store the num_classes argument (0 for unconditional models)")
-        if tuple(G.output_shape) != shape:
-            raise fail("generator", f"output_shape is {tuple(G.output_shape)} but the data is {shape}",
-                       "set output_shape from the shape argument")
+        _check_generator_attributes(case, G, cfg.latent_dim, shape, classes)
         _check_codes(case, G)
         n = case.batch_size
         z, labels, _ = case.inputs(n)
         codes = _codes(G, n)
-        want = (n, *shape)
         G.train()
         try:
             out = _generate(G, z, labels, codes)
         except Exception as exc:
-            raise fail("generator", f"forward(z [{n}, {cfg.latent_dim}], labels) raised {_short(exc)}") from None
-        _check_tensor(case, "generator", out, want, "forward in train mode")
+            raise case.fail("generator", f"forward(z [{n}, {cfg.latent_dim}], labels) raised {_short(exc)}") from None
+        _check_tensor(case, "generator", out, (n, *shape), "forward in train mode")
         G.eval()
-        z_before = z.clone()
-        with torch.no_grad():
-            rng = torch.get_rng_state()
-            a = _generate(G, z, labels, codes)
-            rng_moved = not torch.equal(rng, torch.get_rng_state())
-            b = _generate(G, z, labels, codes)
-        if not torch.equal(z, z_before):
-            raise fail("generator", "forward changed its input z in place", "do not modify z; work on new tensors")
-        if rng_moved:
-            raise fail("generator", "forward draws random numbers in eval mode (the torch RNG advanced)",
-                       "take all noise from the input z; randomness inside forward cannot be exported to ONNX")
-        if not torch.equal(a, b):
-            raise fail("generator", "two eval-mode calls on the same z differ",
-                       "make forward deterministic in eval mode: all noise comes from z")
-        _check_tensor(case, "generator", a, want, "forward in eval mode")
-        if len(shape) == 3 and (a.min() < -1 - 1e-6 or a.max() > 1 + 1e-6):
-            raise fail("generator", f"images range over [{a.min():.3g}, {a.max():.3g}]",
-                       "images live in [-1, 1]: end the generator with torch.tanh")
-        with torch.no_grad():
+        a = _check_eval_forward(case, G, z, labels, codes, shape)
+        _check_batch_independence(case, G, z, labels, codes, a, shape)
+        _check_inputs_matter(case, G, z, labels, codes, classes, a)
+
+
+def _check_generator_attributes(case: _ModelCase, G: Any, latent_dim: int, shape: tuple[int, ...],
+                                classes: int) -> None:
+    """latent_dim, num_classes and output_shape exist and echo what the factory was given."""
+    fail = case.fail
+    for attr in ("latent_dim", "num_classes", "output_shape"):
+        if not hasattr(G, attr):
+            raise fail("generator", f"{type(G).__name__} has no attribute '{attr}'",
+                       "set self.latent_dim, self.num_classes and self.output_shape in __init__ (docs/plugins.md)")
+    if G.latent_dim != latent_dim or not isinstance(G.latent_dim, int):
+        raise fail("generator", f"latent_dim is {G.latent_dim!r} but the factory got latent_dim={latent_dim}",
+                   "store the latent_dim argument and build the first layer from it")
+    if G.num_classes != classes:
+        raise fail("generator", f"num_classes is {G.num_classes!r} but the factory got num_classes={classes}",
+                   "store the num_classes argument (0 for unconditional models)")
+    if tuple(G.output_shape) != shape:
+        raise fail("generator", f"output_shape is {tuple(G.output_shape)} but the data is {shape}",
+                   "set output_shape from the shape argument")
+
+
+def _check_eval_forward(case: _ModelCase, G: Any, z: Any, labels: Any, codes: dict[str, Any],
+                        shape: tuple[int, ...]) -> Any:
+    """In eval mode forward leaves z alone, draws no random numbers, repeats itself exactly and
+    keeps images in [-1, 1]. Returns its output on the batch."""
+    import torch
+
+    fail = case.fail
+    z_before = z.clone()
+    with torch.no_grad():
+        rng = torch.get_rng_state()
+        a = _generate(G, z, labels, codes)
+        rng_moved = not torch.equal(rng, torch.get_rng_state())
+        b = _generate(G, z, labels, codes)
+    if not torch.equal(z, z_before):
+        raise fail("generator", "forward changed its input z in place", "do not modify z; work on new tensors")
+    if rng_moved:
+        raise fail("generator", "forward draws random numbers in eval mode (the torch RNG advanced)",
+                   "take all noise from the input z; randomness inside forward cannot be exported to ONNX")
+    if not torch.equal(a, b):
+        raise fail("generator", "two eval-mode calls on the same z differ",
+                   "make forward deterministic in eval mode: all noise comes from z")
+    _check_tensor(case, "generator", a, (len(z), *shape), "forward in eval mode")
+    if len(shape) == 3 and (a.min() < -1 - 1e-6 or a.max() > 1 + 1e-6):
+        raise fail("generator", f"images range over [{a.min():.3g}, {a.max():.3g}]",
+                   "images live in [-1, 1]: end the generator with torch.tanh")
+    return a
+
+
+def _check_batch_independence(case: _ModelCase, G: Any, z: Any, labels: Any, codes: dict[str, Any], a: Any,
+                              shape: tuple[int, ...]) -> None:
+    """In eval mode the first sample alone equals the first sample of the batch ``a``."""
+    import torch
+
+    with torch.no_grad():
+        try:
+            one = _generate(G, z[:1], labels[:1] if labels is not None else None, _first(codes))
+        except Exception as exc:
+            raise case.fail("generator", f"forward fails on a batch of 1: {_short(exc)}",
+                            "support any batch size in eval mode (ONNX verification runs batch 1, 7 and 64)") from None
+    if tuple(one.shape) != (1, *shape) or not torch.allclose(one, a[:1], atol=BATCH_TOLERANCE, rtol=1e-4):
+        raise case.fail("generator", "in eval mode a sample depends on the rest of its batch",
+                        "sample i must depend only on z[i] (and labels[i]); do not use batch statistics in eval mode")
+
+
+def _check_inputs_matter(case: _ModelCase, G: Any, z: Any, labels: Any, codes: dict[str, Any], classes: int,
+                         a: Any) -> None:
+    """Labels (conditional models) and categorical codes change the output ``a``; unconditional
+    models run without labels."""
+    import torch
+
+    fail = case.fail
+    with torch.no_grad():
+        if classes:
+            other = _generate(G, z, (labels + 1) % classes, codes)
+            if torch.allclose(other, a):
+                raise fail("generator", "changing the labels does not change the output",
+                           "feed the labels into the network (e.g. an nn.Embedding concatenated to z), or "
+                           "register the model with conditional=False")
+        else:
             try:
-                one = _generate(G, z[:1], labels[:1] if labels is not None else None, _first(codes))
+                plain = G(z, codes=codes) if codes else G(z)
             except Exception as exc:
-                raise fail("generator", f"forward fails on a batch of 1: {_short(exc)}",
-                           "support any batch size in eval mode (ONNX verification runs batch 1, 7 and 64)") from None
-        if tuple(one.shape) != (1, *shape) or not torch.allclose(one, a[:1], atol=BATCH_TOLERANCE, rtol=1e-4):
-            raise fail("generator", "in eval mode a sample depends on the rest of its batch",
-                       "sample i must depend only on z[i] (and labels[i]); do not use batch statistics in eval mode")
-        with torch.no_grad():
-            if classes:
-                other = _generate(G, z, (labels + 1) % classes, codes)
-                if torch.allclose(other, a):
-                    raise fail("generator", "changing the labels does not change the output",
-                               "feed the labels into the network (e.g. an nn.Embedding concatenated to z), or "
-                               "register the model with conditional=False")
-            else:
-                try:
-                    plain = G(z, codes=codes) if codes else G(z)
-                except Exception as exc:
-                    raise fail("generator", f"forward(z) without labels raised {_short(exc)}",
-                               "give forward the signature forward(self, z, labels=None)") from None
-                if not torch.equal(plain, a):
-                    raise fail("generator", "forward(z) and forward(z, None) differ", "ignore labels=None")
-            for code in getattr(G, "codes", ()) or ():
-                if code.kind == "categorical":
-                    moved = dict(codes, **{code.name: (codes[code.name] + 1) % code.size})
-                    if torch.allclose(_generate(G, z, labels, moved), a):
-                        raise fail("generator", f"changing code '{code.name}' does not change the output",
-                                   "feed every code into the network (one-hot for categorical codes)")
+                raise fail("generator", f"forward(z) without labels raised {_short(exc)}",
+                           "give forward the signature forward(self, z, labels=None)") from None
+            if not torch.equal(plain, a):
+                raise fail("generator", "forward(z) and forward(z, None) differ", "ignore labels=None")
+        for code in getattr(G, "codes", ()) or ():
+            if code.kind == "categorical":
+                moved = dict(codes, **{code.name: (codes[code.name] + 1) % code.size})
+                if torch.allclose(_generate(G, z, labels, moved), a):
+                    raise fail("generator", f"changing code '{code.name}' does not change the output",
+                               "feed every code into the network (one-hot for categorical codes)")
 
 
 def _check_tensor(case: _ModelCase, check: str, out: Any, want: tuple[int, ...], what: str) -> None:

@@ -400,6 +400,7 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
     machine = machine_info()
     with tempfile.TemporaryDirectory(prefix="ganzoo-bench-") as tmp:
         workdir = Path(tmp)
+        found: Path | None
         if target.is_dir():
             model_path = _export(target, workdir, echo)
             found, torch_why = explicit_run or target, ""
@@ -455,8 +456,10 @@ def _execute(backends: list[Backend], model: dict[str, Any], model_path: Path, f
                 "num_classes": model["num_classes"], "check_path": str(workdir / f"check-{backend.name}.npy")}
             if backend.engine == "onnxruntime":
                 use_fp16_file = backend.fp16 and backend.provider == "cuda"
+                onnx_file = fp16_path if use_fp16_file else model_path
+                assert onnx_file is not None  # fp16 GPU backends come with the fp16 copy (bench() makes it)
                 spec.update(provider=backend.provider, ort_options=ort_options or {},
-                            model=str((fp16_path if use_fp16_file else model_path).resolve()),
+                            model=str(onnx_file.resolve()),
                             trt_fp16=backend.fp16 and backend.provider == "tensorrt")
             else:
                 spec.update(device=backend.device, compile=backend.compile, run_dir=str(run_dir),

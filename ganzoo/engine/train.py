@@ -17,14 +17,15 @@ import platform
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import Outputs, Setup, Step
+from ganzoo.api import Code, Outputs, Phase, Setup, Step
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
@@ -194,7 +195,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     G_run = torch.compile(G) if cfg.compile else G
     discriminate, D_run = _discriminator_runner(D, augment, compile_d)
 
-    x_all = data.x.to(device) if device.type == "cpu" or data.x.numel() * 4 <= DEVICE_DATA_LIMIT else data.x.pin_memory()
+    x_all = (data.x.to(device) if device.type == "cpu" or data.x.numel() * 4 <= DEVICE_DATA_LIMIT
+             else data.x.pin_memory())
     y_all = data.y.to(x_all.device) if data.y is not None else None
     shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
     B = cfg.batch_size
@@ -202,7 +204,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     def draw() -> tuple[Tensor, Tensor | None]:
         idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
         real = x_all[idx].to(device, non_blocking=True)
-        labels = y_all[idx].to(device, non_blocking=True) if num_classes else None
+        # num_classes > 0 only for conditional models, whose data set is labelled (checked above)
+        labels = cast(Tensor, y_all)[idx].to(device, non_blocking=True) if num_classes else None
         return real, labels
 
     run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
@@ -215,7 +218,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     if resume:
         start = _restore(run)
         if start >= cfg.steps:
-            raise GanzooError(f"run '{run_dir}' is already at step {start}; pass --steps larger than {start} to continue")
+            raise GanzooError(
+                f"run '{run_dir}' is already at step {start}; pass --steps larger than {start} to continue")
         if ctx.enabled:  # only rank 0's RNG was saved: give every rank fresh, distinct noise
             torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1 + start * 7919)
     else:
@@ -246,7 +250,8 @@ def _discriminator_runner(D: nn.Module, augment: nn.Module | None, compiled: boo
                           ) -> tuple[Callable[[Tensor, Tensor | None], Outputs], nn.Module]:
     """How the step runs D: augmentation first, all heads of a multi-head D in one pass,
     floating outputs in float32 (autocast may give bf16)."""
-    forward = torch.compile(D) if compiled else D
+    # torch.compile returns an OptimizedModule (an nn.Module) for a module; its stub says Callable
+    forward = cast(nn.Module, torch.compile(D)) if compiled else D
     heads = getattr(D, "heads", None)
     if heads is not None and compiled:
         heads = torch.compile(heads)
@@ -273,7 +278,7 @@ def _augment(cfg: TrainConfig, data: Any) -> nn.Module | None:
 
 
 # -- one step ------------------------------------------------------------------------------
-def _step(run: Run, phase: str, step: int, d_step: int, real: Tensor, labels: Tensor | None, z: Tensor,
+def _step(run: Run, phase: Phase, step: int, d_step: int, real: Tensor, labels: Tensor | None, z: Tensor,
           codes: dict[str, Tensor], fake: Tensor) -> Step:
     return Step(phase=phase, step=step, d_step=d_step, G=run.G, D=run.D_run, real=real, labels=labels, z=z,
                 codes=codes, fake=fake, num_classes=run.num_classes, discriminate=run.discriminate)
@@ -346,7 +351,7 @@ class _Clock:
         return time.time() - self.t0
 
 
-def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: "_StopFlag", bar: Any,
+def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopFlag, bar: Any,
               clock: _Clock) -> bool:
     """Logs, sample grids and checkpoints due after ``step``; True when the run must stop."""
     cfg, ctx = run.cfg, run.ctx
@@ -394,10 +399,11 @@ def _adam(modules: list[nn.Module], lr: float, betas: tuple[float, float], devic
     objectives' extra networks trained on the same side)."""
     params = [p for module in modules for p in module.parameters() if p.requires_grad]
     fused = device.type in ("cuda", "cpu")
+    pair = cast("tuple[float, float]", tuple(betas))  # a tuple even when a list came in
     try:
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=fused, foreach=None if fused else True)
+        return torch.optim.Adam(params, lr=lr, betas=pair, fused=fused, foreach=None if fused else True)
     except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=pair, foreach=True)
 
 
 def _autocast(cfg: TrainConfig, device: torch.device, echo):
@@ -408,7 +414,7 @@ def _autocast(cfg: TrainConfig, device: torch.device, echo):
     return contextlib.nullcontext
 
 
-def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[Any, ...], device: torch.device
+def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[Code, ...], device: torch.device
                    ) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
     """Fixed inputs for sample grids, from their own generator so sampling never moves the
     training RNG. A coded generator (InfoGAN) gets one row per value of its first
@@ -539,7 +545,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, registry: Registry) -> None:
     if (run_dir / "config.json").exists() or (run_dir / ckpt.CHECKPOINT).exists():
-        raise GanzooError(f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
+        raise GanzooError(
+            f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "samples").mkdir(exist_ok=True)
     (run_dir / "metrics.jsonl").write_text("")

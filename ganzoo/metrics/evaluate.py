@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -125,8 +125,9 @@ def open_run(run_dir: str | Path, weights: str | None = None) -> Evaluated:
             return G(torch.from_numpy(z), y).float().numpy()
 
     options = {k: meta.get(k) for k in ("data_dir", "image_size")}
-    return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"], int(G.latent_dim), int(G.num_classes),
-                     tuple(int(s) for s in G.output_shape), generate, steps, used, options,
+    return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"],
+                     int(cast(int, G.latent_dim)), int(cast(int, G.num_classes)),
+                     tuple(int(s) for s in cast("tuple[int, ...]", G.output_shape)), generate, steps, used, options,
                      [c.as_dict() for c in (getattr(G, "codes", None) or ())])
 
 

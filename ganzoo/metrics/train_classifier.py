@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -78,7 +79,8 @@ def _jitter(x: torch.Tensor, max_shift: float, gen: torch.Generator) -> torch.Te
     return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
-def train_one(name: str, seed: int = SPLIT_SEED, epochs: int | None = None, echo=print) -> dict[str, float]:
+def train_one(name: str, seed: int = SPLIT_SEED, epochs: int | None = None,
+              echo: Callable[[str], None] = print) -> dict[str, float]:
     """Train classifier ``name``, save it beside this module, return its figures."""
     from ganzoo.specs import resolve
 

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Objective, Outputs, Setup, Step
 from ganzoo.errors import GanzooError
-from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, is_points, mlp
+from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, is_points, mlp, need_labels
 from ganzoo.models import dcgan
 
 POINT_HIDDEN = (200, 200, 200)
@@ -131,10 +131,12 @@ class AuxiliaryClassifier(Objective):
         return out["classes"]
 
     def d_terms(self, step: Step) -> dict[str, Tensor]:
-        ce = F.cross_entropy(self._classes(step.d_real), step.labels)
+        labels = need_labels(step.labels, "acgan-aux regularizer")
+        ce = F.cross_entropy(self._classes(step.d_real), labels)
         if self.on_fakes:
-            ce = ce + F.cross_entropy(self._classes(step.d_fake), step.labels)
+            ce = ce + F.cross_entropy(self._classes(step.d_fake), labels)
         return {"class": self.weight * ce}
 
     def g_terms(self, step: Step) -> dict[str, Tensor]:
-        return {"class": self.weight * F.cross_entropy(self._classes(step.d_fake), step.labels)}
+        labels = need_labels(step.labels, "acgan-aux regularizer")
+        return {"class": self.weight * F.cross_entropy(self._classes(step.d_fake), labels)}

@@ -20,6 +20,7 @@ Nothing is downloaded: weights start random, as a discriminator's should.
 from __future__ import annotations
 
 import difflib
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -92,7 +93,7 @@ class TimmDiscriminator(nn.Module):
             )
         #: The side images are resized to before the body; None when they fit as they are.
         self.input_side = side if side != height else None
-        features = int(self.body.num_features)
+        features = int(cast(int, self.body.num_features))  # a plain attribute of every timm model
         self.linear = nn.Linear(features, 1)
         self.embed = nn.Embedding(num_classes, features) if num_classes else None
         if self.embed is not None:

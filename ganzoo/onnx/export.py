@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -149,14 +149,14 @@ def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str =
     What is not known (a generator outside a run) is an empty string, never a guess."""
     from ganzoo import __version__
 
-    shape = [int(d) for d in G.output_shape]
+    shape = [int(d) for d in cast("tuple[int, ...]", G.output_shape)]
     kind = kind or ("images" if len(shape) == 3 else "points")
     codes = _codes(G)
     props = {
         "ganzoo.model": model or type(G).__name__,
         "ganzoo.version": __version__,
-        "ganzoo.latent_dim": str(int(G.latent_dim)),
-        "ganzoo.num_classes": str(int(G.num_classes)),
+        "ganzoo.latent_dim": str(int(cast(int, G.latent_dim))),
+        "ganzoo.num_classes": str(int(cast(int, G.num_classes))),
         "ganzoo.output_shape": json.dumps(shape),
         "ganzoo.output_range": "[-1, 1]" if kind == "images" else "unbounded",
         "ganzoo.dataset": dataset,
@@ -261,7 +261,7 @@ def _check_generator(G: Any) -> None:
         raise GanzooError(f"generator latent_dim must be a positive int, got {G.latent_dim!r}")
     if not (isinstance(G.num_classes, int) and G.num_classes >= 0):
         raise GanzooError(f"generator num_classes must be an int >= 0, got {G.num_classes!r}")
-    shape = tuple(G.output_shape)
+    shape = tuple(cast("tuple[int, ...]", G.output_shape))
     if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
         raise GanzooError(f"generator output_shape must be positive ints like (1, 28, 28), got {G.output_shape!r}")
     _check_codes(G)
@@ -298,10 +298,11 @@ def _device(G: nn.Module) -> torch.device:
 
 def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """Random valid inputs in the order of :func:`_names`: z, labels, then each code from its prior."""
-    z = torch.randn(batch, G.latent_dim, generator=generator)
+    latent_dim, num_classes = cast(int, G.latent_dim), cast(int, G.num_classes)
+    z = torch.randn(batch, latent_dim, generator=generator)
     inputs = [z]
-    if G.num_classes:
-        inputs.append(torch.randint(0, G.num_classes, (batch,), generator=generator, dtype=torch.int64))
+    if num_classes:
+        inputs.append(torch.randint(0, num_classes, (batch,), generator=generator, dtype=torch.int64))
     for code in _codes(G):
         if code.kind == "categorical":
             inputs.append(torch.randint(0, code.size, (batch,), generator=generator, dtype=torch.int64))
@@ -320,11 +321,12 @@ def _check_forward(wrapper: nn.Module, G: nn.Module, example: Sequence[torch.Ten
         out = _forward(wrapper, example)
     except Exception as exc:
         raise GanzooError(f"generator forward fails on a batch of {EXAMPLE_BATCH}: {_one_line(exc)}") from None
-    want = (EXAMPLE_BATCH, *G.output_shape)
+    shape = cast("tuple[int, ...]", G.output_shape)
+    want = (EXAMPLE_BATCH, *shape)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise GanzooError(f"generator returned {got} for a batch of {EXAMPLE_BATCH}; its output_shape "
-                          f"{tuple(G.output_shape)} promises {want} (docs/plugins.md §2)")
+                          f"{tuple(shape)} promises {want} (docs/plugins.md §2)")
 
 
 def _check_deterministic(wrapper: nn.Module, example: Sequence[torch.Tensor]) -> None:
@@ -362,29 +364,29 @@ def _captured(log: list[str]) -> Iterator[None]:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    sink = tempfile.TemporaryFile()
-    saved: list[tuple[int, int]] = []
-    py = io.StringIO()
-    try:
-        for fd in (1, 2):
-            try:
-                saved.append((fd, os.dup(fd)))
-                os.dup2(sink.fileno(), fd)
-            except OSError:
-                continue
-        with warnings.catch_warnings(), contextlib.redirect_stdout(py), contextlib.redirect_stderr(py):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for stream in (sys.__stdout__, sys.__stderr__):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        for fd, copy in saved:
-            os.dup2(copy, fd)
-            os.close(copy)
-        sink.seek(0)
-        log.append(sink.read().decode("utf-8", "replace") + py.getvalue())
-        sink.close()
+    with tempfile.TemporaryFile() as sink:
+        saved: list[tuple[int, int]] = []
+        py = io.StringIO()
+        try:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(sink.fileno(), fd)
+                except OSError:
+                    continue
+            with warnings.catch_warnings(), contextlib.redirect_stdout(py), contextlib.redirect_stderr(py):
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            for real in (sys.__stdout__, sys.__stderr__):
+                if real is not None:
+                    with contextlib.suppress(Exception):
+                        real.flush()
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            log.append(sink.read().decode("utf-8", "replace") + py.getvalue())
 
 
 def _names(G: nn.Module) -> list[str]:
@@ -406,6 +408,8 @@ def _export_dynamo(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.
         wrapper, example, dynamo=True, external_data=False, optimize=True, verbose=False,
         opset_version=opset, input_names=names, output_names=[IMAGES], dynamic_shapes=dynamic,
     )
+    if program is None:  # the stub's Optional covers the legacy exporter; dynamo=True always returns a program
+        raise RuntimeError("torch.onnx.export returned no ONNX program")
     proto = program.model_proto
     if opset is not None and _opset_of(proto) != opset:
         raise RuntimeError(f"could not convert the graph to opset {opset} (it stayed at {_opset_of(proto)})")
@@ -510,14 +514,15 @@ def _check_io(model: Any, G: nn.Module) -> None:
     if [o.name for o in model.graph.output] != [IMAGES]:
         raise VerificationError(f"verification failed: graph outputs are {[o.name for o in model.graph.output]}, "
                                 f"the contract wants ['{IMAGES}']")
-    _check_value(inputs[0], onnx.TensorProto.FLOAT, [None, G.latent_dim], "input")
+    _check_value(inputs[0], onnx.TensorProto.FLOAT, [None, cast(int, G.latent_dim)], "input")
     if G.num_classes:
         _check_value(inputs[1], onnx.TensorProto.INT64, [None], "input")
     first = 2 if G.num_classes else 1
     for value, code in zip(inputs[first:], _codes(G)):
         elem = onnx.TensorProto.INT64 if code.kind == "categorical" else onnx.TensorProto.FLOAT
         _check_value(value, elem, [None], f"{code.kind} code input")
-    _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *G.output_shape], "output")
+    _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *cast("tuple[int, ...]", G.output_shape)],
+                 "output")
 
 
 def _cpu_session(model_bytes: bytes) -> Any:

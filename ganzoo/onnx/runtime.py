@@ -212,7 +212,7 @@ def resolve_codes(codes: Iterable[Any] | None, given: Mapping[str, Any] | None, 
     return drawn
 
 
-def _ort():
+def _ort() -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
@@ -482,28 +482,34 @@ def _check_code_inputs(path: Path, by_name: dict[str, Any], codes: list[dict[str
                               f"'{name}' must be {want} [batch]; export it again")
 
 
-def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: int | None
-                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str, list[dict[str, Any]]]:
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    by_name = {i.name: i for i in inputs}
-    ganzoo_file = any(k.startswith("ganzoo.") for k in metadata)
-    missing = [k for k in METADATA_KEYS if k not in metadata]
+def _latent_size(path: Path, inputs: list[Any], metadata: dict[str, str], latent_dim: int | None
+                 ) -> tuple[int, int | None]:
+    """The latent size (the metadata's, else ``latent_dim``), and the metadata's own (None when it has none)."""
     meta_latent = _int(metadata.get("ganzoo.latent_dim"))
-    if meta_latent is None and latent_dim is None:
-        first = inputs[0] if inputs else None
-        hint = f" (its input '{first.name}' is {first.type} {first.shape})" if first is not None else ""
-        what = ("is not a ganzoo generator: it has no ganzoo.* metadata "
-                "(ganzoo.latent_dim, ganzoo.num_classes, ganzoo.output_shape, ...)"
-                if not ganzoo_file else f"lacks the metadata {', '.join(missing)}")
-        raise GanzooError(f"'{path}' {what}; to run it anyway give its latent size with --latent-dim N "
-                          f"(latent_dim=N in Python){hint}")
-    if meta_latent is not None and latent_dim is not None and latent_dim != meta_latent:
-        raise GanzooError(f"--latent-dim {latent_dim} contradicts the file: '{path}' takes {meta_latent}-d latents; "
-                          "drop --latent-dim")
-    dim = meta_latent if meta_latent is not None else int(latent_dim)  # type: ignore[arg-type]
+    if meta_latent is None:
+        if latent_dim is None:
+            ganzoo_file = any(k.startswith("ganzoo.") for k in metadata)
+            missing = [k for k in METADATA_KEYS if k not in metadata]
+            first = inputs[0] if inputs else None
+            hint = f" (its input '{first.name}' is {first.type} {first.shape})" if first is not None else ""
+            what = ("is not a ganzoo generator: it has no ganzoo.* metadata "
+                    "(ganzoo.latent_dim, ganzoo.num_classes, ganzoo.output_shape, ...)"
+                    if not ganzoo_file else f"lacks the metadata {', '.join(missing)}")
+            raise GanzooError(f"'{path}' {what}; to run it anyway give its latent size with --latent-dim N "
+                              f"(latent_dim=N in Python){hint}")
+        dim = int(latent_dim)
+    else:
+        if latent_dim is not None and latent_dim != meta_latent:
+            raise GanzooError(f"--latent-dim {latent_dim} contradicts the file: '{path}' takes {meta_latent}-d "
+                              "latents; drop --latent-dim")
+        dim = meta_latent
     if dim < 1:
         raise GanzooError(f"--latent-dim must be a positive integer, got {dim}")
+    return dim, meta_latent
 
+
+def _latent_input(path: Path, inputs: list[Any], by_name: dict[str, Any], dim: int, flag: str) -> Any:
+    """The graph input that takes the latents: float [batch, dim]. ``flag`` names where ``dim`` came from."""
     if Z in by_name:
         z_in = by_name[Z]
     elif len(inputs) == 1 and "float" in inputs[0].type:
@@ -518,8 +524,43 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
         raise GanzooError(f"input '{z_in.name}' of '{path}' has shape {z_in.shape}; "
                           "a generator takes [batch, latent_dim]")
     if isinstance(z_in.shape[1], int) and z_in.shape[1] != dim:
-        flag = "--latent-dim" if meta_latent is None else "its metadata ganzoo.latent_dim"
         raise GanzooError(f"{flag} says {dim} but input '{z_in.name}' of '{path}' takes [batch, {z_in.shape[1]}]")
+    return z_in
+
+
+def _class_count(path: Path, metadata: dict[str, str], takes_labels: bool) -> int:
+    """ganzoo.num_classes, checked against whether the graph has a labels input; 0 when it has none."""
+    num_classes = _int(metadata.get("ganzoo.num_classes"))
+    if not takes_labels:
+        if num_classes:
+            raise GanzooError(f"'{path}' says ganzoo.num_classes={num_classes} but its graph has no '{LABELS}' input; "
+                              "export it again")
+        return 0
+    if not num_classes:
+        raise GanzooError(f"'{path}' takes '{LABELS}' but its metadata does not say how many classes "
+                          "(ganzoo.num_classes); export it with ganzoo export")
+    return int(num_classes)
+
+
+def _sample_shape(path: Path, metadata: dict[str, str], out: Any) -> tuple[int, ...] | None:
+    """One sample's shape: ganzoo.output_shape, else the output's static dims; None when neither tells."""
+    if "ganzoo.output_shape" in metadata:
+        try:
+            return tuple(int(d) for d in json.loads(metadata["ganzoo.output_shape"]))
+        except (json.JSONDecodeError, TypeError, ValueError):
+            raise GanzooError(f"'{path}' has a corrupt ganzoo.output_shape {metadata['ganzoo.output_shape']!r}; "
+                              "export it again") from None
+    static = _static(out.shape[1:])
+    return tuple(static) if static else None
+
+
+def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: int | None
+                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str, list[dict[str, Any]]]:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    by_name = {i.name: i for i in inputs}
+    dim, meta_latent = _latent_size(path, inputs, metadata, latent_dim)
+    flag = "--latent-dim" if meta_latent is None else "its metadata ganzoo.latent_dim"
+    z_in = _latent_input(path, inputs, by_name, dim, flag)
 
     labels_in = by_name.get(LABELS)
     codes = parse_codes_metadata(metadata.get("ganzoo.codes"), f"'{path}'")
@@ -528,30 +569,13 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
         listed = f" (its ganzoo.codes lists {describe_codes(codes)})" if codes else ""
         raise GanzooError(f"'{path}' has inputs this runtime cannot feed: {', '.join(others)}{listed}")
     _check_code_inputs(path, by_name, codes)
-    num_classes = _int(metadata.get("ganzoo.num_classes"))
-    if labels_in is None:
-        if num_classes:
-            raise GanzooError(f"'{path}' says ganzoo.num_classes={num_classes} but its graph has no '{LABELS}' input; "
-                              "export it again")
-        num_classes = 0
-    elif not num_classes:
-        raise GanzooError(f"'{path}' takes '{LABELS}' but its metadata does not say how many classes "
-                          "(ganzoo.num_classes); export it with ganzoo export")
+    num_classes = _class_count(path, metadata, labels_in is not None)
 
     out = next((o for o in outputs if o.name == IMAGES), outputs[0] if len(outputs) == 1 else None)
     if out is None:
         raise GanzooError(f"'{path}' has outputs {', '.join(o.name for o in outputs)}; a generator returns '{IMAGES}'")
-    shape: tuple[int, ...] | None = None
-    if "ganzoo.output_shape" in metadata:
-        try:
-            shape = tuple(int(d) for d in json.loads(metadata["ganzoo.output_shape"]))
-        except (json.JSONDecodeError, TypeError, ValueError):
-            raise GanzooError(f"'{path}' has a corrupt ganzoo.output_shape {metadata['ganzoo.output_shape']!r}; "
-                              "export it again") from None
-    else:
-        static = _static(out.shape[1:])
-        shape = tuple(static) if static else None
-    return (dim, int(num_classes), shape, z_in.name, labels_in.name if labels_in is not None else None, out.name,
+    shape = _sample_shape(path, metadata, out)
+    return (dim, num_classes, shape, z_in.name, labels_in.name if labels_in is not None else None, out.name,
             codes)
 
 
