@@ -44,6 +44,7 @@ __all__ = [
     "conv_plan",
     "conv_trunk",
     "dcgan_init",
+    "up_trunk",
     "embed_dim",
     "is_points",
     "mlp",
@@ -142,6 +143,19 @@ def conv_trunk(channels: int, stages: int, width: int, norm: str, slope: float =
         layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), norm_layer(norm, ch * 2), nn.LeakyReLU(slope)]
         ch *= 2
     return nn.Sequential(*layers), ch
+
+
+def up_trunk(top: int, channels: int, stages: int) -> list[nn.Module]:
+    """DCGAN's generator body after the first feature map of ``top`` channels: one
+    fractionally-strided 4x4 convolution per doubling, halving the channels, with
+    BatchNorm and ReLU between, then a last one to ``channels`` and Tanh (images in
+    [-1, 1]). A list, so callers splice it into their Sequential and keep flat keys."""
+    layers: list[nn.Module] = []
+    ch = top
+    for _ in range(stages - 1):
+        layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+        ch //= 2
+    return [*layers, nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
 
 
 def mlp(sizes: Sequence[int], act: Callable[[], nn.Module] = LEAKY_RELU, norm: bool = False,

@@ -70,6 +70,7 @@ from ganzoo.layers import (
     embed_dim,
     is_points,
     need_labels,
+    up_trunk,
 )
 
 
@@ -90,11 +91,7 @@ class DCGANGenerator(nn.Module):
         self.start = (top, base, base)
         self.project = nn.Linear(in_dim, top * base * base, bias=False)
         layers: list[nn.Module] = [nn.BatchNorm2d(top), nn.ReLU()]
-        ch = top
-        for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += up_trunk(top, channels, stages)
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 

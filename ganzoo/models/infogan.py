@@ -55,7 +55,7 @@ from torch import Tensor, nn
 
 from ganzoo.api import Code, Objective, Outputs, Setup, Step
 from ganzoo.errors import GanzooError
-from ganzoo.layers import check_width, conv_plan, dcgan_init, is_points, mlp
+from ganzoo.layers import check_width, conv_plan, dcgan_init, is_points, mlp, up_trunk
 
 #: The paper's MNIST codes: the digit, and two continuous factors (rotation, width).
 CODES = (Code("c1", "categorical", size=10), Code("c2", "continuous"), Code("c3", "continuous"))
@@ -102,11 +102,7 @@ class InfoGANGenerator(nn.Module):
         self.start = (top, base, base)
         layers: list[nn.Module] = [*mlp([in_dim, FEATURES, top * base * base], nn.ReLU, norm=True),
                                    nn.Unflatten(1, self.start)]
-        ch = top
-        for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += up_trunk(top, channels, stages)
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 

@@ -61,7 +61,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ganzoo import GanzooError
-from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, mlp
+from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, mlp, up_trunk
 
 POINT_G_HIDDEN = (400, 400, 400, 400)
 POINT_D_HIDDEN = (200, 200, 200)
@@ -112,11 +112,7 @@ class ConvGenerator(nn.Module):
         self.start = (top, base, base)
         self.project = nn.Linear(latent_dim, top * base * base, bias=False)
         layers: list[nn.Module] = [nn.BatchNorm2d(top), nn.ReLU()]
-        ch = top
-        for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += up_trunk(top, channels, stages)
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
