@@ -69,7 +69,8 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"kind": kind, "name": spec.name, "id": spec.qualified_name, "summary": spec.summary,
                            "plugin": spec.plugin, "version": spec.plugin_version}
     if kind == "model":
-        row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset)
+        row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset,
+                   options=spec.options, defaults={k: _defaults_dict(spec.defaults_for(k)) for k in ("images", "points")})
     elif kind == "dataset":
         row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
                    num_classes=spec.num_classes,
@@ -77,6 +78,58 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
     else:
         row.update(paper=spec.paper)
     return row
+
+
+def _defaults_dict(d: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(d).items()}
+
+
+def _defaults_lines(spec: Any) -> list[str]:
+    """A model's resolved defaults per kind of data, for ``ganzoo train MODEL --help``:
+    a heading, then one line per kind."""
+    options = f", options: {json.dumps(spec.options)}" if spec.options else ""
+    lines = [f"Defaults of '{spec.name}' (each option above overrides one): data set {spec.dataset}, "
+             f"loss {spec.loss}{options}."]
+    kinds = ("images", "points") if spec.point_defaults is not None else ("images",)
+    for kind in kinds:
+        d = _defaults_dict(spec.defaults_for(kind))
+        label = {"images": "images" if len(kinds) > 1 else "any data", "points": "2-D points"}[kind]
+        flags = [f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
+                 for k, v in d.items() if k not in ("ema", "reg")]
+        flags += [f"--reg {r}" for r in d["reg"]] + ["--ema" if d["ema"] else "--no-ema"]
+        shown = " ".join(flags)
+        lines.append(f"{label}: {shown}")
+    return lines
+
+
+class _TrainCommand(click.Command):
+    """``ganzoo train MODEL --help`` adds MODEL's resolved defaults below the options."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-"):
+            ctx.meta["ganzoo.model"] = args[0]
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        name = ctx.meta.get("ganzoo.model")
+        if not name:
+            return
+        try:
+            heading, *kinds = _defaults_lines(get_registry().model(name))
+        except GanzooError as exc:
+            heading, kinds = str(exc), []
+        import textwrap
+
+        width = (formatter.width or 80) - 2
+        formatter.write_paragraph()
+        formatter.write_text(heading)
+        for line in kinds:  # wrapped by hand: click would split --no-ema at its hyphens
+            for part in textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="    ",
+                                      break_on_hyphens=False):
+                formatter.write(part + "\n")
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
@@ -213,7 +266,7 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
 
 
-@cli.command("train")
+@cli.command("train", cls=_TrainCommand)
 @click.argument("model", required=False)
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
 @click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")

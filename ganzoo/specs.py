@@ -115,13 +115,22 @@ class ModelSpec(_Spec):
     conditional: bool = False
     defaults: Defaults = field(default_factory=Defaults)
     options: dict[str, Any] = field(default_factory=dict)
+    #: Defaults for 2-D point data sets (the mixtures), where the papers train small
+    #: networks long with tiny latents; None: ``defaults`` serve every kind of data.
+    point_defaults: Defaults | None = None
 
     def __post_init__(self) -> None:
         _check_name("model", self.name)
-        if isinstance(self.defaults, dict):
-            object.__setattr__(self, "defaults", Defaults(**self.defaults))
+        for name in ("defaults", "point_defaults"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                object.__setattr__(self, name, Defaults(**value))
         if not self.generator or not self.discriminator:
             raise ValueError(f"model {self.name!r} needs both a generator and a discriminator target")
+
+    def defaults_for(self, kind: str) -> Defaults:
+        """The defaults for data of ``kind`` ("points" or "images")."""
+        return self.point_defaults if kind == "points" and self.point_defaults is not None else self.defaults
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,11 @@ class DatasetSpec(_Spec):
 
     def __post_init__(self) -> None:
         _check_name("dataset", self.name)
+
+    @property
+    def kind(self) -> str:
+        """"points" for vector data ([D] samples, such as the 2-D mixtures), else "images"."""
+        return "points" if self.shape is not None and len(self.shape) == 1 else "images"
 
 
 SPEC_TYPES: dict[str, type[_Spec]] = {

@@ -61,12 +61,14 @@ class TrainConfig:
 
 
 def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> TrainConfig:
-    """Fill every option the user left as None from the model's spec, then validate."""
+    """Fill every option the user left as None from the model's spec — its defaults for the
+    data set's kind (2-D points or images) — then validate."""
     registry = registry or get_registry()
     spec = registry.model(model)
-    d = spec.defaults
+    dataset = overrides.get("dataset") or spec.dataset
+    d = spec.defaults_for(registry.dataset(dataset)[0].kind)
     base: dict[str, Any] = dict(
-        model=model, dataset=spec.dataset, loss=spec.loss, steps=d.steps, batch_size=d.batch_size,
+        model=model, dataset=dataset, loss=spec.loss, steps=d.steps, batch_size=d.batch_size,
         lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
         reg=list(d.reg), ema=d.ema, ema_decay=d.ema_decay, options=dict(spec.options),
     )

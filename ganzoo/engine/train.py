@@ -30,6 +30,7 @@ from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, save_json, validate
+from ganzoo.engine.ema import make_ema, recalibrate_batchnorm
 from ganzoo.errors import GanzooError
 from ganzoo.objectives import Part, build_parts, collect_terms, total
 from ganzoo.registry import Registry
@@ -174,11 +175,7 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     extra = {phase: [m.to(device) for part in parts for m in part.modules(phase).values()] for phase in ("d", "g")}
     opt_g = _adam([G, *extra["g"]], cfg.lr_g, cfg.betas, device)
     opt_d = _adam([D, *extra["d"]], cfg.lr_d, cfg.betas, device)
-    ema = None
-    if cfg.ema:
-        from timm.utils import ModelEmaV3
-
-        ema = ModelEmaV3(G, decay=cfg.ema_decay, device=device)
+    ema = make_ema(G, cfg.ema_decay, device) if cfg.ema else None
     modules: dict[str, nn.Module] = {ckpt.GENERATOR: G, ckpt.DISCRIMINATOR: D}
     if ema is not None:
         modules[ckpt.GENERATOR_EMA] = ema.module
@@ -372,7 +369,10 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
                 fh.write(json.dumps(metrics) + "\n")
             bar.set_postfix_str(_postfix(metrics), refresh=False)
             bar.update(step - bar.n)
-    if ctx.is_main and (step % cfg.sample_every == 0 or last or interrupted):
+    sample = step % cfg.sample_every == 0 or last or interrupted
+    if run.ema is not None and (sample or save):  # every rank: the same numbers, so the ranks stay equal
+        recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
+    if ctx.is_main and sample:
         z, labels, codes = run.sample_inputs
         _write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
                        run.real_points, run.run_dir / "samples" / f"step-{step:06d}.png")
