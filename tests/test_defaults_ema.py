@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import invoke
 from torch import nn
 
-from conftest import invoke
 from ganzoo import ModelSpec, hookimpl
 from ganzoo.engine.config import resolve
 from ganzoo.engine.ema import make_ema, recalibrate_batchnorm
