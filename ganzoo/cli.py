@@ -69,8 +69,9 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"kind": kind, "name": spec.name, "id": spec.qualified_name, "summary": spec.summary,
                            "plugin": spec.plugin, "version": spec.plugin_version}
     if kind == "model":
+        defaults = {kind: _defaults_dict(spec.defaults_for(kind)) for kind in ("images", "points")}
         row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset,
-                   options=spec.options, defaults={k: _defaults_dict(spec.defaults_for(k)) for k in ("images", "points")})
+                   options=spec.options, defaults=defaults)
     elif kind == "dataset":
         row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
                    num_classes=spec.num_classes,
@@ -570,9 +571,13 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
       ganzoo eval runs/vanilla-20260101-120000
       ganzoo eval exports/vanilla.onnx --json
     """
-    from ganzoo.metrics.evaluate import default_output, evaluate, format_report, write_result
+    from ganzoo.metrics.evaluate import check_output, default_output, evaluate, format_report, write_result
 
-    result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download)
+    if output:  # an explicit -o is checked before minutes of work; the default sits beside the source
+        check_output(output)
+    talk = not as_json  # --json: stdout is for scripts, stderr stays quiet too
+    result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download, progress=talk,
+                      echo=(lambda line: click.echo(line, err=True)) if talk else None)
     path = write_result(result, output or default_output(source))
     if as_json:
         click.echo(json.dumps(result, indent=2))

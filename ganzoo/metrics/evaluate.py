@@ -166,13 +166,16 @@ def open_source(source: str | Path, weights: str | None = None, provider: str = 
     return open_run(path, weights)
 
 
-def _sample(target: Evaluated, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _sample(target: Evaluated, n: int, seed: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    from tqdm.auto import tqdm
+
     z = latents(n, target.latent_dim, seed)
     labels = requested_labels(n, target.num_classes)
     from ganzoo.onnx.runtime import sample_codes
 
     codes = sample_codes(target.codes, n, seed)  # from their priors, the same for a run and its export
     out = np.empty((n, *target.output_shape), np.float32)
+    bar = tqdm(total=n, unit="sample", desc="sampling", disable=not progress, leave=False, dynamic_ncols=True)
     for start in range(0, n, GENERATE_BATCH):
         y = labels[start:start + GENERATE_BATCH] if labels is not None else None
         c = {name: v[start:start + GENERATE_BATCH] for name, v in codes.items()}
@@ -182,6 +185,8 @@ def _sample(target: Evaluated, n: int, seed: int) -> tuple[np.ndarray, np.ndarra
                               f"{[len(z[start:start + GENERATE_BATCH]), *target.output_shape]}; "
                               "its output_shape attribute does not match its forward")
         out[start:start + GENERATE_BATCH] = part
+        bar.update(len(part))
+    bar.close()
     bad = int((~np.isfinite(out.reshape(n, -1))).any(axis=1).sum())
     if bad:
         raise GanzooError(f"{bad} of {n} generated samples are NaN or infinite: training diverged; "
@@ -241,11 +246,11 @@ def _load_data(target: Evaluated, data_dir: str | None, download: bool):
 
 
 # -- the three protocols ------------------------------------------------------------------------
-def _mixture(target: Evaluated, data, n: int, seed: int) -> tuple[dict, dict, dict | None]:
+def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False) -> tuple[dict, dict, dict | None]:
     from ganzoo.metrics.mixtures import mode_coverage
 
     modes, sigma = data.modes.numpy(), float(data.sigma)
-    fake, labels = _sample(target, n, seed)
+    fake, labels = _sample(target, n, seed, progress)
     model = mode_coverage(fake, modes, sigma)
     real_x = data.x[:n].numpy()
     real = mode_coverage(real_x, modes, sigma)
@@ -273,7 +278,7 @@ def _check_images(target: Evaluated, data, channels: int) -> None:
                           f"{list(data.shape)} images; evaluate a generator trained on it")
 
 
-def _digits(target: Evaluated, name: str, data, n: int, seed: int) -> tuple[dict, dict, dict]:
+def _digits(target: Evaluated, name: str, data, n: int, seed: int, progress: bool = False) -> tuple[dict, dict, dict]:
     from ganzoo.metrics.classifier import load_classifier, resize_images
     from ganzoo.metrics.features import (
         K_NEAREST,
@@ -285,7 +290,7 @@ def _digits(target: Evaluated, name: str, data, n: int, seed: int) -> tuple[dict
 
     _check_images(target, data, 1)
     clf = load_classifier(DIGIT_CLASSIFIER[name])
-    fake, labels = _sample(target, n, seed)
+    fake, labels = _sample(target, n, seed, progress)
     real, real_y = _real_images(data, REFERENCE_SEED, MAX_REAL)
     f_fake, logits_fake = clf.run(resize_images(fake, clf.size))
     f_real, logits_real = clf.run(resize_images(real, clf.size))
@@ -304,13 +309,13 @@ def _digits(target: Evaluated, name: str, data, n: int, seed: int) -> tuple[dict
     return model, ref, info
 
 
-def _stacked(target: Evaluated, data, n: int, seed: int) -> tuple[dict, dict, dict]:
+def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False) -> tuple[dict, dict, dict]:
     from ganzoo.metrics.classifier import load_classifier
     from ganzoo.metrics.stacked import stacked_mnist_modes
 
     _check_images(target, data, 3)
     clf = load_classifier("mnist28")
-    fake, labels = _sample(target, n, seed)
+    fake, labels = _sample(target, n, seed, progress)
     model = stacked_mnist_modes(fake, clf)
     real_x, real_y = _real_images(data, REFERENCE_SEED, n)
     ref = stacked_mnist_modes(real_x, clf)
@@ -324,8 +329,11 @@ def _stacked(target: Evaluated, data, n: int, seed: int) -> tuple[dict, dict, di
 
 
 def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: str | None = None,
-             data_dir: str | None = None, download: bool = False, provider: str = "cpu") -> dict[str, Any]:
-    """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds."""
+             data_dir: str | None = None, download: bool = False, provider: str = "cpu",
+             progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds.
+    ``progress`` shows a bar on stderr while the samples are drawn; ``echo`` gets one line once
+    the inputs are checked, so a long evaluation is never silent."""
     from ganzoo import __version__
 
     if n is not None and n < 1:
@@ -334,15 +342,17 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     target = open_source(source, weights, provider)
     name, protocol, data = _load_data(target, data_dir, download)
     n = n or DEFAULT_N[protocol]
+    if echo is not None:
+        echo(f"scoring {n:,} samples of {target.model} against {name} ({protocol} protocol) ...")
     if protocol == "mixture":
         if target.output_shape != tuple(data.shape):
             raise GanzooError(f"generator makes {list(target.output_shape)} samples, but data set '{name}' holds "
                               f"{list(data.shape)} points; evaluate a generator trained on it")
-        model, real, classifier = _mixture(target, data, n, seed)
+        model, real, classifier = _mixture(target, data, n, seed, progress)
     elif protocol == "digits":
-        model, real, classifier = _digits(target, name, data, n, seed)
+        model, real, classifier = _digits(target, name, data, n, seed, progress)
     else:
-        model, real, classifier = _stacked(target, data, n, seed)
+        model, real, classifier = _stacked(target, data, n, seed, progress)
     return {
         "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
         "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
@@ -352,11 +362,17 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     }
 
 
-def write_result(result: dict[str, Any], output: str | Path) -> Path:
-    """Write eval JSON atomically (write aside, rename) so a crash leaves no half file."""
+def check_output(output: str | Path) -> Path:
+    """Refuse an output path whose folder is missing before minutes of evaluation, not after."""
     output = Path(output)
     if not output.parent.is_dir():
         raise GanzooError(f"cannot write '{output}': folder '{output.parent}' does not exist")
+    return output
+
+
+def write_result(result: dict[str, Any], output: str | Path) -> Path:
+    """Write eval JSON atomically (write aside, rename) so a crash leaves no half file."""
+    output = check_output(output)
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(output)
@@ -383,6 +399,8 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     if proto == "mixture":
         rows += [("modes captured", m["modes_captured"], r["modes_captured"], "count", m["num_modes"]),
                  ("high-quality samples (<= 3 sigma)", m["hq_percent"], r["hq_percent"], "percent", None),
+                 ("median distance to nearest mode (sigma)", m.get("median_distance_sigma"),
+                  r.get("median_distance_sigma"), "num", None),
                  ("reverse KL to uniform (nats)", m["reverse_kl"], r["reverse_kl"], "num", None)]
     elif proto == "digits":
         rows += [("Frechet distance (classifier features)", m["frechet_distance"], None, "num", None),
