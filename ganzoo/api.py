@@ -28,6 +28,7 @@ as inputs. Importing this module does not import torch.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -85,6 +86,24 @@ class Code:
         if self.kind == "categorical":
             return {"name": self.name, "kind": self.kind, "size": self.size}
         return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high}
+
+
+def codes_of(G: Any) -> tuple[Code, ...]:
+    """The latent codes a generator takes beside z; () for most generators."""
+    return tuple(getattr(G, "codes", None) or ())
+
+
+def sample_codes(G: Any, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+                 ) -> dict[str, torch.Tensor]:
+    """``n`` draws of each of G's codes from its prior; {} for a generator without codes."""
+    return {c.name: c.sample(n, device, generator) for c in codes_of(G)}
+
+
+def generate(G: Any, z: torch.Tensor, labels: torch.Tensor | None = None,
+             codes: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """Call G as the contract says: ``codes=`` only for a generator that has codes, so
+    generators written before codes existed keep their two-argument forward."""
+    return G(z, labels, codes=codes) if codes else G(z, labels)
 
 
 class Outputs(dict[str, Any]):
@@ -153,8 +172,10 @@ class Step:
         return self._cache.get(which)
 
 
-class Objective:
-    """Base class of objectives: override what you need; every method has a no-op default.
+class Objective(ABC):
+    """The contract of an objective: subclass it (the loop checks ``isinstance``) and define
+    :meth:`d_terms` and :meth:`g_terms` — what the objective adds to each network's loss,
+    ``{}`` where it adds nothing, so a reader sees both phases. The rest has defaults.
 
     - :meth:`d_terms` / :meth:`g_terms` return ``{name: scalar tensor}``; the loop sums
       every objective's terms into that network's loss and logs each as ``d/name`` or
@@ -183,20 +204,22 @@ class Objective:
 
     def setup(self, run: Setup) -> None:
         """Check the networks and build extra modules; called once before the optimizers exist."""
+        return None
 
+    @abstractmethod
     def d_terms(self, step: Step) -> dict[str, torch.Tensor]:
-        """Terms added to D's loss (minimised by D and by ``d_modules``)."""
-        return {}
+        """Terms added to D's loss (minimised by D and by ``d_modules``); {} for none."""
 
+    @abstractmethod
     def g_terms(self, step: Step) -> dict[str, torch.Tensor]:
-        """Terms added to G's loss (minimised by G and by ``g_modules``)."""
-        return {}
+        """Terms added to G's loss (minimised by G and by ``g_modules``); {} for none."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+        return None
 
 
-__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step"]
+__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step", "codes_of", "generate", "sample_codes"]

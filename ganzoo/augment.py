@@ -17,15 +17,16 @@ The three policies of the paper, each drawn independently per sample:
   images as the reference code does on its own [-1, 1] range (nothing is clamped,
   so values may leave [-1, 1]). Saturation does nothing on one-channel images;
 - ``translation``: an integer shift of up to 1/8 of the side in each direction
-  (``side // 8`` pixels, drawn separately for rows and columns), the vacated pixels
-  zero. Below 8 pixels that bound is 0 and the policy leaves images unchanged;
-- ``cutout``: a square of half the side (``H//2`` x ``W//2``) set to zero. As in the
+  (``round(side / 8)`` pixels, drawn separately for rows and columns; 4 on MNIST's
+  28), the vacated pixels zero;
+- ``cutout``: a square of half the side (``round(side / 2)``) set to zero. As in the
   reference code, its position is uniform over placements that keep at least half of
   it (rounded up) inside the image along each axis, and the part outside is dropped:
   near a border a smaller rectangle is zeroed.
 
-``diffaug`` alone means ``translation,cutout,color``, the paper's recommendation
-when data are scarce. The module has no parameters and draws every random number
+``diffaug`` alone means ``color,translation,cutout``, all three in the order of the
+paper's reference code, its recommendation when data are scarce (colour last would
+paint over the cut-out square). The module has no parameters and draws every random number
 from torch's global generator of the images' device, so the RNG state a checkpoint
 saves makes a resumed run draw the same augmentations.
 """
@@ -42,7 +43,7 @@ from ganzoo.errors import GanzooError
 PREFIX = "diffaug"
 POLICIES = ("color", "translation", "cutout")
 #: ``diffaug`` with no list: the paper's policy for small data sets.
-DEFAULT_POLICY = ("translation", "cutout", "color")
+DEFAULT_POLICY = ("color", "translation", "cutout")
 #: Smallest image side the policies are defined for (cutout needs a square of at least 2).
 MIN_SIDE = 4
 
@@ -61,13 +62,18 @@ def color(x: Tensor) -> Tensor:
     return (x - mean) * _uniform(x, 0.5, 1.5) + mean
 
 
+def _fraction(side: int, parts: int) -> int:
+    """``side / parts`` rounded half up, as the reference code sizes shifts and squares."""
+    return int(side / parts + 0.5)
+
+
 def translation(x: Tensor) -> Tensor:
-    """Shift each image by whole pixels, at most ``side // 8``, filling with zeros.
+    """Shift each image by whole pixels, at most ``round(side / 8)``, filling with zeros.
 
     Gathering from a zero-padded copy keeps it a pure index operation: every output
     pixel is one input pixel or zero, so gradients reach exactly the pixels kept."""
     n, c, h, w = x.shape
-    dh, dw = h // 8, w // 8
+    dh, dw = _fraction(h, 8), _fraction(w, 8)
     shift_h = torch.randint(-dh, dh + 1, (n, 1), device=x.device)
     shift_w = torch.randint(-dw, dw + 1, (n, 1), device=x.device)
     padded = nn.functional.pad(x, (dw, dw, dh, dh))
@@ -78,9 +84,9 @@ def translation(x: Tensor) -> Tensor:
 
 
 def cutout(x: Tensor) -> Tensor:
-    """Zero one ``H//2`` x ``W//2`` square per image, at a random place (clipped at the borders)."""
+    """Zero one square of half the side per image, at a random place (clipped at the borders)."""
     n, _, h, w = x.shape
-    size_h, size_w = h // 2, w // 2
+    size_h, size_w = _fraction(h, 2), _fraction(w, 2)
 
     def keep(side: int, size: int) -> Tensor:
         # Top edge uniform in [-(size//2), side - size + size//2]: the square's centre
@@ -153,7 +159,7 @@ def _check_policy(policy: tuple[str, ...]) -> tuple[str, ...]:
 def parse_augment(text: str | None) -> Augment | None:
     """``--augment`` text → an :class:`Augment`, or None for no augmentation.
 
-    ``none`` (or nothing) → None; ``diffaug`` → translation,cutout,color (the paper's
+    ``none`` (or nothing) → None; ``diffaug`` → color,translation,cutout (the paper's
     choice for small data); ``diffaug:color,translation`` → those policies in that order."""
     if text is None:
         return None

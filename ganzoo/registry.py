@@ -102,6 +102,11 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
+def strict_plugins() -> bool:
+    """GANZOO_STRICT_PLUGINS=1: a plugin's mistake raises with its traceback instead of one line."""
+    return os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0")
+
+
 class Registry:
     """Everything the installed plugins registered, with lookup by name."""
 
@@ -112,7 +117,7 @@ class Registry:
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []
         self._entries: dict[str, list[Any]] = {kind: [] for kind in KINDS}
-        self._strict = os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0")
+        self._strict = strict_plugins()
         builtin = PluginInfo(BUILTIN_PLUGIN, "ganzoo", _own_version())
         self.plugins.append(builtin)
         for module_name in BUILTIN_MODULES:

@@ -115,6 +115,10 @@ class ModelSpec(_Spec):
     conditional: bool = False
     defaults: Defaults = field(default_factory=Defaults)
     options: dict[str, Any] = field(default_factory=dict)
+    #: The model's own objective terms, as ``"name[:weight][@every]"`` regularizer entries
+    #: (ACGAN's class loss, InfoGAN's information term): added to every run of the model,
+    #: whatever ``--reg`` says, because without them the model is not itself.
+    terms: tuple[str, ...] = ()
     #: Defaults for 2-D point data sets (the mixtures), where the papers train small
     #: networks long with tiny latents; None: ``defaults`` serve every kind of data.
     point_defaults: Defaults | None = None

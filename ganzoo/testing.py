@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganzoo.api import Objective, codes_of, generate
 from ganzoo.errors import GanzooError
 from ganzoo.registry import BUILTIN_PLUGIN, Registry, get_registry
 
@@ -290,7 +291,9 @@ def _check_model_spec(case: _ModelCase) -> None:
             registry.dataset(name) if kind == "dataset" else registry.get(kind, name)
         except GanzooError as exc:
             raise case.fail("spec", f"its default {kind}: {exc}", f"use a registered {kind} (ganzoo list)") from None
-    _check_spec_defaults(case, spec.defaults, registry)
+    for defaults in (spec.defaults, spec.point_defaults):
+        if defaults is not None:
+            _check_spec_defaults(case, defaults, registry)
     _check_spec_options(case, spec.options)
     if spec.conditional:
         ds_spec, _ = registry.dataset(spec.dataset)
@@ -340,11 +343,11 @@ def _check_spec_defaults(case: _ModelCase, d: Any, registry: Registry) -> None:
             raise case.fail("spec", f"defaults.{attr} is {getattr(d, attr)!r}", "use a positive number such as 2e-4")
     if len(d.betas) != 2 or not all(0 <= b < 1 for b in d.betas):
         raise case.fail("spec", f"defaults.betas is {d.betas!r}", "use two numbers in [0, 1) such as (0.5, 0.999)")
-    for item in d.reg:
+    for item in (*d.reg, *case.spec.terms):
         try:
             parse_reg(item, registry)
         except GanzooError as exc:
-            raise case.fail("spec", f"defaults.reg {item!r}: {exc}", "name a registered regularizer") from None
+            raise case.fail("spec", f"regularizer entry {item!r}: {exc}", "name a registered regularizer") from None
 
 
 def _check_spec_options(case: _ModelCase, options: dict[str, Any]) -> None:
@@ -362,16 +365,12 @@ def _check_spec_options(case: _ModelCase, options: dict[str, Any]) -> None:
 
 
 def _codes(G: Any, n: int, seed: int = 0) -> dict[str, Any]:
-    """Valid latent codes for a coded generator (InfoGAN), from their priors; {} otherwise."""
+    """Valid latent codes for a coded generator (InfoGAN), seeded; {} otherwise."""
     import torch
 
-    gen = torch.Generator().manual_seed(seed)
-    return {c.name: c.sample(n, generator=gen) for c in tuple(getattr(G, "codes", ()) or ())}
+    from ganzoo.api import sample_codes
 
-
-def _generate(G: Any, z: Any, labels: Any, codes: dict[str, Any]) -> Any:
-    """Call G as the loop does: with ``codes=`` only when it has codes."""
-    return G(z, labels, codes=codes) if codes else G(z, labels)
+    return sample_codes(G, n, generator=torch.Generator().manual_seed(seed))
 
 
 def _first(codes: dict[str, Any]) -> dict[str, Any]:
@@ -381,7 +380,7 @@ def _first(codes: dict[str, Any]) -> dict[str, Any]:
 def _check_codes(case: _ModelCase, G: Any) -> None:
     from ganzoo.api import Code
 
-    codes = tuple(getattr(G, "codes", ()) or ())
+    codes = codes_of(G)
     bad = [c for c in codes if not isinstance(c, Code)]
     if bad:
         raise case.fail("generator", f"codes holds {type(bad[0]).__name__}, not ganzoo.api.Code",
@@ -404,7 +403,7 @@ def _check_generator(case: _ModelCase) -> None:
         codes = _codes(G, n)
         G.train()
         try:
-            out = _generate(G, z, labels, codes)
+            out = generate(G, z, labels, codes)
         except Exception as exc:
             raise case.fail("generator", f"forward(z [{n}, {cfg.latent_dim}], labels) raised {_short(exc)}") from None
         _check_tensor(case, "generator", out, (n, *shape), "forward in train mode")
@@ -443,9 +442,9 @@ def _check_eval_forward(case: _ModelCase, G: Any, z: Any, labels: Any, codes: di
     z_before = z.clone()
     with torch.no_grad():
         rng = torch.get_rng_state()
-        a = _generate(G, z, labels, codes)
+        a = generate(G, z, labels, codes)
         rng_moved = not torch.equal(rng, torch.get_rng_state())
-        b = _generate(G, z, labels, codes)
+        b = generate(G, z, labels, codes)
     if not torch.equal(z, z_before):
         raise fail("generator", "forward changed its input z in place", "do not modify z; work on new tensors")
     if rng_moved:
@@ -468,7 +467,7 @@ def _check_batch_independence(case: _ModelCase, G: Any, z: Any, labels: Any, cod
 
     with torch.no_grad():
         try:
-            one = _generate(G, z[:1], labels[:1] if labels is not None else None, _first(codes))
+            one = generate(G, z[:1], labels[:1] if labels is not None else None, _first(codes))
         except Exception as exc:
             raise case.fail("generator", f"forward fails on a batch of 1: {_short(exc)}",
                             "support any batch size in eval mode (ONNX verification runs batch 1, 7 and 64)") from None
@@ -486,7 +485,7 @@ def _check_inputs_matter(case: _ModelCase, G: Any, z: Any, labels: Any, codes: d
     fail = case.fail
     with torch.no_grad():
         if classes:
-            other = _generate(G, z, (labels + 1) % classes, codes)
+            other = generate(G, z, (labels + 1) % classes, codes)
             if torch.allclose(other, a):
                 raise fail("generator", "changing the labels does not change the output",
                            "feed the labels into the network (e.g. an nn.Embedding concatenated to z), or "
@@ -502,7 +501,7 @@ def _check_inputs_matter(case: _ModelCase, G: Any, z: Any, labels: Any, codes: d
         for code in getattr(G, "codes", ()) or ():
             if code.kind == "categorical":
                 moved = dict(codes, **{code.name: (codes[code.name] + 1) % code.size})
-                if torch.allclose(_generate(G, z, labels, moved), a):
+                if torch.allclose(generate(G, z, labels, moved), a):
                     raise fail("generator", f"changing code '{code.name}' does not change the output",
                                "feed every code into the network (one-hot for categorical codes)")
 
@@ -554,7 +553,7 @@ def _check_discriminator(case: _ModelCase) -> None:
             _check_tensor(case, "discriminator", out_heads["logits"], (n,), "heads()['logits']")
         G = case.build("generator", "discriminator")
         with torch.no_grad():
-            fake = _generate(G.eval(), z, labels, _codes(G, n))
+            fake = generate(G.eval(), z, labels, _codes(G, n))
         try:
             fake_out = D(fake, labels)
         except Exception as exc:
@@ -595,7 +594,7 @@ def _check_save_load(case: _ModelCase) -> None:
                 for p in module.parameters():
                     p.add_(torch.randn_like(p) * 0.01)  # trained weights, not the initial ones
             codes = _codes(modules[ckpt.GENERATOR], case.batch_size)
-            _generate(modules[ckpt.GENERATOR].train(), z, labels, codes)  # move BatchNorm statistics
+            generate(modules[ckpt.GENERATOR].train(), z, labels, codes)  # move BatchNorm statistics
             modules[ckpt.DISCRIMINATOR].train()(x, labels)
         where = Path(tempfile.mkdtemp(prefix="save-", dir=_workdir()))
         try:
@@ -612,12 +611,12 @@ def _check_save_load(case: _ModelCase) -> None:
                 raise case.fail("save-load", str(exc),
                                 "build the same parameters and buffers whatever the seed") from None
         with torch.no_grad():
-            if not torch.equal(_generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
-                               _generate(modules[ckpt.GENERATOR], z, labels, codes)):
+            if not torch.equal(generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
+                               generate(modules[ckpt.GENERATOR], z, labels, codes)):
                 raise case.fail("save-load", "the generator is not deterministic in eval mode, so a round trip "
                                 "cannot be compared", "take all noise from z (see the generator check)")
-            pairs = [("generator", _generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
-                      _generate(fresh[ckpt.GENERATOR].eval(), z, labels, codes)),
+            pairs = [("generator", generate(modules[ckpt.GENERATOR].eval(), z, labels, codes),
+                      generate(fresh[ckpt.GENERATOR].eval(), z, labels, codes)),
                      ("discriminator", modules[ckpt.DISCRIMINATOR].eval()(x, labels),
                       fresh[ckpt.DISCRIMINATOR].eval()(x, labels))]
         for which, before, after in pairs:
@@ -632,7 +631,7 @@ def _check_save_load(case: _ModelCase) -> None:
         if G.training:
             raise case.fail("save-load", "load_generator returned a generator in train mode")
         with torch.no_grad():
-            _check_tensor(case, "save-load", _generate(G, z, labels, codes), (case.batch_size, *case.data_info()[0]),
+            _check_tensor(case, "save-load", generate(G, z, labels, codes), (case.batch_size, *case.data_info()[0]),
                           "the reloaded generator")
 
 
@@ -720,8 +719,8 @@ def _check_loss_contract(name: str, registry: Registry | None) -> None:
         except Exception as exc:
             raise _fail(subject, "contract", f"target() raised {_short(exc)}",
                         "the target is called without arguments and returns the loss object") from None
-        if _is_objective(loss):
-            _check_objective(subject, loss, needs_g=True)
+        if isinstance(loss, Objective):
+            _check_objective(subject, loss)
             return
         for method in ("d_loss", "g_loss"):
             if not callable(getattr(loss, method, None)):
@@ -768,27 +767,21 @@ def _scalar(subject: str, value: Any, what: str) -> Any:
     return value
 
 
-def _is_objective(obj: Any) -> bool:
-    return callable(getattr(obj, "d_terms", None)) or callable(getattr(obj, "g_terms", None))
-
-
-def _check_objective(subject: str, objective: Any, needs_g: bool) -> None:
-    """What can be checked without a run: the hooks are there and state is checkpointable."""
+def _check_objective(subject: str, objective: Any) -> None:
+    """What can be checked without a run: extra modules where the loop looks for them, and
+    state that a checkpoint can restore (the training check runs the rest)."""
     import io
 
     import torch
 
     for attr in ("d_modules", "g_modules"):
-        modules = getattr(objective, attr, {})
+        modules = getattr(objective, attr, None)
         if not isinstance(modules, dict):
             raise _fail(subject, "contract", f"{attr} is {type(modules).__name__}, not a dict",
                         "call super().__init__() and keep extra networks in self.d_modules / self.g_modules")
-    if needs_g and not callable(getattr(objective, "g_terms", None)):
-        raise _fail(subject, "contract", "an adversarial loss needs g_terms", "define g_terms(step)")
-    state = objective.state_dict() if callable(getattr(objective, "state_dict", None)) else {}
     buffer = io.BytesIO()
     try:
-        torch.save(state, buffer)
+        torch.save(objective.state_dict(), buffer)
         buffer.seek(0)
         torch.load(buffer, weights_only=True)
     except Exception as exc:
@@ -796,23 +789,27 @@ def _check_objective(subject: str, objective: Any, needs_g: bool) -> None:
                     "return only tensors, numbers, strings, lists and dicts of them") from None
 
 
-def _check_in_loop(kind: str, name: str, registry: Registry | None) -> None:
+def _check_in_loop(kind: str, name: str, registry: Registry | None, model: str | None = None,
+                   dataset: str | None = None) -> None:
     """Three steps of the shared loop with this loss or regularizer, saved after two and
     resumed: the documented contract must never crash ``ganzoo train``, and every term it
-    adds must be logged finite."""
+    adds must be logged finite. It runs with ``model`` (default: a model whose spec uses
+    it, else vanilla on ring8)."""
     from ganzoo.engine.config import resolve
     from ganzoo.engine.train import train
 
     subject, spec = _entry_spec(kind, name, registry)
     reg = _registry(registry)
-    if kind == "loss":
+    uses_it = model is None
+    if model is None and kind == "loss":
         model = next((_ref(reg, "model", m) for m in reg.list("model") if _resolves(reg, "loss", m.loss, spec)), None)
-    else:
+    elif model is None:
         model = _model_using(reg, name)
-    overrides: dict[str, Any] = {} if model else {"dataset": "ring8"}
+    uses_it = uses_it and model is not None
+    overrides: dict[str, Any] = {"dataset": dataset} if dataset else ({} if model else {"dataset": "ring8"})
     if kind == "loss":
         overrides["loss"] = spec.qualified_name
-    elif model is None:
+    elif not uses_it:
         overrides["reg"] = [f"{spec.qualified_name}:{spec.default_weight}"]
     out = Path(tempfile.mkdtemp(prefix="objective-", dir=_workdir())) / "run"
     where = f"in `ganzoo train {model or 'vanilla'}`"
@@ -841,12 +838,13 @@ def _resolves(registry: Registry, kind: str, name: str, spec: Any) -> bool:
         return False
 
 
-def loss_checks(name: str, registry: Registry | None = None) -> list[Check]:
+def loss_checks(name: str, registry: Registry | None = None, *, model: str | None = None,
+                dataset: str | None = None) -> list[Check]:
     """The checks of one loss: spec fields, the contract (scalars, gradients, signs; for an
     objective, its hooks and checkpointable state) and three steps of the shared loop."""
     return [Check("loss", name, "spec", lambda: _check_loss_spec(name, registry)),
             Check("loss", name, "contract", lambda: _check_loss_contract(name, registry)),
-            Check("loss", name, "training", lambda: _check_in_loop("loss", name, registry))]
+            Check("loss", name, "training", lambda: _check_in_loop("loss", name, registry, model, dataset))]
 
 
 class _ReferenceDiscriminator:
@@ -882,7 +880,7 @@ def _model_using(registry: Registry, reg_name: str) -> str | None:
 
     want = registry.regularizer(reg_name)
     for spec in registry.list("model"):
-        for item in spec.defaults.reg:
+        for item in (*spec.terms, *spec.defaults.reg):
             try:
                 if parse_reg(item, registry)[0] is want:
                     return _ref(registry, "model", spec)
@@ -891,11 +889,11 @@ def _model_using(registry: Registry, reg_name: str) -> str | None:
     return None
 
 
-def _check_reg_contract(name: str, registry: Registry | None) -> None:
+def _check_reg_contract(name: str, registry: Registry | None, model: str | None = None) -> None:
     subject, spec = _entry_spec("regularizer", name, registry)
     factory = _check_common_spec(subject, spec, spec.target, "regularizer class")
     reg = _registry(registry)
-    model = _model_using(reg, name)
+    model = model or _model_using(reg, name)
     with _quiet_torch() as torch:
         if model:
             case = _ModelCase(model, registry, None, BATCH, STEPS, None)
@@ -903,8 +901,8 @@ def _check_reg_contract(name: str, registry: Registry | None) -> None:
             G = case.build("generator", "contract")
             z, labels, real = case.inputs(BATCH)
             with torch.no_grad():
-                fake = _generate(G.eval(), z, labels, _codes(G, BATCH))
-            where = f"with model '{model}' (whose defaults use it)"
+                fake = generate(G.eval(), z, labels, _codes(G, BATCH))
+            where = f"with model '{model}'"
         else:
             D = _ReferenceDiscriminator.build()
             gen = torch.Generator().manual_seed(0)
@@ -915,8 +913,8 @@ def _check_reg_contract(name: str, registry: Registry | None) -> None:
         except Exception as exc:
             raise _fail(subject, "contract", f"target(weight) raised {_short(exc)}",
                         "the target is called with the weight and returns the regularizer") from None
-        if _is_objective(term):
-            _check_objective(subject, term, needs_g=False)
+        if isinstance(term, Objective):
+            _check_objective(subject, term)
             return
         for method in ("d_term", "g_term"):
             if not callable(getattr(term, method, None)):
@@ -944,12 +942,14 @@ def _check_reg_contract(name: str, registry: Registry | None) -> None:
             _scalar(subject, g, "g_term")
 
 
-def regularizer_checks(name: str, registry: Registry | None = None) -> list[Check]:
-    """The checks of one regularizer; its terms run against the discriminator of a model
-    whose defaults use it (so model-specific terms such as ACGAN's work), else a small critic."""
+def regularizer_checks(name: str, registry: Registry | None = None, *, model: str | None = None,
+                       dataset: str | None = None) -> list[Check]:
+    """The checks of one regularizer; its terms run against the discriminator of ``model``, or
+    of a model whose spec uses it (so model-specific terms such as ACGAN's work), else a small critic."""
     return [Check("regularizer", name, "spec", lambda: _check_reg_spec(name, registry)),
-            Check("regularizer", name, "contract", lambda: _check_reg_contract(name, registry)),
-            Check("regularizer", name, "training", lambda: _check_in_loop("regularizer", name, registry))]
+            Check("regularizer", name, "contract", lambda: _check_reg_contract(name, registry, model)),
+            Check("regularizer", name, "training",
+                  lambda: _check_in_loop("regularizer", name, registry, model, dataset))]
 
 
 # -- data sets ----------------------------------------------------------------------------------------------
@@ -1236,14 +1236,19 @@ def check_model(name: str, registry: Registry | None = None, dataset: str | None
     _run_all(model_checks(name, registry, dataset=dataset, batch_size=batch_size, steps=steps, options=options))
 
 
-def check_loss(name: str, registry: Registry | None = None) -> None:
-    """Run every loss check; raise one :class:`ConformanceError` listing each failure."""
-    _run_all(loss_checks(name, registry))
+def check_loss(name: str, registry: Registry | None = None, *, model: str | None = None,
+               dataset: str | None = None) -> None:
+    """Run every loss check; raise one :class:`ConformanceError` listing each failure.
+    ``model``/``dataset``: what the training check runs it with (default: a model that uses it)."""
+    _run_all(loss_checks(name, registry, model=model, dataset=dataset))
 
 
-def check_regularizer(name: str, registry: Registry | None = None) -> None:
-    """Run every regularizer check; raise one :class:`ConformanceError` listing each failure."""
-    _run_all(regularizer_checks(name, registry))
+def check_regularizer(name: str, registry: Registry | None = None, *, model: str | None = None,
+                      dataset: str | None = None) -> None:
+    """Run every regularizer check; raise one :class:`ConformanceError` listing each failure.
+    ``model``/``dataset``: for a term that needs a particular discriminator (heads, images);
+    default: a model whose spec uses it, else vanilla on ring8."""
+    _run_all(regularizer_checks(name, registry, model=model, dataset=dataset))
 
 
 def check_dataset(name: str, registry: Registry | None = None, *, arg: str | None = None) -> None:

@@ -41,10 +41,10 @@ def test_shape_and_dtype_are_preserved(policy, shape):
 def test_no_parameters_and_canonical_text():
     aug = Augment()
     assert list(aug.parameters()) == [] and list(aug.buffers()) == []
-    assert aug.policy == ("translation", "cutout", "color")
-    assert str(aug) == "diffaug:translation,cutout,color"
+    assert aug.policy == ("color", "translation", "cutout")
+    assert str(aug) == "diffaug:color,translation,cutout"
     assert str(Augment(("color", "translation"))) == "diffaug:color,translation"
-    assert "policy=translation,cutout,color" in repr(aug)
+    assert "policy=color,translation,cutout" in repr(aug)
 
 
 @pytest.mark.parametrize("policy", ALL, ids=IDS)
@@ -153,23 +153,18 @@ def test_translation_is_a_bounded_zero_padded_shift(side):
     values = set(x.unique().tolist()) | {0.0}
     assert set(y.unique().tolist()) <= values, "only original values or zeros"
     assert y.min() >= x.min().clamp(max=0) and y.max() <= x.max().clamp(min=0)
-    shifts = [_shift_of(x[i], y[i], side // 8) for i in range(n)]
+    shifts = [_shift_of(x[i], y[i], int(side / 8 + 0.5)) for i in range(n)]
     assert len(set(shifts)) > 1, "each sample draws its own shift"
-    assert max(max(abs(a), abs(b)) for a, b in shifts) == side // 8
-
-
-def test_translation_is_the_identity_below_8_pixels():
-    x = _images(4, side=6)
-    assert torch.equal(Augment(("translation",))(x), x)
+    assert max(max(abs(a), abs(b)) for a, b in shifts) == int(side / 8 + 0.5)
 
 
 # -- cutout ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("side", [4, 7, 8, 28, 32])
 def test_cutout_zeroes_one_half_side_square_per_sample(side):
-    """Exactly one square of side ``side//2`` is zeroed, all channels alike, clipped where it
+    """Exactly one square of side ``round(side / 2)`` is zeroed, all channels alike, clipped where it
     crosses the border (at least half of it stays in the image), nothing else changes."""
     torch.manual_seed(0)
-    n, size = 200, side // 2
+    n, size = 200, int(side / 2 + 0.5)
     x = _images(n, side=side)
     y = Augment(("cutout",))(x)
     zero = y == 0
@@ -230,8 +225,8 @@ def test_parse_none(text):
 
 
 @pytest.mark.parametrize("text, policy", [
-    ("diffaug", ("translation", "cutout", "color")),
-    ("DiffAug", ("translation", "cutout", "color")),
+    ("diffaug", ("color", "translation", "cutout")),
+    ("DiffAug", ("color", "translation", "cutout")),
     ("diffaug:color,translation", ("color", "translation")),
     ("diffaug: cutout , color", ("cutout", "color")),
     ("diffaug:color", ("color",)),

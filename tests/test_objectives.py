@@ -55,7 +55,7 @@ def test_default_objective_computes_exactly_the_old_loss_plus_penalty(loss):
     terms, scales = collect_terms(parts, "d", _step(D, real, fake), 0)
     assert list(terms) == ["adv", "gp"]
     assert torch.equal(terms["adv"], old_adv) and torch.equal(terms["gp"], old_gp)
-    assert torch.equal(total(terms, scales, real.device), old_total)
+    assert torch.equal(total(terms, scales), old_total)
 
     fake_g = torch.randn(8, 2, requires_grad=True)
     g_terms, _ = collect_terms(parts, "g", _step(D, real, fake_g, phase="g"), 0)
@@ -84,7 +84,7 @@ def test_lazy_part_runs_every_k_updates_scaled_by_k():
         terms, scales = collect_terms([part], "d", step, index)
         seen.append(bool(terms))
         if terms:
-            assert scales["r1"] == 4 and torch.equal(total(terms, scales, torch.device("cpu")), terms["r1"] * 4)
+            assert scales["r1"] == 4 and torch.equal(total(terms, scales), terms["r1"] * 4)
     assert seen == [True, False, False, False, True, False, False, False]
 
 
@@ -242,6 +242,9 @@ class Counter(Objective):
         self.seen += 1
         return {"zero": step.d_fake.logits.sum() * 0}
 
+    def g_terms(self, step):
+        return {}
+
     def state_dict(self):
         return {"seen": self.seen.clone()}
 
@@ -348,3 +351,98 @@ def test_infogan_exports_and_generates_with_codes(tmp_path):
     assert code == 0 and (tmp_path / "g.png").is_file(), out
     code, out = invoke("sample", run, "--code", "c1=all", "-o", tmp_path / "s.png")
     assert code == 0 and (tmp_path / "s.png").is_file(), out
+
+
+# -- plugin mistakes in objectives are one line naming the plugin ------------------------------------
+def _registry_with(**entries):
+    """A registry with plugin 'mine' registering losses/regularizers given as name -> target."""
+    module = types.ModuleType("mine_plugin")
+
+    @hookimpl
+    def ganzoo_register_losses(register):
+        for name, target in entries.get("losses", {}).items():
+            register(LossSpec(name=name, summary="s", target=target))
+
+    @hookimpl
+    def ganzoo_register_regularizers(register):
+        for name, target in entries.get("regs", {}).items():
+            register(RegularizerSpec(name=name, summary="s", target=target))
+
+    module.ganzoo_register_losses = ganzoo_register_losses
+    module.ganzoo_register_regularizers = ganzoo_register_regularizers
+    registry = Registry(load_entry_points=False)
+    registry.add_plugin(module, "mine", version="1.0")
+    return registry
+
+
+class DOnly(Objective):
+    def d_terms(self, step):
+        return {"adv": F.softplus(-step.d_real.logits).mean() + F.softplus(step.d_fake.logits).mean()}
+
+    def g_terms(self, step):
+        return {}
+
+
+class Returns(Objective):
+    def __init__(self, weight=1.0, what="tensor"):
+        super().__init__()
+        self.what = what
+
+    def d_terms(self, step):
+        return step.d_fake.logits.mean() if self.what == "tensor" else {"x": step.d_fake.logits}
+
+    def g_terms(self, step):
+        return {}
+
+
+class BadSetup(Returns):
+    def setup(self, run):
+        raise ValueError("boom")
+
+
+class NumpyState(Returns):
+    def d_terms(self, step):
+        return {}
+
+    def state_dict(self):
+        import numpy as np
+
+        return {"k": np.float32(0.5)}
+
+
+class OnlyDLoss:
+    def d_loss(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+
+@pytest.mark.parametrize("entries,overrides,expected", [
+    ({"regs": {"t": lambda w: Returns(w)}}, {"reg": ["t"]}, "regularizer 'mine:t' (plugin 'mine'): d_terms() returned Tensor"),
+    ({"regs": {"t": lambda w: Returns(w, "shaped")}}, {"reg": ["t"]}, "term 'x' is [8], not a scalar tensor"),
+    ({"regs": {"t": lambda w: BadSetup(w)}}, {"reg": ["t"]}, "setup() raised ValueError: boom"),
+    ({"regs": {"t": lambda w: NumpyState(w)}}, {"reg": ["t"]}, "state_dict() holds a float32"),
+    ({"losses": {"half": OnlyDLoss}}, {"loss": "half"}, "nor a plugin API 1.0 loss with d_loss and g_loss"),
+], ids=["not-a-dict", "not-a-scalar", "setup-raises", "numpy-state", "half-a-loss"])
+def test_objective_mistakes_are_one_line_errors(tmp_path, entries, overrides, expected):
+    registry = _registry_with(**entries)
+    with pytest.raises(GanzooError) as info:
+        _train(tmp_path, "vanilla", registry=registry, dataset="ring8", steps=2, **overrides)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_phase_without_terms_skips_that_update(tmp_path):
+    registry = _registry_with(losses={"d-only": DOnly})
+    _train(tmp_path, "vanilla", registry=registry, dataset="ring8", loss="d-only", steps=2)
+    row = _rows(tmp_path / "run")[-1]
+    assert "d/adv" in row and "g_loss" not in row
+
+
+def test_lazy_terms_are_logged_with_several_critic_steps(tmp_path):
+    _train(tmp_path, "wgan-gp", dataset="ring8", steps=4, reg=["gp:10", "r1:1@8"], n_critic=5)
+    rows = _rows(tmp_path / "run")  # d_step 0, 8, 16 fall on critic steps 0, 3 and 1 of steps 1, 2, 4
+    assert [("d/r1" in r) for r in rows] == [True, True, False, True]
+
+
+def test_builtin_specs_keep_their_own_entries_when_a_plugin_shadows_a_name(tmp_path):
+    registry = _registry_with(losses={"hinge": Hinge})
+    cfg = _train(tmp_path, "sngan", registry=registry, dataset="ring8", steps=1)
+    assert cfg.loss == "ganzoo:hinge"

@@ -66,7 +66,7 @@ def test_paper_defaults():
     assert (wgan.defaults.lr_g, wgan.defaults.lr_d, wgan.defaults.betas) == (1e-4, 1e-4, (0.0, 0.9))
     assert reg.model("sngan").loss == "hinge"
     assert reg.model("lsgan").loss == "lsgan"
-    assert reg.model("acgan").defaults.reg == ("acgan-aux:1",)
+    assert reg.model("acgan").terms == ("acgan-aux:1",) and reg.model("infogan").terms == ("info:1",)
     assert reg.model("dcgan").defaults.betas == (0.5, 0.999) and reg.model("dcgan").defaults.lr_g == 2e-4
     assert all(reg.model(m).conditional for m in ("cgan", "cdcgan", "acgan"))
 
@@ -471,9 +471,11 @@ def test_cli_keeps_the_models_default_regularizers(tmp_path):
 
     from ganzoo.cli import cli
 
-    for model, reg in (("wgan-gp", ["gp:10"]), ("acgan", ["acgan-aux:1"])):
-        out = tmp_path / model
+    for model, reg, terms, extra in (("wgan-gp", ["gp:10"], [], []), ("acgan", [], ["acgan-aux:1"], []),
+                                     ("acgan", ["r1:1"], ["acgan-aux:1"], ["--reg", "r1:1"])):
+        out = tmp_path / f"{model}{len(extra)}"
         result = CliRunner().invoke(cli, ["train", model, "--dataset", "digits", "--steps", "1", "--batch-size", "4",
-                                          "--set", "width=4", "--device", "cpu", "--out", str(out), "-q"])
+                                          "--set", "width=4", "--device", "cpu", "--out", str(out), "-q", *extra])
         assert result.exit_code == 0, result.output
-        assert json.loads((out / "config.json").read_text())["reg"] == reg
+        config = json.loads((out / "config.json").read_text())
+        assert (config["reg"], config["terms"]) == (reg, terms)  # --reg never drops the model's own terms

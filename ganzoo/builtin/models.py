@@ -85,7 +85,8 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=1500, reg=("acgan-aux:1",), **_DCGAN_ADAM),
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=1500, **_DCGAN_ADAM),
+        terms=("acgan-aux:1",),
         options={"width": 64, "aux_fakes": False},
     ),
     ModelSpec(
@@ -130,8 +131,8 @@ _ZOO = [
         discriminator="ganzoo.models.infogan:discriminator",
         loss="nonsaturating",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=62, batch_size=64, lr_g=1e-3, lr_d=2e-4, betas=(0.5, 0.999), steps=2000,
-                          reg=("info:1",)),
+        defaults=Defaults(latent_dim=62, batch_size=64, lr_g=1e-3, lr_d=2e-4, betas=(0.5, 0.999), steps=2000),
+        terms=("info:1",),
         options={"width": 64},
     ),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganzoo.api import sample_codes
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine.config import TrainConfig
 from ganzoo.errors import GanzooError
@@ -206,21 +207,6 @@ def _labels(n: int, num_classes: int, gen: torch.Generator, device: torch.device
     return torch.randint(0, num_classes, (n,), generator=gen).to(device) if num_classes else None
 
 
-def _codes(G: nn.Module, n: int, gen: torch.Generator, device: torch.device) -> dict[str, Any]:
-    """``{"codes": {name: values}}`` for a generator with latent codes (``G.codes``, InfoGAN), else ``{}``:
-    the keyword the training loop passes, drawn from each code's prior with ``gen``."""
-    codes = tuple(getattr(G, "codes", ()) or ())
-    if not codes:
-        return {}
-    values = {}
-    for code in codes:
-        if code.kind == "categorical":
-            values[code.name] = torch.randint(0, code.size, (n,), generator=gen).to(device)
-        else:
-            values[code.name] = (torch.rand(n, generator=gen) * (code.high - code.low) + code.low).to(device)
-    return {"codes": values}
-
-
 def check_generator_output(G: nn.Module, shape: tuple[int, ...], num_classes: int, batch_size: int,
                            who: str = "model") -> None:
     """G must turn ``z [N, latent_dim]`` (and labels) into ``[N, *shape]``: checked on a tiny
@@ -233,7 +219,8 @@ def check_generator_output(G: nn.Module, shape: tuple[int, ...], num_classes: in
 
         def inputs(n: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
             z = torch.randn(n, int(latent_dim), generator=gen).to(device)
-            return (z, _labels(n, num_classes, gen, device)), _codes(G, n, gen, device)
+            codes = sample_codes(G, n, device, gen)
+            return (z, _labels(n, num_classes, gen, device)), ({"codes": codes} if codes else {})
 
         out, n = _forward(G, "generator", who, _check_sizes(batch_size), inputs)
     if not isinstance(out, torch.Tensor):

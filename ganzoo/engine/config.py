@@ -40,6 +40,7 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     reg: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)  # the model's own objective terms (its spec's)
     discriminator: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
@@ -65,12 +66,14 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     data set's kind (2-D points or images) — then validate."""
     registry = registry or get_registry()
     spec = registry.model(model)
-    dataset = overrides.get("dataset") or spec.dataset
+    dataset = overrides.get("dataset") or own(registry, "dataset", spec.dataset, spec.plugin)
     d = spec.defaults_for(registry.dataset(dataset)[0].kind)
     base: dict[str, Any] = dict(
-        model=model, dataset=dataset, loss=spec.loss, steps=d.steps, batch_size=d.batch_size,
+        model=model, dataset=dataset, loss=own(registry, "loss", spec.loss, spec.plugin), steps=d.steps,
+        batch_size=d.batch_size,
         lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
-        reg=list(d.reg), ema=d.ema, ema_decay=d.ema_decay, options=dict(spec.options),
+        reg=[own(registry, "regularizer", r, spec.plugin) for r in d.reg], ema=d.ema, ema_decay=d.ema_decay,
+        options=dict(spec.options), terms=[own(registry, "regularizer", t, spec.plugin) for t in spec.terms],
     )
     user_options = overrides.pop("options", None) or {}
     for key, value in overrides.items():
@@ -88,13 +91,26 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     return cfg
 
 
+def own(registry: Registry, kind: str, item: str, plugin: str) -> str:
+    """A short name in a plugin's spec means that plugin's entry when another plugin
+    registers the same name: ``hinge`` in a built-in spec stays ``ganzoo:hinge`` after a
+    plugin adds its own ``hinge``. Anything else is returned unchanged."""
+    name = item.split("@")[0].split(":")[0]
+    if ":" in item.split("@")[0] and kind != "regularizer":
+        return item  # already qualified (or a dataset argument)
+    same = [s for s in registry.list(kind) if s.name == name]
+    if len(same) > 1 and any(s.plugin == plugin for s in same):
+        return f"{plugin}:{item}"
+    return item
+
+
 def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     """One-line errors for every option that cannot work, before any work starts."""
     registry = registry or get_registry()
     registry.model(cfg.model)
     registry.loss(cfg.loss)
     registry.dataset(cfg.dataset)
-    for item in cfg.reg:
+    for item in [*cfg.terms, *cfg.reg]:
         parse_reg(item, registry)
     positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
                 "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,

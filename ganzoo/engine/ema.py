@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganzoo.api import generate, sample_codes
+
 #: Batches of latents the statistics are measured on (16 x the batch size).
 RECALIBRATION_BATCHES = 16
 
@@ -41,7 +43,6 @@ def recalibrate_batchnorm(G: nn.Module, batch_size: int, seed: int, num_classes:
         return
     device = next(iter(G.parameters())).device
     latent_dim = int(G.latent_dim)  # type: ignore[arg-type]
-    codes = tuple(getattr(G, "codes", ()) or ())
     gen = torch.Generator().manual_seed(seed)
     momenta = [m.momentum for m in norms]
     G.eval()
@@ -53,8 +54,7 @@ def recalibrate_batchnorm(G: nn.Module, batch_size: int, seed: int, num_classes:
         for _ in range(batches):
             z = torch.randn(batch_size, latent_dim, generator=gen).to(device)
             labels = torch.randint(num_classes, (batch_size,), generator=gen).to(device) if num_classes else None
-            drawn = {c.name: c.sample(batch_size, device, generator=gen) for c in codes}
-            G(z, labels, codes=drawn) if drawn else G(z, labels)
+            generate(G, z, labels, sample_codes(G, batch_size, device, gen))
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum

@@ -25,14 +25,14 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import Code, Outputs, Phase, Setup, Step
+from ganzoo.api import Code, Outputs, Phase, Setup, Step, codes_of, generate, sample_codes
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, save_json, validate
 from ganzoo.engine.ema import make_ema, recalibrate_batchnorm
 from ganzoo.errors import GanzooError
-from ganzoo.objectives import Part, build_parts, collect_terms, total
+from ganzoo.objectives import Part, build_parts, check_state, collect_terms, total
 from ganzoo.registry import Registry
 from ganzoo.specs import load_target
 
@@ -169,9 +169,7 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     setup = Setup(G=G, D=D, num_classes=num_classes, options=dict(cfg.options), device=device,
                   data_shape=tuple(data.shape), n_critic=cfg.n_critic, steps=cfg.steps)
     for part in parts:
-        hook = getattr(part.objective, "setup", None)
-        if callable(hook):
-            hook(setup)
+        part.call("setup", setup)
     extra = {phase: [m.to(device) for part in parts for m in part.modules(phase).values()] for phase in ("d", "g")}
     opt_g = _adam([G, *extra["g"]], cfg.lr_g, cfg.betas, device)
     opt_d = _adam([D, *extra["d"]], cfg.lr_d, cfg.betas, device)
@@ -208,7 +206,7 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
               D_run=D_run, discriminate=discriminate, parts=parts, opt_g=opt_g, opt_d=opt_d, ema=ema,
               modules=modules, draw=draw, autocast=_autocast(cfg, device, echo),
-              sample_inputs=_sample_inputs(cfg, data, num_classes, tuple(getattr(G, "codes", ()) or ()), device),
+              sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
               objective_modules=extra)
     start = 0
@@ -257,6 +255,9 @@ def _discriminator_runner(D: nn.Module, augment: nn.Module | None, compiled: boo
         if augment is not None:
             x = augment(x)
         out = heads(x, labels) if heads is not None else {"logits": forward(x, labels)}
+        if not isinstance(out, dict) or "logits" not in out:
+            raise GanzooError(f"the discriminator's heads() returned {type(out).__name__}; it must return "
+                              "{'logits': [N], ...other heads} (docs/plugins.md §2)")
         return Outputs((k, v.float() if v.is_floating_point() else v) for k, v in out.items())
 
     return discriminate, (forward if augment is None else _Augmented(forward, augment))
@@ -289,52 +290,54 @@ def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) 
     real, labels = run.draw()
     device = real.device
     z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
-    codes = {c.name: c.sample(cfg.batch_size, device) for c in run.codes}
+    codes = sample_codes(run.G, cfg.batch_size, device)
     keep = critic_step == cfg.n_critic - 1
     with torch.set_grad_enabled(keep), run.autocast():
-        fake_g = run.G_run(z, labels, codes=codes) if codes else run.G_run(z, labels)
+        fake_g = generate(run.G_run, z, labels, codes)
     if any(p.needs_real_grad and p.due(d_step) for p in run.parts):
         real = real.detach().requires_grad_(True)
     ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake_g.detach())
-    with run.autocast():
-        terms, scales = collect_terms(run.parts, "d", ctx, d_step)
-        loss = total(terms, scales, device)
-    run.opt_d.zero_grad(set_to_none=True)
-    loss.backward()
-    for module in (run.D, *run.objective_modules["d"]):
-        distributed.average_gradients(module, run.ctx)
-    run.opt_d.step()
-    record.clear()
-    record["d_loss"] = loss.detach()
+    _update(run, ctx, d_step, record)
     for which in ("real", "fake"):
         out = ctx.computed(which)
         if out is not None:
             record[f"d_{which}"] = out.logits.detach().mean()
-    record.update({f"d/{name}": value.detach() for name, value in terms.items()})
     return ctx, fake_g
 
 
 def _g_update(run: Run, step: int, d_ctx: Step, fake_g: Tensor, record: dict[str, Tensor]) -> None:
-    """One generator update on the last critic step's batch; D (and the objectives'
-    D-side modules) are frozen so gradients flow through them to G only."""
-    frozen = [run.D, *run.objective_modules["d"]]
-    for module in frozen:
-        module.requires_grad_(False)
+    """One generator update on the last critic step's batch."""
     ctx = _step(run, "g", step, d_ctx.d_step, d_ctx.real.detach(), d_ctx.labels, d_ctx.z, d_ctx.codes, fake_g)
-    with run.autocast():
-        terms, scales = collect_terms(run.parts, "g", ctx, step)
-        loss = total(terms, scales, fake_g.device)
-    run.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    for module in (run.G, *run.objective_modules["g"]):
-        distributed.average_gradients(module, run.ctx)
-    run.opt_g.step()
-    for module in frozen:
-        module.requires_grad_(True)
+    _update(run, ctx, step, record)
     if run.ema is not None:
         run.ema.update(run.G, step=step)
-    record["g_loss"] = loss.detach()
-    record.update({f"g/{name}": value.detach() for name, value in terms.items()})
+
+
+def _update(run: Run, ctx: Step, index: int, record: dict[str, Tensor]) -> None:
+    """Sum the objectives' terms for one network and step its optimizer. The other side's
+    networks are frozen, so gradients flow through them without accumulating there. With
+    no terms at all (every objective returned {}), the update is skipped. ``record`` keeps
+    the last value of every term: with several critic steps, a lazy term logged on one
+    of them is not lost."""
+    phase = ctx.phase
+    mine, others = ("d", "g") if phase == "d" else ("g", "d")
+    network, optimizer = (run.D, run.opt_d) if phase == "d" else (run.G, run.opt_g)
+    frozen = [*run.objective_modules[others], *([run.D] if phase == "g" else [])]
+    for module in frozen:
+        module.requires_grad_(False)
+    with run.autocast():
+        terms, scales = collect_terms(run.parts, phase, ctx, index)
+        loss = total(terms, scales)
+    if loss is not None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for module in (network, *run.objective_modules[mine]):
+            distributed.average_gradients(module, run.ctx)
+        optimizer.step()
+        record[f"{phase}_loss"] = loss.detach()
+    for module in frozen:
+        module.requires_grad_(True)
+    record.update({f"{phase}/{name}": value.detach() for name, value in terms.items()})
 
 
 # -- interval work: logs, samples, checkpoints ----------------------------------------------------
@@ -426,7 +429,7 @@ def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[C
         n = 2500
         labels = torch.arange(n) % num_classes if num_classes else None
         z = torch.randn(n, cfg.latent_dim, generator=gen)
-        rows = {c.name: c.sample(n) for c in codes} if codes else {}
+        rows = {c.name: c.sample(n, generator=gen) for c in codes}
     elif codes:
         first = next((c for c in codes if c.kind == "categorical"), None)
         values = first.size if first is not None else 8
@@ -457,7 +460,7 @@ def _write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[s
 
     was_training = G.training
     G.eval()
-    out = (G(z, labels, codes=codes) if codes else G(z, labels)).float().cpu().numpy()
+    out = generate(G, z, labels, codes).float().cpu().numpy()
     G.train(was_training)
     if data.kind == "points":
         modes = data.modes.numpy() if data.modes is not None else None
@@ -505,7 +508,9 @@ def _rng_state(device: torch.device) -> dict[str, Any]:
 def _save(run: Run, step: int) -> None:
     state = {"step": step, "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
              "rng": _rng_state(run.ctx.device)}
-    objectives = [part.objective.state_dict() if hasattr(part.objective, "state_dict") else {} for part in run.parts]
+    objectives = [part.call("state_dict") for part in run.parts]
+    for part, saved in zip(run.parts, objectives):
+        check_state(part, saved)
     if any(objectives):
         state["objectives"] = objectives
     ckpt.save_checkpoint(run.run_dir, run.modules, state)
@@ -525,12 +530,12 @@ def _restore(run: Run) -> int:
         torch.set_rng_state(state["rng"]["cpu"])
         if run.ctx.device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], run.ctx.device)
-        for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
-            if saved and hasattr(part.objective, "load_state_dict"):
-                part.objective.load_state_dict(saved)
         step = int(state["step"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise GanzooError(f"corrupt checkpoint state in '{where}': {exc}") from None
+    for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
+        if saved:
+            part.call("load_state_dict", saved)  # a plugin's mistake here names the plugin, not the checkpoint
     _truncate_metrics(run.run_dir / "metrics.jsonl", step)
     return step
 

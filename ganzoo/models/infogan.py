@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo.api import Code, Objective, Outputs, Setup, Step
+from ganzoo.api import Code, Objective, Outputs, Setup, Step, codes_of
 from ganzoo.errors import GanzooError
 from ganzoo.layers import check_width, conv_plan, dcgan_init, is_points, mlp, up_trunk
 
@@ -164,14 +164,14 @@ class MutualInformation(Objective):
         self.codes: tuple[Code, ...] = ()
 
     def setup(self, run: Setup) -> None:
-        self.codes = tuple(getattr(run.G, "codes", ()) or ())
+        self.codes = codes_of(run.G)
         if not self.codes:
             raise GanzooError("--reg info needs a generator with latent codes (the infogan model's); drop --reg info")
         features = getattr(run.D, "feature_dim", None)
         if not callable(getattr(run.D, "heads", None)) or not isinstance(features, int):
             raise GanzooError("--reg info needs a discriminator with shared features (heads() returning "
                               "'features' and a feature_dim attribute, as infogan's); drop --discriminator")
-        out = sum(c.size if c.kind == "categorical" else 1 for c in self.codes)
+        out = sum(c.width for c in self.codes)
         q = nn.Sequential(*mlp([features, Q_HIDDEN], partial(nn.LeakyReLU, 0.1), norm=True), nn.Linear(Q_HIDDEN, out))
         self.d_modules = {"q": q}
 

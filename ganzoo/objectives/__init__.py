@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from ganzoo.api import Objective, Phase, Setup, Step
 from ganzoo.errors import GanzooError
-from ganzoo.specs import load_target
+from ganzoo.registry import strict_plugins
+from ganzoo.specs import describe, load_target
 
 
 class LossObjective(Objective):
@@ -64,38 +64,59 @@ class RegularizerObjective(Objective):
 
 @dataclass
 class Part:
-    """One objective of a run: ``every`` > 1 makes it lazy (Karras et al. 2020): it runs on
-    every ``every``-th update only, its terms scaled by ``every`` so the average is kept."""
+    """One objective of a run, and who it came from. ``every`` > 1 makes it lazy (Karras et
+    al. 2020): it runs on every ``every``-th update only, its terms scaled by ``every`` so
+    the average is kept. Every call into the objective goes through :meth:`call`, so a
+    plugin's mistake is one line naming the plugin, never a traceback from inside the loop."""
 
-    objective: Any
+    objective: Objective
     label: str  # what the user typed: "nonsaturating", "r1:10@16"
     every: int = 1
+    origin: str = ""  # "loss 'ganzoo:ragan' (plugin 'ganzoo')"
 
     def due(self, index: int) -> bool:
         return index % self.every == 0
 
     @property
     def needs_real_grad(self) -> bool:
-        return bool(getattr(self.objective, "needs_real_grad", False))
+        return bool(self.objective.needs_real_grad)
 
     @property
     def double_backward(self) -> bool:
-        return bool(getattr(self.objective, "double_backward", False))
+        return bool(self.objective.double_backward)
 
     def modules(self, phase: Phase) -> dict[str, nn.Module]:
-        return dict(getattr(self.objective, f"{phase}_modules", None) or {})
+        return dict((self.objective.d_modules if phase == "d" else self.objective.g_modules) or {})
 
+    def call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self.objective, method)(*args)
+        except GanzooError:
+            raise
+        except Exception as exc:
+            if strict_plugins():
+                raise
+            raise GanzooError(f"{self.origin or self.label}: {method}() raised {describe(exc)}; fix the objective "
+                              "(GANZOO_STRICT_PLUGINS=1 shows the traceback)") from None
 
-def _is_objective(obj: Any) -> bool:
-    return callable(getattr(obj, "d_terms", None)) or callable(getattr(obj, "g_terms", None))
+    def terms(self, phase: Phase, step: Step) -> dict[str, Tensor]:
+        found = self.call(f"{phase}_terms", step)
+        if not isinstance(found, dict):
+            raise GanzooError(f"{self.origin or self.label}: {phase}_terms() returned {type(found).__name__}; "
+                              "return a dict {name: scalar tensor} ({} when there is nothing to add)")
+        return found
 
 
 def _made(spec: Any, kind: str, obj: Any, legacy: tuple[str, ...]) -> None:
-    if _is_objective(obj) or any(callable(getattr(obj, m, None)) for m in legacy):
+    """An objective, or a plugin API 1.0 object with the methods its kind needs."""
+    if isinstance(obj, Objective):
+        return
+    needed = all if kind == "loss" else any
+    if needed(callable(getattr(obj, m, None)) for m in legacy):
         return
     raise GanzooError(
-        f"{kind} '{spec.qualified_name}': its target '{spec.target}' returned a {type(obj).__name__}, which has "
-        f"neither d_terms/g_terms (a ganzoo.api.Objective) nor {'/'.join(legacy)}; "
+        f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}'): its target returned a {type(obj).__name__}, "
+        f"which is neither a ganzoo.api.Objective nor a plugin API 1.0 {kind} with {' and '.join(legacy)}; "
         "see 'Write a new GAN objective' in docs/plugins.md")
 
 
@@ -103,25 +124,35 @@ def _call(spec: Any, kind: str, *args: Any) -> Any:
     target = load_target(spec, kind)
     try:
         return target(*args)
-    except TypeError as exc:
+    except GanzooError:
+        raise
+    except Exception as exc:
+        if strict_plugins():
+            raise
         want = "target(weight)" if kind == "regularizer" else "target()"
-        raise GanzooError(f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}'): calling its target failed "
-                          f"({exc}); ganzoo calls it as {want}") from None
+        raise GanzooError(f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}'): {want} raised "
+                          f"{describe(exc)}; ganzoo calls it as {want}") from None
+
+
+def _origin(spec: Any, kind: str) -> str:
+    return f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}')"
 
 
 def build_parts(cfg: Any, registry: Any) -> list[Part]:
-    """The run's objectives in order: the adversarial loss, then each ``--reg``."""
+    """The run's objectives in order: the adversarial loss, the model's own terms (such as
+    ACGAN's class loss), then each ``--reg``."""
     from ganzoo.engine.config import parse_reg
 
     spec = registry.loss(cfg.loss)
     loss = _call(spec, "loss")
     _made(spec, "loss", loss, ("d_loss", "g_loss"))
-    parts = [Part(loss if _is_objective(loss) else LossObjective(loss), cfg.loss)]
-    for item in cfg.reg:
+    parts = [Part(loss if isinstance(loss, Objective) else LossObjective(loss), cfg.loss, 1, _origin(spec, "loss"))]
+    for item in [*cfg.terms, *cfg.reg]:
         reg = parse_reg(item, registry)
         obj = _call(reg.spec, "regularizer", reg.weight)
         _made(reg.spec, "regularizer", obj, ("d_term", "g_term"))
-        parts.append(Part(obj if _is_objective(obj) else RegularizerObjective(obj, reg.spec.name), item, reg.every))
+        wrapped = obj if isinstance(obj, Objective) else RegularizerObjective(obj, reg.spec.name)
+        parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer")))
     return parts
 
 
@@ -135,25 +166,42 @@ def collect_terms(parts: list[Part], phase: Phase, step: Step, index: int) -> tu
     for part in parts:
         if not part.due(index):
             continue
-        method = getattr(part.objective, f"{phase}_terms", None)
-        found = method(step) if callable(method) else {}
-        for name, value in (found or {}).items():
+        for name, value in part.terms(phase, step).items():
             if name in terms:
                 raise GanzooError(f"objectives '{owner[name]}' and '{part.label}' both add a term '{name}' "
                                   f"to {'D' if phase == 'd' else 'G'}'s loss; use each only once")
             if not isinstance(value, Tensor) or value.numel() != 1:
-                raise GanzooError(f"objective '{part.label}' returned {type(value).__name__} for term '{name}'; "
-                                  "each term must be a scalar tensor")
+                got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise GanzooError(f"{part.origin or part.label}: term '{name}' is {got}, not a scalar tensor; "
+                                  "reduce it, e.g. with .mean()")
             terms[name], scales[name], owner[name] = value, part.every, part.label
     return terms, scales
 
 
-def total(terms: dict[str, Tensor], scales: dict[str, int], device: torch.device) -> Tensor:
-    """The loss: the terms summed in order (``a + b + c``, so the float result is reproducible)."""
+def total(terms: dict[str, Tensor], scales: dict[str, int]) -> Tensor | None:
+    """The loss: the terms summed in order (``a + b + c``, so the float result is
+    reproducible); None when no objective added anything (the update is skipped)."""
     values = [value * scales[name] if scales[name] != 1 else value for name, value in terms.items()]
     if not values:
-        return torch.zeros((), device=device)
+        return None
     out = values[0]
     for value in values[1:]:
         out = out + value
     return out
+
+
+def check_state(part: Part, state: Any, where: str = "state_dict()") -> None:
+    """Objective state goes into ``state.pt``, which is loaded with ``weights_only=True``:
+    refuse what that cannot load back, naming the objective, before it makes a run unresumable."""
+    if isinstance(state, (Tensor, int, float, bool, str, type(None))):
+        return
+    if isinstance(state, (list, tuple)):
+        for item in state:
+            check_state(part, item, where)
+        return
+    if isinstance(state, dict) and all(isinstance(k, (str, int)) for k in state):
+        for value in state.values():
+            check_state(part, value, where)
+        return
+    raise GanzooError(f"{part.origin or part.label}: {where} holds a {type(state).__name__}, which a checkpoint "
+                      "cannot restore safely; keep tensors, numbers, strings and lists or dicts of them")

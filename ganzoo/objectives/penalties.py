@@ -33,6 +33,9 @@ class GradientPenalty(Objective):
         (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         return {"gp": self.weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()}
 
+    def g_terms(self, step: Step) -> dict[str, Tensor]:
+        return {}  # a constraint on D alone
+
 
 class R1(Objective):
     """Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?":
@@ -53,3 +56,6 @@ class R1(Objective):
     def d_terms(self, step: Step) -> dict[str, Tensor]:
         (grad,) = torch.autograd.grad(step.d_real.logits.sum(), step.real, create_graph=True)
         return {"r1": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
+
+    def g_terms(self, step: Step) -> dict[str, Tensor]:
+        return {}  # a constraint on D alone

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.api import Code
+from ganzoo.api import Code, codes_of
 from ganzoo.errors import GanzooError
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
 from ganzoo.registry import Registry
@@ -151,7 +151,7 @@ def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str =
 
     shape = [int(d) for d in cast("tuple[int, ...]", G.output_shape)]
     kind = kind or ("images" if len(shape) == 3 else "points")
-    codes = _codes(G)
+    codes = codes_of(G)
     props = {
         "ganzoo.model": model or type(G).__name__,
         "ganzoo.version": __version__,
@@ -220,11 +220,6 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
 
 
 # -- checks before export ---------------------------------------------------------------------
-def _codes(G: nn.Module) -> tuple[Code, ...]:
-    """The generator's latent codes; () for the many generators that have none."""
-    return tuple(getattr(G, "codes", None) or ())
-
-
 class _Wrapper(nn.Module):
     """Fixes the graph signature to exactly ``(z[, labels][, one input per code]) -> images``
     whatever the generator's forward looks like.
@@ -238,7 +233,7 @@ class _Wrapper(nn.Module):
         super().__init__()
         self.generator = generator
         self.conditional = bool(generator.num_classes)
-        self.code_names = tuple(c.name for c in _codes(generator))
+        self.code_names = tuple(c.name for c in codes_of(generator))
 
     def forward(self, z: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         labels = rest[0] if self.conditional else None
@@ -274,11 +269,8 @@ def _check_generator(G: Any) -> None:
 
 def _check_codes(G: nn.Module) -> None:
     """Codes become graph inputs named after them, so the names must be unique and clear of z/labels/images."""
-    codes = getattr(G, "codes", None) or ()
-    try:
-        codes = tuple(codes)
-    except TypeError:
-        codes = (codes,)
+    raw: Any = getattr(G, "codes", None) or ()
+    codes: tuple[Any, ...] = tuple(raw) if isinstance(raw, (tuple, list)) else (raw,)
     bad = [c for c in codes if not isinstance(c, Code)]
     if bad:
         raise GanzooError(f"generator codes must be ganzoo.api.Code objects, got {type(bad[0]).__name__}: "
@@ -303,7 +295,7 @@ def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch
     inputs = [z]
     if num_classes:
         inputs.append(torch.randint(0, num_classes, (batch,), generator=generator, dtype=torch.int64))
-    for code in _codes(G):
+    for code in codes_of(G):
         if code.kind == "categorical":
             inputs.append(torch.randint(0, code.size, (batch,), generator=generator, dtype=torch.int64))
         else:
@@ -390,7 +382,7 @@ def _captured(log: list[str]) -> Iterator[None]:
 
 
 def _names(G: nn.Module) -> list[str]:
-    return [*([Z, LABELS] if G.num_classes else [Z]), *(c.name for c in _codes(G))]
+    return [*([Z, LABELS] if G.num_classes else [Z]), *(c.name for c in codes_of(G))]
 
 
 def _opset_of(proto: Any) -> int:
@@ -518,7 +510,7 @@ def _check_io(model: Any, G: nn.Module) -> None:
     if G.num_classes:
         _check_value(inputs[1], onnx.TensorProto.INT64, [None], "input")
     first = 2 if G.num_classes else 1
-    for value, code in zip(inputs[first:], _codes(G)):
+    for value, code in zip(inputs[first:], codes_of(G)):
         elem = onnx.TensorProto.INT64 if code.kind == "categorical" else onnx.TensorProto.FLOAT
         _check_value(value, elem, [None], f"{code.kind} code input")
     _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *cast("tuple[int, ...]", G.output_shape)],
@@ -632,7 +624,7 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
         raise GanzooError(
             f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
     props = {**generator_metadata(G), **(metadata or {})}
-    if not _codes(G):
+    if not codes_of(G):
         props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims
     props.update({k: v for k, v in generator_metadata(G).items()
                   if k in ("ganzoo.latent_dim", "ganzoo.num_classes", "ganzoo.output_shape", "ganzoo.version",
