@@ -1,6 +1,6 @@
 """Building blocks of ganzoo's networks, public so that plugins build on them instead of copying them.
 
-The built-in families (dcgan, cdcgan, lsgan, wgan-gp, sngan, acgan, vanilla) and
+The built-in families (dcgan, cdcgan, lsgan, wgan-gp, sngan, acgan, infogan, vanilla) and
 third-party plugins such as ganzoo-pacgan are assembled from these pieces. Sharing
 them keeps one answer to questions every image GAN must settle the same way: how
 many stride-2 stages an image side allows, how DCGAN initialises weights, how a
@@ -44,12 +44,12 @@ __all__ = [
     "conv_plan",
     "conv_trunk",
     "dcgan_init",
-    "up_trunk",
     "embed_dim",
     "is_points",
     "mlp",
     "need_labels",
     "norm_layer",
+    "up_trunk",
 ]
 
 

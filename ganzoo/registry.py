@@ -348,7 +348,7 @@ def _kind(kind: str) -> str:
 def _unknown(kind: str, name: str, specs: list[Any]) -> str:
     names = sorted({s.name for s in specs} | {s.qualified_name for s in specs})
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    hint = f" — did you mean '{close[0]}'?" if close else ""
+    hint = f" — did you mean '{close[0]}'?" if close else "."
     return f"unknown {kind} '{name}'{hint} See: ganzoo list {_PLURAL[kind]}"
 
 

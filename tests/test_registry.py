@@ -99,7 +99,7 @@ def test_builtins_visible():
 def test_unknown_name_suggests():
     with pytest.raises(GanzooError, match=r"unknown model 'vanila' — did you mean 'vanilla'\? See: ganzoo list models"):
         get_registry().model("vanila")
-    with pytest.raises(GanzooError, match="unknown loss 'zzz' See: ganzoo list losses"):
+    with pytest.raises(GanzooError, match="unknown loss 'zzz'. See: ganzoo list losses"):
         get_registry().loss("zzz")
 
 

@@ -129,8 +129,8 @@ def test_contracts(model, shape):
         if k:
             other = (labels + 1) % k
             assert not torch.allclose(gen(G, z, other), x), "generator ignores its labels"
-            if hasattr(D, "classify"):  # ACGAN: D reads the class from the image, not from labels
-                assert D.classify(x).shape == (n, k)
+            if hasattr(D, "heads"):  # ACGAN: D reads the class from the image, not from labels
+                assert D.heads(x, labels)["classes"].shape == (n, k)
             else:
                 assert not torch.allclose(D(x, other), logits), "discriminator ignores its labels"
 
@@ -376,7 +376,8 @@ def test_acgan_discriminator_learns_classes(tmp_path):
     _, D, _ = networks("acgan", (1, 8, 8))
     ckpt.load_weights(tmp_path / "acgan" / "checkpoint" / ckpt.DISCRIMINATOR, D)
     with torch.no_grad():
-        accuracy = (D.eval().classify(data.x[:500]).argmax(1) == data.y[:500]).float().mean().item()
+        classes = D.eval().heads(data.x[:500])["classes"]
+        accuracy = (classes.argmax(1) == data.y[:500]).float().mean().item()
     assert accuracy > 0.3
 
 

@@ -40,6 +40,6 @@ def ganzoo_register_losses(register: Callable[[LossSpec], None]) -> None:
     register(LossSpec(
         name="ragan",
         summary="Relativistic average (RaSGAN): is real data more realistic than the fakes on average, and vice versa",
-        paper="Jolicoeur-Martineau 2019, The relativistic discriminator: a key element missing from standard GAN",
+        paper="Jolicoeur-Martineau 2018, The relativistic discriminator: a key element missing from standard GAN",
         target="ganzoo.objectives.ragan:RelativisticAverage",
     ))

@@ -159,8 +159,11 @@ def parse_reg(item: str, registry: Registry | None = None) -> RegItem:
     name, sep, weight = text.rpartition(":") if ":" in text else (text, "", "")
     try:
         spec = registry.regularizer(name)
-    except GanzooError:
-        spec = registry.regularizer(text)  # a qualified id such as plugin:name
+    except GanzooError as unknown:
+        try:
+            spec = registry.regularizer(text)  # a qualified id such as plugin:name
+        except GanzooError:
+            raise unknown from None  # the error about the name, not about 'name:weight'
         return RegItem(spec, spec.default_weight, every)
     if not sep:
         return RegItem(spec, spec.default_weight, every)

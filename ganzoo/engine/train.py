@@ -127,8 +127,8 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
         while step < cfg.steps:
             record: dict[str, Tensor] = {}
             for critic_step in range(cfg.n_critic):
-                d_step, fake_g = _d_update(run, step, critic_step, record)
-            _g_update(run, step, d_step, fake_g, record)
+                d_ctx, fake_g = _d_update(run, step, critic_step, record)
+            _g_update(run, step, d_ctx, fake_g, record)
             window.append(record)
             step += 1
             if _maintain(run, step, window, stop, bar, clock):
@@ -185,8 +185,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     compile_d = cfg.compile and not any(p.double_backward for p in parts)
     if cfg.compile and not compile_d and echo:
         names = ", ".join(p.label for p in parts if p.double_backward)
-        echo(f"note: --compile compiles G only: {names} differentiates D's gradient, "
-             "which compiled graphs do not support")
+        echo(f"note: --compile compiles G only: {names} differentiates (or, as a plugin API 1.0 regularizer, "
+             "may differentiate) D's gradient, which compiled graphs do not support")
     G_run = torch.compile(G) if cfg.compile else G
     discriminate, D_run = _discriminator_runner(D, augment, compile_d)
 
@@ -390,7 +390,7 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
 
 
 def _postfix(metrics: dict[str, float]) -> str:
-    """Every term, short: ``d/adv=0.69 d/gp=0.12 g/adv=0.71``."""
+    """The terms alone, not the totals: a wrong weight shows up as one term dwarfing the others."""
     terms = [k for k in metrics if k.startswith(("d/", "g/"))]
     return " ".join(f"{k}={metrics[k]:.3g}" for k in terms)
 
@@ -470,7 +470,7 @@ def _write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[s
         save_image_grid(out, path, nrow=nrow)
 
 
-def _flush(window: list[dict[str, Tensor]], step: int, ckpt_dir_hint: Path) -> dict[str, float]:
+def _flush(window: list[dict[str, Tensor]], step: int, checkpoint_dir: Path) -> dict[str, float]:
     """Bring the terms logged since the last log to the host (the loop's only sync), check
     them, and average each over the steps it was computed on (lazy terms skip steps)."""
     names = list(dict.fromkeys(name for record in window for name in record))
@@ -482,8 +482,8 @@ def _flush(window: list[dict[str, Tensor]], step: int, ckpt_dir_hint: Path) -> d
         if value != value or value in (float("inf"), float("-inf")):
             bad_step = step - len(window) + row + 1
             saved = ""
-            if (ckpt_dir_hint / ckpt.STATE).exists():
-                saved = f"; the last good checkpoint (step {_saved_step(ckpt_dir_hint)}) is intact in {ckpt_dir_hint}"
+            if (checkpoint_dir / ckpt.STATE).exists():
+                saved = f"; the last good checkpoint (step {_saved_step(checkpoint_dir)}) is intact in {checkpoint_dir}"
             raise Diverged(f"training diverged: {name} = {value} at step {bad_step}{saved}; "
                            "try lower learning rates (--lr-g/--lr-d) or another loss")
         sums[name] += value

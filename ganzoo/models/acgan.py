@@ -61,8 +61,7 @@ class ACGANDiscriminator(nn.Module):
     """A shared body with two heads: ``heads`` → ``{"logits": [N], "classes": [N, K]}``
     from one body pass; ``forward`` → the real/fake logits alone (labels ignored)."""
 
-    def __init__(self, shape: tuple[int, ...], num_classes: int, latent_dim: int = 100, width: int = 64,
-                 aux_fakes: bool = False) -> None:
+    def __init__(self, shape: tuple[int, ...], num_classes: int, width: int = 64) -> None:
         super().__init__()
         _check_classes(num_classes)
         self.num_classes = num_classes
@@ -86,10 +85,6 @@ class ACGANDiscriminator(nn.Module):
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.adversarial(self.body(x)).squeeze(1)
 
-    def classify(self, x: Tensor) -> Tensor:
-        """Class logits [N, num_classes] (raw, for ``F.cross_entropy``)."""
-        return self.classifier(self.body(x))
-
 
 def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
               aux_fakes: bool = False) -> nn.Module:
@@ -101,7 +96,7 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 10
 
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
                   aux_fakes: bool = False) -> nn.Module:
-    return ACGANDiscriminator(shape, num_classes, latent_dim, width)
+    return ACGANDiscriminator(shape, num_classes, width)
 
 
 class AuxiliaryClassifier(Objective):

@@ -1,5 +1,5 @@
-"""Relativistic average GAN (Jolicoeur-Martineau 2019, "The relativistic
-discriminator: a key element missing from standard GAN", ICLR; arXiv 2018).
+"""Relativistic average GAN (Jolicoeur-Martineau 2018, "The relativistic
+discriminator: a key element missing from standard GAN", arXiv 2018; ICLR 2019).
 
 A standard discriminator estimates the probability that its input is real. The
 relativistic average discriminator estimates the probability that its input is *more
