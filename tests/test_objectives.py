@@ -446,3 +446,16 @@ def test_builtin_specs_keep_their_own_entries_when_a_plugin_shadows_a_name(tmp_p
     registry = _registry_with(losses={"hinge": Hinge})
     cfg = _train(tmp_path, "sngan", registry=registry, dataset="ring8", steps=1)
     assert cfg.loss == "ganzoo:hinge"
+
+
+def test_the_tutorial_objective_in_the_docs_trains(tmp_path):
+    """docs/plugins.md section 8, as a plugin author would copy it."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    block = text.split("# ganzoo_ragan/objective.py", 1)[1].split("\n", 1)[1].split("```", 1)[0]
+    module = types.ModuleType("ganzoo_ragan_objective")
+    exec(compile(block, "docs/plugins.md", "exec"), module.__dict__)
+    registry = _registry_with(losses={"my-ragan": module.RelativisticAverage})
+    _train(tmp_path, "vanilla", registry=registry, dataset="ring8", loss="my-ragan", steps=2)
+    assert {"d/adv", "g/adv"} <= _rows(tmp_path / "run")[-1].keys()
