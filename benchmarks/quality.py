@@ -127,6 +127,25 @@ def _trained_steps(run: Path) -> int:
         return -1  # no run yet, or one killed before its first checkpoint
 
 
+GALLERY = REPO / "docs" / "images" / "gallery"
+
+
+def _gallery_picture(job: Job, seed: int, run: Path) -> str | None:
+    """A small grid from the first seed of each row, for the README's gallery: people would
+    rather look than read. Conditional models get a row per class; InfoGAN one per c1."""
+    if seed != 0:
+        return None
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    out = GALLERY / f"{job.key}.png"
+    meta = json.loads((run / "config.json").read_text())
+    extra = ["--labels", "all"] if meta["data"]["model_classes"] else []
+    extra += ["--code", "c1=all"] if job.model == "infogan" else []
+    n = "2500" if meta["data"]["kind"] == "points" else "40"
+    cmd = _ganzoo("sample", str(run), "-n", n, "-o", str(out), *extra)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
+    return str(out.relative_to(REPO)) if proc.returncode == 0 else None
+
+
 def _one_thread() -> dict[str, str]:
     """Each job single-threaded: two side by side use the 2 cores, where one job on 2 torch
     threads of a busy machine can run 10x slower than on one."""
@@ -165,8 +184,9 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
         return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
                 "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
     result = json.loads((run / "eval.json").read_text())
+    picture = _gallery_picture(job, seed, run)
     return {"job": job.key, "seed": seed, "status": status, "train_seconds": seconds, "train": _shown(train_cmd),
-            "eval": _shown(eval_cmd), "result": result}
+            "eval": _shown(eval_cmd), "result": result, "picture": picture}
 
 
 # -- the report ---------------------------------------------------------------------------------
