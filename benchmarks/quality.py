@@ -46,9 +46,9 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.md"
 BUDGETS: dict[str, dict[str, Any]] = {
     "tiny": {"mixture": 200, "digits": 30, "stacked": 30, "eval_n": {"stacked": 2600, "digits": 1000},
              "note": "smoke test of the script only: these runs are far too short to mean anything"},
-    "cpu": {"mixture": 8000, "digits": None, "stacked": 1000, "eval_n": {},
-            "note": "a CPU budget (under an hour on 2 cores): on mnist5k each model trains for its own default "
-                    "step count (what `ganzoo train NAME` does); the papers train much longer"},
+    "cpu": {"mixture": None, "digits": None, "stacked": 1000, "eval_n": {},
+            "note": "a CPU budget: on the mixtures and mnist5k each model trains for its own default step count "
+                    "for that kind of data (what `ganzoo train NAME --dataset D` does); the papers train much longer"},
     "gpu": {"mixture": 50000, "digits": 10000, "stacked": 20000, "eval_n": {},
             "note": "a GPU budget; closer to the papers' training lengths"},
 }
@@ -218,11 +218,12 @@ def _steps_text(steps: int | None) -> str:
 
 def _steps_for(job: Job, budget: dict[str, Any]) -> int:
     """The budget's step count, or the model's own default where the budget leaves it open."""
-    steps = budget[FAMILY.get(job.dataset, "digits")]
+    family = FAMILY.get(job.dataset, "digits")
+    steps = budget[family]
     if steps is None:
         from ganzoo.registry import get_registry
 
-        steps = get_registry().model(job.model).defaults.steps
+        steps = get_registry().model(job.model).defaults_for("points" if family == "mixture" else "images").steps
     return steps
 
 
@@ -260,7 +261,7 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
         f"({minutes:.0f} min in all).",
         "",
         f"- Machine: {machine}",
-        (f"- Budget `{args.budget}`: {budget['mixture']:,} generator steps on 2-D mixtures, "
+        (f"- Budget `{args.budget}`: {_steps_text(budget['mixture'])} on 2-D mixtures, "
         f"{_steps_text(budget['digits'])} on "
         f"mnist5k, {budget['stacked']:,} on Stacked MNIST; each model's own batch size and learning rates. "
         f"{budget['note'][0].upper() + budget['note'][1:]}."),

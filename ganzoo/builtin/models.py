@@ -28,6 +28,10 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         defaults=Defaults(latent_dim=100, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=10000,
                           ema=True, ema_decay=0.999),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
+        # The 2-D mixtures: PacGAN's protocol uses 2-d noise and long training; batch 100 as its
+        # authors'. Sweeps behind these numbers: benchmarks/results/mixture-sweeps.md.
+        point_defaults=Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                                steps=40000, ema=True, ema_decay=0.999),
     ))
     for spec in _ZOO:
         register(spec)

@@ -20,8 +20,8 @@ if ganzoo.PLUGIN_API_VERSION.split(".")[0] != "1":
 
 @hookimpl
 def ganzoo_register_models(register):
-    # Optimiser and latent size as the built-in `vanilla`, so a comparison on grid25 isolates
-    # packing; 120 samples per batch divide into packs of 2, 3, 4, 5 and 6.
+    # Optimiser, latent size and EMA as the built-in `vanilla` for each kind of data, so a
+    # comparison on grid25 isolates packing; 120 samples per batch divide into packs of 2 to 6.
     register(ModelSpec(
         name="pacgan",
         summary="PacGAN: D judges packs of m samples to fight mode collapse (--set pack=2..4)",
@@ -31,5 +31,8 @@ def ganzoo_register_models(register):
         loss="nonsaturating",
         dataset="grid25",
         defaults=Defaults(latent_dim=100, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=5000),
+        # On the 2-D mixtures, vanilla's point defaults (batch 120 instead of 100, for the packs).
+        point_defaults=Defaults(latent_dim=2, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                                steps=40000, ema=True, ema_decay=0.999),
         options={"pack": 2, "width": 64},
     ))
