@@ -140,7 +140,7 @@ def _gallery_picture(job: Job, seed: int, run: Path) -> str | None:
     meta = json.loads((run / "config.json").read_text())
     extra = ["--labels", "all"] if meta["data"]["model_classes"] else []
     extra += ["--code", "c1=all"] if job.model == "infogan" else []
-    n = "2500" if meta["data"]["kind"] == "points" else "40"
+    n = "2500" if meta["data"]["kind"] == "points" else "20"
     cmd = _ganzoo("sample", str(run), "-n", n, "-o", str(out), *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
     return str(out.relative_to(REPO)) if proc.returncode == 0 else None
@@ -306,7 +306,8 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
             "mode; a mode is captured by at least one high-quality sample; reverse KL of the high-quality "
             "samples' mode histogram to uniform.", mixtures,
             [("modes_captured", "modes", "{:.1f}"), ("hq_percent", "high quality %", "{:.1f}"),
-             ("reverse_kl", "reverse KL", "{:.2f}")], True)
+             ("median_distance_sigma", "median distance (σ)", "{:.2f}"), ("reverse_kl", "reverse KL", "{:.2f}")],
+            True)
     stacked_n = budget["eval_n"].get("stacked")
     section("Stacked MNIST", f"{stacked_n or 26000:,} samples; each channel classified by ganzoo's mnist28 "
             "classifier; modes = distinct digit triples of 1,000; KL of the triple histogram to uniform.", stacked,
@@ -326,6 +327,17 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
             [("frechet_distance", "Fréchet distance", "{:.1f}"), ("precision", "precision", "{:.2f}"),
              ("recall", "recall", "{:.2f}"), ("classes_covered", "classes", "{:.1f}"),
              ("class_kl", "class KL", "{:.3f}"), ("conditional_accuracy", "cond. accuracy", "{:.2f}")], False)
+    pictures = [(r["job"], r["picture"]) for r in records if r.get("picture")]
+    if pictures:
+        lines += ["## Gallery", "", "The first seed of each row (`ganzoo sample RUN`; a row per class for conditional "
+                  "models, per value of `c1` for InfoGAN).", ""]
+        lines += [f"**{job}**<br>![{job}](../../{path})" for job, path in pictures]
+        lines.append("")
+    if getattr(args, "only", None):
+        missing = [j.key for j in plan(registered_models(), None) if j.key not in {r["job"] for r in records}]
+        if missing:
+            lines += [f"Not measured in this run (`--only {args.only}`): {', '.join(missing)}; "
+                      "`python benchmarks/quality.py` adds them (finished runs are reused).", ""]
     if failed:
         lines += ["## Failed runs", ""]
         lines += [f"- `{r['job']}` seed {r['seed']}: {' '.join(r['error'])}" for r in failed]
