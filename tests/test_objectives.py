@@ -261,22 +261,7 @@ def _counter(weight):
 
 
 def _plugin_registry():
-    module = types.ModuleType("old_style_plugin")
-
-    @hookimpl
-    def ganzoo_register_losses(register):
-        register(LossSpec(name="half-hinge", summary="An API 1.0 loss", target=HalfHinge))
-
-    @hookimpl
-    def ganzoo_register_regularizers(register):
-        register(RegularizerSpec(name="smooth", summary="An API 1.0 regularizer", target=Smooth))
-        register(RegularizerSpec(name="counter", summary="An API 1.1 objective with state", target=_counter))
-
-    module.ganzoo_register_losses = ganzoo_register_losses
-    module.ganzoo_register_regularizers = ganzoo_register_regularizers
-    registry = Registry(load_entry_points=False)
-    registry.add_plugin(module, "oldstyle", version="1.0")
-    return registry
+    return _registry_with(losses={"half-hinge": HalfHinge}, regs={"smooth": Smooth, "counter": _counter})
 
 
 def test_plugin_written_against_api_1_0_trains(tmp_path):
@@ -355,7 +340,8 @@ def test_infogan_exports_and_generates_with_codes(tmp_path):
 
 # -- plugin mistakes in objectives are one line naming the plugin ------------------------------------
 def _registry_with(**entries):
-    """A registry with plugin 'mine' registering losses/regularizers given as name -> target."""
+    """A registry with plugin 'mine' (loaded by hand, as from a notebook) registering losses and
+    regularizers given as name -> target."""
     module = types.ModuleType("mine_plugin")
 
     @hookimpl
