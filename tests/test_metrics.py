@@ -94,6 +94,14 @@ def test_high_quality_is_three_sigma_and_rkl_counts_only_hq():
     assert none_hq["modes_captured"] == 0 and none_hq["reverse_kl"] is None
 
 
+def test_median_distance_to_the_nearest_mode_is_in_sigma():
+    modes = ring(8)
+    sigma = 0.01
+    offsets = np.array([0.5, 1.0, 2.0, 4.0, 8.0]) * sigma  # distances 0.5 .. 8 sigma: the median is 2
+    samples = modes[:5] + np.stack([np.zeros(5), offsets], axis=1)
+    assert mode_coverage(samples, modes, sigma)["median_distance_sigma"] == pytest.approx(2.0)
+
+
 def test_real_grid25_points_score_like_the_protocol_says():
     from ganzoo.data.mixtures import grid25
 
