@@ -119,7 +119,8 @@ def test_crash_between_renames_falls_back_to_old(tmp_path):
     load_generator(run)
 
 
-def test_sigint_saves_and_resume_command_works(tmp_path):
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
+def test_sigint_saves_and_resume_command_works(tmp_path, presses):
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ganzoo", "train", "vanilla", "--dataset", "ring8", "--steps",
@@ -129,7 +130,8 @@ def test_sigint_saves_and_resume_command_works(tmp_path):
     while time.time() < deadline and not (out / "metrics.jsonl").exists() or not (out / "metrics.jsonl").read_text():
         time.sleep(0.2)
         assert time.time() < deadline, "training never started"
-    proc.send_signal(signal.SIGINT)
+    for _ in range(presses):  # a second press while the save runs must not lose it
+        proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert f"resume with: ganzoo train vanilla --resume {out} --steps 1000000" in err

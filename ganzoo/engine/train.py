@@ -606,15 +606,19 @@ def _progress(total: int, initial: int, disable: bool):
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and stops.
-    A second Ctrl-C restores the default handler, so a third one kills at once."""
+    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and stops. People press
+    Ctrl-C twice while a save is under way, so the second press changes nothing; only then
+    is the default handler back, and a third press stops at once (without saving)."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.presses = 0
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: Any) -> None:
         self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.presses += 1
+        if self.presses >= 2:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @contextlib.contextmanager
     def installed(self):
