@@ -308,11 +308,13 @@ def test_bad_objective_options_are_one_line_errors(args, expected):
     assert_one_line_error(["train", "dcgan", "--steps", "1", *args], expected)
 
 
-def test_augment_on_points_is_refused(tmp_path):
+@pytest.mark.parametrize("option", [["--augment", "diffaug"], ["--image-size", "32"]])
+def test_image_options_on_points_are_refused(tmp_path, option):
     from conftest import assert_one_line_error
 
-    assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--augment", "diffaug", "--steps", "1",
-                           "--out", str(tmp_path / "r")], "applies to images")
+    assert_one_line_error(["train", "vanilla", "--dataset", "ring8", *option, "--steps", "1",
+                           "--out", str(tmp_path / "r")], f"{option[0]} applies to images")
+    assert not (tmp_path / "r").exists()
 
 
 def test_train_help_explains_objective_options():
