@@ -516,12 +516,13 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     import torch
 
     from ganzoo.engine.build import load_generator
-    from ganzoo.grid import save_image_grid, save_scatter
+    from ganzoo.grid import picture_path, save_image_grid, save_scatter
 
     if n < 1:
         raise GanzooError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
+    picture_path(output)
     G, meta, used = load_generator(run_dir, weights)
     from ganzoo.onnx.runtime import latents, resolve_codes
 
@@ -646,13 +647,15 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
     """
     import numpy as np
 
-    from ganzoo.grid import save_image_grid, save_scatter
+    from ganzoo.grid import picture_path, save_image_grid, save_scatter
     from ganzoo.onnx import runtime
 
     if n < 1:
         raise GanzooError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
+    if output is not None:
+        picture_path(output)
     G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
     n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
     out = G.sample(n, labels=label_list, codes=given or None, seed=seed)

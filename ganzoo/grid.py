@@ -4,8 +4,40 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from ganzoo.errors import GanzooError
+
+#: What both writers (Pillow for grids, matplotlib for scatter plots) can write.
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+
+def picture_path(path: str | Path) -> Path:
+    """Check an output picture path before any work: a known suffix, not a folder, a folder
+    that exists or can be made. One line naming the fix otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanzooError(f"'{path}' is a folder; give a file name such as {path / 'samples.png'}")
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise GanzooError(f"cannot write a picture as '{path.name}': use one of {', '.join(PICTURE_SUFFIXES)} "
+                          "(e.g. -o samples.png), or --npy for the raw samples")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanzooError(f"cannot create the folder '{path.parent}': {exc.strerror or exc}; "
+                          "choose another -o") from None
+    return path
+
+
+def _written(save: Any, path: Path) -> Path:
+    """Run a writer; a full disk or a read-only folder becomes one line naming the path."""
+    try:
+        save(path)
+    except OSError as exc:
+        raise GanzooError(f"cannot write '{path}': {exc.strerror or exc}; choose another -o") from None
+    return path
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
@@ -37,10 +69,7 @@ def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = Non
     im = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im.save(path)
-    return path
+    return _written(im.save, picture_path(path))
 
 
 def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
@@ -62,8 +91,7 @@ def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None =
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        return _written(fig.savefig, picture_path(path))
+    finally:
+        plt.close(fig)

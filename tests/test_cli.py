@@ -38,3 +38,12 @@ def test_help_and_list_do_not_import_torch():
         imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
         heavy = [m for m in imported if m.split(".")[0] in ("torch", "onnxruntime", "timm", "numpy")]
         assert not heavy, f"{args} imported {heavy[:5]}"
+
+
+def test_pictures_with_an_unknown_suffix_are_one_line_errors(tmp_path):
+    from conftest import assert_one_line_error, train_tiny
+
+    run = train_tiny("vanilla", tmp_path / "run", dataset="ring8")
+    assert_one_line_error(["sample", run, "-o", tmp_path / "grid.xyz"], "use one of .png")
+    assert_one_line_error(["sample", run, "-o", tmp_path], "is a folder")
+    assert not (tmp_path / "grid.xyz").exists()

@@ -132,8 +132,8 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
 
         parse_augment(cfg.augment)
     if registry.dataset(cfg.dataset)[0].kind == "points":  # image options would be silently ignored
-        for flag, value in (("--image-size", cfg.image_size), ("--augment", cfg.augment)):
-            if value is not None and value != "none":
+        for flag, given in (("--image-size", cfg.image_size), ("--augment", cfg.augment)):
+            if given is not None and given != "none":
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
