@@ -47,3 +47,14 @@ def test_pictures_with_an_unknown_suffix_are_one_line_errors(tmp_path):
     assert_one_line_error(["sample", run, "-o", tmp_path / "grid.xyz"], "use one of .png")
     assert_one_line_error(["sample", run, "-o", tmp_path], "is a folder")
     assert not (tmp_path / "grid.xyz").exists()
+
+
+def test_train_out_on_a_file_is_a_one_line_error(tmp_path):
+    from conftest import assert_one_line_error
+
+    (tmp_path / "f").write_text("not a folder")
+    assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--steps", "1", "--out", tmp_path / "f"],
+                          "is a file, not a folder")
+    assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--steps", "1", "--out", tmp_path / "f" / "run"],
+                          "cannot create the run folder")
+    assert (tmp_path / "f").read_text() == "not a folder"

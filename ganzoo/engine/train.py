@@ -144,6 +144,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     run_dir = Path(cfg.out)
     spec = registry.model(cfg.model)
     device = ctx.device
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanzooError(f"--out '{run_dir}' is a file, not a folder; choose another --out")
 
     data = load_data(cfg, registry)
     if spec.conditional and not data.labelled:
@@ -552,9 +554,13 @@ def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, r
     if (run_dir / "config.json").exists() or (run_dir / ckpt.CHECKPOINT).exists():
         raise GanzooError(
             f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    (run_dir / "metrics.jsonl").write_text("")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "samples").mkdir(exist_ok=True)
+        (run_dir / "metrics.jsonl").write_text("")
+    except OSError as exc:
+        raise GanzooError(f"cannot create the run folder '{run_dir}': {exc.strerror or exc}; "
+                          "choose another --out") from None
     meta = cfg.to_dict()
     meta["data"] = {
         "shape": list(data.shape), "num_classes": data.num_classes, "model_classes": num_classes,
