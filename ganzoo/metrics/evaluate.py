@@ -374,8 +374,12 @@ def write_result(result: dict[str, Any], output: str | Path) -> Path:
     """Write eval JSON atomically (write aside, rename) so a crash leaves no half file."""
     output = check_output(output)
     tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(output)
+    try:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise GanzooError(f"cannot write '{output}': {exc.strerror or exc}; choose another -o") from None
     return output
 
 
