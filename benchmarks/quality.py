@@ -331,8 +331,8 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
     if pictures:
         lines += ["## Gallery", "", "The first seed of each row (`ganzoo sample RUN`; a row per class for conditional "
                   "models, per value of `c1` for InfoGAN).", ""]
-        lines += [f"**{job}**<br>![{job}](../../{path})" for job, path in pictures]
-        lines.append("")
+        for job, path in pictures:
+            lines += [f"**{job}**<br>![{job}](../../{path})", ""]
     if getattr(args, "only", None):
         missing = [j.key for j in plan(registered_models(), None) if j.key not in {r["job"] for r in records}]
         if missing:
