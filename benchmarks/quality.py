@@ -153,7 +153,7 @@ def _one_thread() -> dict[str, str]:
 
 
 def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, device: str,
-            echo) -> dict[str, Any]:
+            echo, pictures: bool = True) -> dict[str, Any]:
     run = workdir / f"{job.key}-s{seed}"
     sets = [w for k, v in sorted(job.options.items()) for w in ("--set", f"{k}={v}")]
     train_cmd = _ganzoo("train", job.model, "--dataset", job.dataset, "--steps", str(steps), "--seed", str(seed),
@@ -184,7 +184,7 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
         return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
                 "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
     result = json.loads((run / "eval.json").read_text())
-    picture = _gallery_picture(job, seed, run)
+    picture = _gallery_picture(job, seed, run) if pictures else None
     return {"job": job.key, "seed": seed, "status": status, "train_seconds": seconds, "train": _shown(train_cmd),
             "eval": _shown(eval_cmd), "result": result, "picture": picture}
 
@@ -400,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     def one(item: tuple[Job, int]) -> dict[str, Any]:
         job, seed = item
         eval_n = budget["eval_n"].get(FAMILY.get(job.dataset, "digits"))
-        record = run_job(job, seed, _steps_for(job, budget), eval_n, args.workdir, args.device, echo)
+        record = run_job(job, seed, _steps_for(job, budget), eval_n, args.workdir, args.device, echo,
+                         pictures=args.budget != "tiny")  # a smoke test draws nothing worth showing
         if "error" in record:
             echo(f"[{job.key} seed {seed}] FAILED: {' '.join(record['error'])}")
         return record
