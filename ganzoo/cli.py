@@ -13,7 +13,7 @@ from typing import Any, cast
 import click
 
 from ganzoo import __version__
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, check_writable, io_error
 from ganzoo.registry import KINDS, Registry, get_registry
 
 KIND_WORDS = {"models": "model", "losses": "loss", "regularizers": "regularizer", "datasets": "dataset"}
@@ -31,6 +31,8 @@ class GanzooGroup(click.Group):
             return super().invoke(ctx)
         except GanzooError as exc:
             raise _UserError(str(exc)) from None
+        except OSError as exc:  # an I/O failure no command foresaw: still one line naming the path
+            raise _UserError(str(io_error(exc))) from None
 
 
 _WARNED: list[Registry] = []  # the registry whose plugin failures were already printed
@@ -264,7 +266,7 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     return out
 
 
-_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
+_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads"}
 
 
 @cli.command("train", cls=_TrainCommand)
@@ -284,6 +286,8 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device"}
 @click.option("--latent-dim", type=int)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--threads", type=int, help="CPU threads [default: the cores other jobs leave free, from the load "
+              "average; OMP_NUM_THREADS when set]. On a busy machine 1 thread can be 10x faster than 2.")
 @click.option("--out", type=click.Path(), help="Run directory to create [default: runs/MODEL-TIMESTAMP].")
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory from its checkpoint.")
 @click.option("--log-every", type=int, help="Log losses every N steps [default: 50].")
@@ -656,6 +660,8 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
     if output is not None:
         picture_path(output)
+    if npy is not None:
+        check_writable(npy, "choose another --npy path", suffix=".npy")
     G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
     n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
     out = G.sample(n, labels=label_list, codes=given or None, seed=seed)
@@ -714,6 +720,8 @@ def bench_cmd(target: str, batch_sizes: str, providers: str, with_torch: bool, c
     """
     from ganzoo.bench import busy_note, format_table, run_bench, write_json
 
+    if json_path:
+        check_writable(json_path, "choose another --json path", suffix=".json")
     result = run_bench(target, batch_sizes=batch_sizes, providers=providers, with_torch=with_torch,
                        compile_=compile_, fp16=fp16, warmup=warmup, runs=runs, max_time=max_time, threads=threads,
                        run_dir=run_dir, progress=not quiet, echo=lambda line: click.echo(line, err=True))

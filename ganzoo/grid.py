@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, check_writable, writing
 
 #: What both writers (Pillow for grids, matplotlib for scatter plots) can write.
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -23,20 +23,13 @@ def picture_path(path: str | Path) -> Path:
     if path.suffix.lower() not in PICTURE_SUFFIXES:
         raise GanzooError(f"cannot write a picture as '{path.name}': use one of {', '.join(PICTURE_SUFFIXES)} "
                           "(e.g. -o samples.png), or --npy for the raw samples")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GanzooError(f"cannot create the folder '{path.parent}': {exc.strerror or exc}; "
-                          "choose another -o") from None
-    return path
+    return check_writable(path, "choose another -o")
 
 
 def _written(save: Any, path: Path) -> Path:
     """Run a writer; a full disk or a read-only folder becomes one line naming the path."""
-    try:
+    with writing(path):
         save(path)
-    except OSError as exc:
-        raise GanzooError(f"cannot write '{path}': {exc.strerror or exc}; choose another -o") from None
     return path
 
 

@@ -20,7 +20,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, writing
 
 #: Plugin names: lowercase words joined by hyphens ("demo", "my-gan"); they become the
 #: entry point, the model name, ``ganzoo-NAME`` (distribution) and ``ganzoo_NAME`` (package).
@@ -57,14 +57,15 @@ def new_plugin(name: str, directory: str | Path = ".") -> Path:
     target = parent / f"ganzoo-{name}"
     if target.exists():
         raise GanzooError(f"'{target}' already exists; remove it or pass another --dir (nothing was overwritten)")
-    parent.mkdir(parents=True, exist_ok=True)
     staging = parent / f".ganzoo-{name}-{uuid.uuid4().hex[:8]}.tmp"
     try:
-        for relative, text in render(name).items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        staging.rename(target)
+        with writing(target, "pass another --dir"):
+            parent.mkdir(parents=True, exist_ok=True)
+            for relative, text in render(name).items():
+                path = staging / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+            staging.rename(target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

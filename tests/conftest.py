@@ -12,6 +12,46 @@ def _quiet_env(monkeypatch, tmp_path_factory):
     # Tests never touch the user's data folder or download anything.
     monkeypatch.setenv("GANZOO_DATA", str(tmp_path_factory.getbasetemp() / "data"))
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    # Training picks its CPU threads from the load unless this is set: tests stay at one each.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """``mount(size="2m", ro=False)`` → a fresh tmpfs folder: a real full disk or a real
+    read-only file system (root ignores permission bits, so chmod cannot make one).
+    Skips where mounting is not allowed (not root, or a container without the capability)."""
+    import subprocess
+
+    mounted = []
+
+    def make(size: str = "2m", ro: bool = False) -> Path:
+        where = tmp_path / f"mnt{len(mounted)}"
+        where.mkdir()
+        options = f"size={size}" + (",ro" if ro else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill(folder: Path, leave_kb: int = 0) -> None:
+    """Fill the file system of ``folder`` until about ``leave_kb`` KiB are free."""
+    import shutil
+
+    free = shutil.disk_usage(folder).free // 1024 - leave_kb
+    with open(folder / "filler", "wb") as fh:
+        try:
+            for _ in range(max(0, free)):
+                fh.write(b"\0" * 1024)
+            fh.flush()
+        except OSError:
+            pass
 
 
 @pytest.fixture(scope="session", autouse=True)

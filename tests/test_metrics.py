@@ -333,7 +333,7 @@ def test_eval_wrong_inputs_are_one_line_errors(ring_run, tmp_path):
     _one_line_error(["eval", str(text)], "neither a run directory nor an .onnx file")
     _one_line_error(["eval", str(ring_run), "--n", "0"], "--n must be at least 1")
     _one_line_error(["eval", str(ring_run), "--weights", "ema"], "no EMA weights")
-    _one_line_error(["eval", str(ring_run), "-o", str(tmp_path / "missing" / "e.json")], "does not exist")
+    _one_line_error(["eval", str(ring_run), "-o", str(text / "e.json")], f"cannot create the folder '{text}'")
     foreign = tmp_path / "foreign-run"
     foreign.mkdir()
     for item in ring_run.iterdir():

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, writing
 
 SCHEMA = "ganzoo.bench/1"
 PROVIDERS = ("cpu", "cuda", "tensorrt")
@@ -566,11 +566,9 @@ def _fmt_load(load: list[float] | None) -> str:
 def write_json(result: dict[str, Any], path: str | Path) -> Path:
     """Write the result as indented JSON (folders created); one-line error when that fails."""
     path = Path(path)
-    try:
+    with writing(path, "choose another --json path"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2) + "\n")
-    except OSError as exc:
-        raise GanzooError(f"cannot write '{path}': {exc.strerror or exc}; choose another --json path") from None
     return path
 
 

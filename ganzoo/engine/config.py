@@ -31,6 +31,7 @@ class TrainConfig:
     latent_dim: int
     seed: int = 0
     device: str = "auto"
+    threads: int = 0  # CPU threads; 0: the cores other jobs leave free (see engine.train.free_cores)
     out: str = ""
     log_every: int = 50
     sample_every: int = 500
@@ -83,12 +84,36 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     if unknown:
         known = ", ".join(sorted(spec.options)) or "none"
         raise GanzooError(f"model '{model}' has no option {', '.join(repr(k) for k in unknown)} (its options: {known})")
+    for key, value in user_options.items():
+        check_option(model, key, spec.options[key], value)
     base["options"].update(user_options)
     cfg = TrainConfig(**base)
     if not cfg.out:
         cfg.out = str(Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     validate(cfg, registry)
     return cfg
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a word"}
+
+
+def check_option(model: str, key: str, default: Any, value: Any) -> None:
+    """A ``--set`` value has the type of the spec's default (options whose default is None
+    are left to the factory, which checks them when it builds)."""
+    if default is None:
+        return
+    kind = type(default)
+    if isinstance(default, (tuple, list)):
+        ok = isinstance(value, (tuple, list))
+        want = f"a list like {json.dumps(list(default))}"
+    else:
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        ok = ok or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+        want = _TYPE_WORDS.get(kind, kind.__name__)
+    if not ok:
+        shown = json.dumps(list(value) if isinstance(value, tuple) else value)
+        raise GanzooError(f"--set {key}={shown}: model '{model}' takes {want} for '{key}' "
+                          f"(default {json.dumps(list(default) if isinstance(default, tuple) else default)})")
 
 
 def own(registry: Registry, kind: str, item: str, plugin: str) -> str:
@@ -112,6 +137,8 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     registry.dataset(cfg.dataset)
     for item in [*cfg.terms, *cfg.reg]:
         parse_reg(item, registry)
+    if cfg.threads is None or cfg.threads < 0:
+        raise GanzooError(f"--threads must be a positive integer (or 0 for automatic), got {cfg.threads}")
     positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
                 "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,
                 "sample-every": cfg.sample_every, "ckpt-every": cfg.ckpt_every}
@@ -119,8 +146,8 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         if value is None or value < 1:
             raise GanzooError(f"--{name} must be a positive integer, got {value}")
     for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
-        if not rate > 0:
-            raise GanzooError(f"--{name} must be positive, got {rate}")
+        if not 0 < rate < float("inf"):
+            raise GanzooError(f"--{name} must be a finite positive number, got {rate}")
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")
     if not 0 < cfg.ema_decay < 1:

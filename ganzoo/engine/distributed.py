@@ -110,6 +110,12 @@ def any_rank(flag: bool, ctx: Context) -> bool:
     return bool(t.item())
 
 
+def barrier(ctx: Context) -> None:
+    """Every rank waits here (rank 0 prepares the run folder before the others read it)."""
+    if ctx.enabled and dist.is_initialized():
+        dist.barrier()
+
+
 def finish(ctx: Context) -> None:
     """Wait for every rank (rank 0 is still writing the checkpoint) before tearing gloo/nccl down:
     a rank that destroys the group while another still uses it can abort the process."""

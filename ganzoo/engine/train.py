@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import signal
 import sys
@@ -31,12 +32,15 @@ from ganzoo.engine import distributed
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, save_json, validate
 from ganzoo.engine.ema import make_ema, recalibrate_batchnorm
-from ganzoo.errors import GanzooError
+from ganzoo.engine.runlock import RunLock
+from ganzoo.errors import GanzooError, writing
 from ganzoo.objectives import Part, build_parts, check_state, collect_terms, total
 from ganzoo.registry import Registry
 from ganzoo.specs import load_target
 
 DEVICE_DATA_LIMIT = 2 * 1024**3  # bytes of data kept whole on an accelerator
+#: A logged term above this magnitude means training is exploding (finite, but no GAN loss gets there).
+LOSS_LIMIT = 1e6
 OBJECTIVES_FILE = "objectives.safetensors"
 
 
@@ -49,7 +53,7 @@ class Interrupted(Exception):
 
 
 class Diverged(GanzooError):
-    """A loss became NaN or infinite; the last good checkpoint is left as it was."""
+    """A loss or a weight became NaN, infinite or exploded; the last good checkpoint is left as it was."""
 
 
 @dataclass
@@ -107,17 +111,19 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     validate(cfg, registry)
     ctx = distributed.setup(cfg.device)
+    lock = RunLock(Path(cfg.out))
     try:
-        result = _train(cfg, resume, quiet, registry, echo, ctx)
+        result = _train(cfg, resume, quiet, registry, echo, ctx, lock)
         distributed.finish(ctx)
         return result
     finally:
+        lock.release()
         distributed.cleanup(ctx)
 
 
 def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo: Callable[[str], None],
-           ctx: distributed.Context) -> TrainResult:
-    run, start = _setup(cfg, resume, registry, echo if ctx.is_main and not quiet else None, ctx)
+           ctx: distributed.Context, lock: RunLock) -> TrainResult:
+    run, start = _setup(cfg, resume, registry, echo if ctx.is_main and not quiet else None, ctx, lock)
     stop = _StopFlag()
     clock = _Clock(start)
     window: list[dict[str, Tensor]] = []
@@ -140,12 +146,13 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
 
 # -- setup ---------------------------------------------------------------------------------
 def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[str], None] | None,
-           ctx: distributed.Context) -> tuple[Run, int]:
+           ctx: distributed.Context, lock: RunLock) -> tuple[Run, int]:
     run_dir = Path(cfg.out)
     spec = registry.model(cfg.model)
     device = ctx.device
     if run_dir.exists() and not run_dir.is_dir():
         raise GanzooError(f"--out '{run_dir}' is a file, not a folder; choose another --out")
+    _set_threads(cfg, device, run_dir if resume else None, ctx, echo)
 
     data = load_data(cfg, registry)
     if spec.conditional and not data.labelled:
@@ -211,8 +218,22 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
               objective_modules=extra)
+    return run, _start(run, resume, lock, registry, echo)
+
+
+def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Callable[[str], None] | None) -> int:
+    """Take the run folder (its lock; a new run's config.json, a resumed run's checkpoint)
+    and return the step to start from: a resumed run without a checkpoint starts at 0."""
+    cfg, ctx, run_dir = run.cfg, run.ctx, run.run_dir
+    if ctx.is_main:
+        if resume:
+            lock.acquire()
+            ckpt.tidy(run_dir)  # a save killed half-way: its newest complete checkpoint goes in place
+        else:
+            _new_run_dir(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
+    distributed.barrier(ctx)
     start = 0
-    if resume:
+    if resume and ckpt.has_checkpoint(run_dir):
         start = _restore(run)
         if start >= cfg.steps:
             raise GanzooError(
@@ -220,10 +241,52 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
         if ctx.enabled:  # only rank 0's RNG was saved: give every rank fresh, distinct noise
             torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1 + start * 7919)
     else:
+        if resume and echo:
+            echo(f"note: '{run_dir}' stopped before its first checkpoint; starting it again from step 0 "
+                 "with its config.json")
+        if resume and ctx.is_main:
+            _truncate_metrics(run_dir / "metrics.jsonl", 0)
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
-        if ctx.is_main:
-            _new_run_dir(run_dir, cfg, data, num_classes, ctx, registry)
-    return run, start
+    return start
+
+
+def _set_threads(cfg: TrainConfig, device: torch.device, resumed: Path | None, ctx: distributed.Context,
+                 echo: Callable[[str], None] | None) -> None:
+    """CPU threads for this run: ``--threads`` or, by default, the cores other jobs leave
+    free. On a busy machine two threads run up to 10x slower than one, because each
+    step waits for the slower thread. A resumed run says when its thread count changed:
+    float sums then differ in the last bits, so it is not bit-identical to an unbroken run."""
+    if device.type != "cpu":
+        return
+    threads = cfg.threads or free_cores(int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size)))
+    if cfg.threads or "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    before = _recorded_threads(resumed) if resumed is not None else None
+    if echo and before is not None and before != threads:
+        echo(f"note: this run trained with {before} CPU threads and resumes with {threads}; sums then round "
+             f"differently, so it will not match an uninterrupted run bit for bit (--threads {before} would)")
+
+
+def free_cores(processes: int = 1) -> int:
+    """This process's share of the cores that the 1-minute load average leaves free (at least 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    share = max(1, cores // max(1, processes))
+    try:
+        busy = os.getloadavg()[0] / max(1, processes)
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(share, round(share - busy)))
+
+
+def _recorded_threads(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["runtime"]["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class _Augmented(nn.Module):
@@ -364,13 +427,14 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
     save = step % cfg.ckpt_every == 0 or last or interrupted
     if log_step or interrupted or save:
         now = time.time()
-        metrics = _flush(window, step, run.run_dir / ckpt.CHECKPOINT)
+        metrics = _flush(window, step, run.run_dir)
         metrics["steps_per_s"] = round((step - clock.last_step) / max(now - clock.last_t, 1e-9), 2)
         metrics["elapsed_s"] = round(now - clock.t0, 2)
         clock.metrics, clock.last_t, clock.last_step = metrics, now, step
         window.clear()
         if ctx.is_main:
-            with open(run.run_dir / "metrics.jsonl", "a") as fh:
+            with writing(run.run_dir / "metrics.jsonl", "free some space or choose another --out"), \
+                    open(run.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
             bar.set_postfix_str(_postfix(metrics), refresh=False)
             bar.update(step - bar.n)
@@ -385,10 +449,25 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
         for module in (run.G, run.D, *run.objective_modules["d"], *run.objective_modules["g"]):
             distributed.average_buffers(module, ctx)
             distributed.assert_in_sync(module, ctx)
+        _check_finite(run, step)  # every rank: they hold the same weights, so they agree
         if ctx.is_main:
             _save(run, step)
-            _plot_losses(run.run_dir)
+            with writing(run.run_dir / "losses.png", "free some space or choose another --out"):
+                _plot_losses(run.run_dir)
     return interrupted
+
+
+def _check_finite(run: Run, step: int) -> None:
+    """Non-finite weights are never saved: they would replace the last good checkpoint."""
+    for filename, module in run.modules.items():
+        bad = ckpt.non_finite(module)
+        if bad:
+            kept = ckpt.previous_step(run.run_dir)
+            where = (f"the last good checkpoint (step {kept}) is intact in {run.run_dir}" if kept is not None
+                     else "no checkpoint was written")
+            raise Diverged(f"training diverged: {filename.split('.')[0]} weights are NaN or infinite at step {step} "
+                           f"({', '.join(bad[:2])}{', ...' if len(bad) > 2 else ''}); not saved, {where}; "
+                           "try lower learning rates (--lr-g/--lr-d) or another loss")
 
 
 def _postfix(metrics: dict[str, float]) -> str:
@@ -472,7 +551,7 @@ def _write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[s
         save_image_grid(out, path, nrow=nrow)
 
 
-def _flush(window: list[dict[str, Tensor]], step: int, checkpoint_dir: Path) -> dict[str, float]:
+def _flush(window: list[dict[str, Tensor]], step: int, run_dir: Path) -> dict[str, float]:
     """Bring the terms logged since the last log to the host (the loop's only sync), check
     them, and average each over the steps it was computed on (lazy terms skip steps)."""
     names = list(dict.fromkeys(name for record in window for name in record))
@@ -481,23 +560,16 @@ def _flush(window: list[dict[str, Tensor]], step: int, checkpoint_dir: Path) -> 
     sums: dict[str, float] = dict.fromkeys(names, 0.0)
     counts: dict[str, int] = dict.fromkeys(names, 0)
     for (row, name, _), value in zip(flat, values):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not abs(value) <= LOSS_LIMIT:  # NaN, infinite, or exploding
             bad_step = step - len(window) + row + 1
-            saved = ""
-            if (checkpoint_dir / ckpt.STATE).exists():
-                saved = f"; the last good checkpoint (step {_saved_step(checkpoint_dir)}) is intact in {checkpoint_dir}"
-            raise Diverged(f"training diverged: {name} = {value} at step {bad_step}{saved}; "
+            kept = ckpt.previous_step(run_dir)
+            saved = f"; the last good checkpoint (step {kept}) is intact in {run_dir}" if kept is not None else ""
+            what = f"{name} = {value:.3g}" + (f" (beyond ±{LOSS_LIMIT:.0e})" if abs(value) < float("inf") else "")
+            raise Diverged(f"training diverged: {what} at step {bad_step}{saved}; "
                            "try lower learning rates (--lr-g/--lr-d) or another loss")
         sums[name] += value
         counts[name] += 1
     return {"step": step, **{name: round(sums[name] / counts[name], 6) for name in names}}
-
-
-def _saved_step(ckpt_path: Path) -> int:
-    try:
-        return int(ckpt.load_state(ckpt_path)["step"])
-    except Exception:
-        return -1
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
@@ -543,24 +615,33 @@ def _restore(run: Run) -> int:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from, so steps never repeat."""
+    """Drop log lines written after the checkpoint we resume from, so steps never repeat,
+    and a line a kill cut short."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in kept))
+
+    def before(line: str) -> bool:
+        try:
+            return int(json.loads(line).get("step", 0)) <= step
+        except (ValueError, AttributeError, TypeError):
+            return False
+
+    kept = [line for line in path.read_text().splitlines() if line.strip() and before(line)]
+    with writing(path, "free some disk space"):
+        path.write_text("".join(line + "\n" for line in kept))
 
 
-def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, registry: Registry) -> None:
-    if (run_dir / "config.json").exists() or (run_dir / ckpt.CHECKPOINT).exists():
+def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, registry: Registry,
+                 lock: RunLock) -> None:
+    with writing(run_dir, "choose another --out", action="create the run folder"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    lock.acquire()  # before the check: of two processes starting the same --out, one gets it
+    if (run_dir / "config.json").exists() or ckpt.has_checkpoint(run_dir):
         raise GanzooError(
             f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    with writing(run_dir, "choose another --out", action="create the run folder"):
         (run_dir / "samples").mkdir(exist_ok=True)
         (run_dir / "metrics.jsonl").write_text("")
-    except OSError as exc:
-        raise GanzooError(f"cannot create the run folder '{run_dir}': {exc.strerror or exc}; "
-                          "choose another --out") from None
     meta = cfg.to_dict()
     meta["data"] = {
         "shape": list(data.shape), "num_classes": data.num_classes, "model_classes": num_classes,
@@ -570,10 +651,11 @@ def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, r
     meta["runtime"] = {
         "device": str(ctx.device), "world_size": ctx.world_size,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
     meta["versions"] = {p.name: p.version for p in registry.plugins}
-    save_json(run_dir / "config.json", meta)
+    with writing(run_dir / "config.json", "choose another --out"):
+        save_json(run_dir / "config.json", meta)
 
 
 def _plot_losses(run_dir: Path) -> None:

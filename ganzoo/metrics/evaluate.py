@@ -40,6 +40,7 @@ torch tensors (docs/plugins.md §5), so evaluating (unlike generating) does impo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -49,7 +50,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, check_writable, writing
 
 #: Samples per protocol when --n is not given.
 DEFAULT_N = {"mixture": 2500, "digits": 5000, "stacked-mnist": 26_000}
@@ -364,10 +365,7 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
 
 def check_output(output: str | Path) -> Path:
     """Refuse an output path whose folder is missing before minutes of evaluation, not after."""
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise GanzooError(f"cannot write '{output}': folder '{output.parent}' does not exist")
-    return output
+    return check_writable(output, "choose another -o", suffix=".json")
 
 
 def write_result(result: dict[str, Any], output: str | Path) -> Path:
@@ -375,11 +373,12 @@ def write_result(result: dict[str, Any], output: str | Path) -> Path:
     output = check_output(output)
     tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(output)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise GanzooError(f"cannot write '{output}': {exc.strerror or exc}; choose another -o") from None
+        with writing(output, "choose another -o"):
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+            tmp.replace(output)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return output
 
 

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from ganzoo.api import Code, codes_of
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, check_writable, io_error
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
 from ganzoo.registry import Registry
 
@@ -615,14 +615,7 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     _check_opset(opset)
     if exporter not in EXPORTERS:
         raise GanzooError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
-    output = Path(output)
-    if output.is_dir():
-        raise GanzooError(f"output '{output}' is a directory; give a file name like {output / 'model.onnx'}")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GanzooError(
-            f"cannot create the folder for '{output}': {exc.strerror or exc}; choose another -o") from None
+    output = check_writable(output, "choose another -o", suffix=".onnx")
     props = {**generator_metadata(G), **(metadata or {})}
     if not codes_of(G):
         props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims
@@ -663,9 +656,10 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
         kept = f"; the earlier file '{output}' was left as it was" if output.exists() else ""
         raise VerificationError(f"{exc} [{used} exporter]; no file written{kept}") from None
     except OSError as exc:
-        raise GanzooError(f"cannot write '{output}': {exc.strerror or exc}; choose another -o") from None
+        raise io_error(exc, output, "choose another -o") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never mask the error above
+            tmp.unlink(missing_ok=True)
     return ExportResult(path=output, exporter=used, opset=_opset_of(proto), verified=verify, max_abs_diff=diffs,
                         tolerance=tolerance, fallback_reason=fallback, metadata=props,
                         size_bytes=output.stat().st_size, seconds=time.perf_counter() - start)
@@ -700,6 +694,7 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
         out = out.with_suffix(".fp16.onnx")  # next to, not over, the fp32 export
     if out.is_dir():
         out = out / f"{name}{'.fp16' if fp16 else ''}.onnx"
+    check_writable(out, "choose another -o", suffix=".onnx")
     if echo is not None:
         echo(f"exporting {meta.get('model', '?')} from {run_dir} ({used} weights, step {steps}) to {out} ...")
     result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,
