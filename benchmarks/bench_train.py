@@ -97,7 +97,7 @@ def main() -> None:
         torch.manual_seed(0)
         G = build_generator(cfg, data.shape, 0).to(device)
         D = build_discriminator(cfg, data.shape, 0).to(device)
-        base_runs.append(textbook(G, D, data.x, args.steps, args.batch_size, cfg.latent_dim, device))
+        base_runs.append(textbook(G, D, data.floats(), args.steps, args.batch_size, cfg.latent_dim, device))
         ours_runs.append(ganzoo_loop(args.steps, args.batch_size, args.device))
     base, ours = statistics.median(base_runs), statistics.median(ours_runs)
     print(f"vanilla on mnist5k, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds, "

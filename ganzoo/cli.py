@@ -266,7 +266,7 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     return out
 
 
-_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads"}
+_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers"}
 
 
 @cli.command("train", cls=_TrainCommand)
@@ -302,6 +302,13 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live [default: ~/.cache/ganzoo/data].")
 @click.option("--download", is_flag=True, help="Let torchvision data sets download when missing.")
 @click.option("--image-size", type=int, help="Resize images to this size (folders default to 64).")
+@click.option("--stream/--no-stream", default=None, help="folder:PATH sets: decode images as batches need them "
+              "(bounded memory) instead of once into memory [default: stream when the set, as uint8, is over "
+              "--data-budget].")
+@click.option("--data-budget", "data_budget_gb", type=float, help="GB of memory a folder:PATH set may take in memory "
+              "[default: a quarter of this machine's memory].")
+@click.option("--workers", type=int, help="Decode processes for folder:PATH sets [default: one per free core, "
+              "at most 8].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool | None, **opts: Any) -> None:
     """Train MODEL with the shared loop; every option defaults to the model's spec.
@@ -563,8 +570,16 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 @click.option("--download", is_flag=True, help="Let a torchvision data set download when missing.")
 @click.option("-o", "--output", type=click.Path(), help="JSON file [default: RUN_DIR/eval.json or MODEL.eval.json].")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of a table.")
+@click.option("--metric", default="classifier", show_default=True,
+              help="classifier (offline protocols above), or fid, kid, is, comma-separated: the standard "
+              "InceptionV3 figures through torch-fidelity [default n: 10,000].")
+@click.option("--reference", help="--metric fid/kid: the data set to compare with (a name, or folder:PATH) "
+              "[default: the one the generator trained on].")
+@click.option("--inception-weights", type=click.Path(), help="--metric fid/kid/is: torch-fidelity's InceptionV3 "
+              "weights file [default: torch's hub cache; nothing is downloaded].")
 def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_dir: str | None, download: bool,
-             output: str | None, as_json: bool) -> None:
+             output: str | None, as_json: bool, metric: str, reference: str | None,
+             inception_weights: str | None) -> None:
     """Score a trained generator offline: a run directory or an exported .onnx file.
 
     \b
@@ -572,17 +587,29 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
     Digits: Frechet distance and precision/recall in a shipped classifier's
     features, classes covered, class KL; Stacked MNIST: modes of 1,000 and KL.
     Conditional models add conditional accuracy. Real data is scored alongside.
+    With --metric fid,kid,is: the standard InceptionV3 figures (torch-fidelity),
+    from local Inception weights only.
     \b
       ganzoo eval runs/vanilla-20260101-120000
       ganzoo eval exports/vanilla.onnx --json
+      ganzoo eval runs/dcgan-20260101-120000 --metric fid,kid --inception-weights W.pth
     """
     from ganzoo.metrics.evaluate import check_output, default_output, evaluate, format_report, write_result
 
     if output:  # an explicit -o is checked before minutes of work; the default sits beside the source
         check_output(output)
     talk = not as_json  # --json: stdout is for scripts, stderr stays quiet too
-    result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download, progress=talk,
-                      echo=(lambda line: click.echo(line, err=True)) if talk else None)
+    echo = (lambda line: click.echo(line, err=True)) if talk else None
+    if metric.strip().lower() == "classifier":
+        if reference or inception_weights:
+            raise GanzooError("--reference and --inception-weights go with --metric fid, kid or is")
+        result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download,
+                          progress=talk, echo=echo)
+    else:
+        from ganzoo.metrics.standard import parse_metrics, score
+
+        result = score(source, parse_metrics(metric), n=n, seed=seed, weights=weights, reference=reference,
+                       inception=inception_weights, data_dir=data_dir, download=download, progress=talk, echo=echo)
     path = write_result(result, output or default_output(source))
     if as_json:
         click.echo(json.dumps(result, indent=2))

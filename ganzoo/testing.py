@@ -971,7 +971,10 @@ def _load_dataset(name: str, registry: Registry | None, arg: str | None, check: 
     loader = _check_common_spec(subject, spec, spec.target, "loader function")
     with _quiet_torch():
         try:
-            return loader(arg=parsed, data_dir=None, download=False, seed=0, image_size=None)
+            data = loader(arg=parsed, data_dir=None, download=False, seed=0, image_size=None)
+            from ganzoo.data.files import ImageFiles
+
+            return data.load() if isinstance(data, ImageFiles) else data  # checked decoded, like Data
         except TypeError as exc:
             raise _fail(subject, check, f"the loader failed: {_short(exc)}",
                         "loaders are called as loader(arg=..., data_dir=..., download=..., seed=..., "
@@ -1016,11 +1019,12 @@ def _check_dataset_load(name: str, registry: Registry | None, arg: str | None) -
         raise _fail(subject, "load", f"images of shape {list(data.shape)}", "images are [N, C, H, W]")
     if data.kind == "points" and len(data.shape) != 1:
         raise _fail(subject, "load", f"points of shape {list(data.shape)}", "points are [N, D]")
-    if not bool(torch.isfinite(data.x).all()):
+    x = data.floats()
+    if not bool(torch.isfinite(x).all()):
         raise _fail(subject, "load", "x holds NaN or infinite values")
-    if data.kind == "images" and (data.x.min() < -1 - 1e-6 or data.x.max() > 1 + 1e-6):
-        raise _fail(subject, "load", f"images range over [{data.x.min():.3g}, {data.x.max():.3g}]",
-                    "scale images to [-1, 1] (x / 255 * 2 - 1)")
+    if data.kind == "images" and (x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6):
+        raise _fail(subject, "load", f"images range over [{x.min():.3g}, {x.max():.3g}]",
+                    "give uint8 pixels 0..255, or float images scaled to [-1, 1] (x / 255 * 2 - 1)")
     if spec.shape is not None and tuple(spec.shape) != data.shape:
         raise _fail(subject, "load", f"the spec says shape {tuple(spec.shape)}, the data is {data.shape}",
                     "make DatasetSpec.shape match, or set it to None when it depends on the argument")

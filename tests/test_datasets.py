@@ -37,7 +37,9 @@ def test_mixture_geometry():
 def test_embedded_images(name, n, shape):
     data = load(name)
     assert len(data) == n and data.shape == shape and data.kind == "images"
-    assert data.x.dtype == torch.float32 and float(data.x.min()) == -1.0 and float(data.x.max()) == 1.0
+    x = data.floats()
+    assert x.dtype == torch.float32 and float(x.min()) == -1.0 and float(x.max()) == 1.0
+    assert data.x.dtype == (torch.uint8 if name == "mnist5k" else torch.float32)  # pixels: 4x less memory
     assert data.y.dtype == torch.int64 and sorted(data.y.unique().tolist()) == list(range(10))
     assert torch.equal(load(name).x, data.x)  # deterministic
 
@@ -61,16 +63,17 @@ def _write_images(folder, n, size=(40, 30), color=(255, 0, 0)):
 def test_folder_with_classes(tmp_path):
     _write_images(tmp_path / "cats", 3, color=(255, 0, 0))
     _write_images(tmp_path / "dogs", 2, color=(0, 0, 255))
-    data = load(f"folder:{tmp_path}", image_size=16)
-    assert data.x.shape == (5, 3, 16, 16) and data.num_classes == 2
+    data = load(f"folder:{tmp_path}", image_size=16).load()
+    assert data.x.shape == (5, 3, 16, 16) and data.num_classes == 2 and data.x.dtype == torch.uint8
     assert data.y.tolist() == [0, 0, 0, 1, 1]
-    assert float(data.x[0, 0].mean()) == pytest.approx(1.0) and float(data.x[0, 2].mean()) == pytest.approx(-1.0)
+    x = data.floats()
+    assert float(x[0, 0].mean()) == pytest.approx(1.0) and float(x[0, 2].mean()) == pytest.approx(-1.0)
 
 
 def test_folder_flat_grey_defaults_to_64(tmp_path):
     for i in range(2):
         Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / f"{i}.jpg")
-    data = load(f"folder:{tmp_path}")
+    data = load(f"folder:{tmp_path}").load()
     assert data.x.shape == (2, 1, 64, 64) and data.y is None and not data.labelled
 
 

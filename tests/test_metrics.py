@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from conftest import assert_one_line_error as _one_line_error
@@ -180,10 +181,10 @@ def test_classifier_beats_its_stated_heldout_accuracy(name, loader):
     train, held = heldout_split(data.y.numpy())
     assert len(held) == pytest.approx(HELDOUT_FRACTION * len(data.y), abs=10)
     assert not set(train) & set(held)
-    accuracy = float((clf.predict(data.x[held].numpy()) == data.y[held].numpy()).mean())
+    accuracy = float((clf.predict(data.floats()[held].numpy()) == data.y[held].numpy()).mean())
     assert accuracy >= MIN_ACCURACY[name]
     assert clf.heldout_accuracy == pytest.approx(accuracy, abs=1e-3)  # the figure eval prints is the real one
-    feats, logits = clf.run(data.x[held[:10]].numpy())
+    feats, logits = clf.run(data.floats()[held[:10]].numpy())
     assert feats.shape == (10, clf.feature_dim) and logits.shape == (10, 10)
 
 
@@ -222,7 +223,7 @@ def test_stacked_mnist_dataset_is_registered_and_balanced():
     assert spec.shape == (3, 28, 28) and spec.num_classes == 1000
     data = resolve(spec.target)(seed=0)
     assert tuple(data.x.shape) == (25_600, 3, 28, 28) and data.num_classes == 1000
-    assert float(data.x.min()) >= -1 and float(data.x.max()) <= 1
+    assert data.x.dtype == torch.uint8 and float(data.floats().min()) >= -1 and float(data.floats().max()) <= 1
     hist = np.bincount(data.y.numpy(), minlength=1000)
     assert (hist > 0).all()  # 25.6 images per mode on average: every triple appears
 
@@ -235,7 +236,7 @@ def test_stacked_mnist_modes_on_known_triples():
     _, held = heldout_split(data.y.numpy())
     rng = np.random.default_rng(0)
     pick = rng.choice(held, size=(300, 3))
-    images = data.x.numpy()[pick.ravel()].reshape(300, 3, 28, 28)
+    images = data.floats().numpy()[pick.ravel()].reshape(300, 3, 28, 28)
     truth = triple_modes(data.y.numpy()[pick])
     result = stacked_mnist_modes(images, load_classifier("mnist28"))
     assert result["num_samples"] == 300 and result["num_modes"] == 1000

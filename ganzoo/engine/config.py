@@ -48,6 +48,9 @@ class TrainConfig:
     download: bool = False
     image_size: int | None = None
     augment: str | None = None
+    stream: bool | None = None  # image files: stream them (True), hold them (False), by the budget (None)
+    data_budget_gb: float | None = None  # memory for holding image files [default: a quarter of RAM]
+    workers: int = 0  # decode workers for image files; 0: one per free core, at most 8
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -137,17 +140,7 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     registry.dataset(cfg.dataset)
     for item in [*cfg.terms, *cfg.reg]:
         parse_reg(item, registry)
-    if cfg.threads is None or cfg.threads < 0:
-        raise GanzooError(f"--threads must be a positive integer (or 0 for automatic), got {cfg.threads}")
-    positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
-                "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,
-                "sample-every": cfg.sample_every, "ckpt-every": cfg.ckpt_every}
-    for name, value in positive.items():
-        if value is None or value < 1:
-            raise GanzooError(f"--{name} must be a positive integer, got {value}")
-    for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
-        if not 0 < rate < float("inf"):
-            raise GanzooError(f"--{name} must be a finite positive number, got {rate}")
+    _check_numbers(cfg)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")
     if not 0 < cfg.ema_decay < 1:
@@ -164,6 +157,25 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
+
+
+def _check_numbers(cfg: TrainConfig) -> None:
+    """Counts, rates and budgets: each in its range, or one line naming the flag."""
+    if cfg.workers is None or cfg.workers < 0:
+        raise GanzooError(f"--workers must be a positive integer (or 0 for automatic), got {cfg.workers}")
+    if cfg.data_budget_gb is not None and not 0 < cfg.data_budget_gb < float("inf"):
+        raise GanzooError(f"--data-budget must be a positive number of GB, got {cfg.data_budget_gb}")
+    if cfg.threads is None or cfg.threads < 0:
+        raise GanzooError(f"--threads must be a positive integer (or 0 for automatic), got {cfg.threads}")
+    positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
+                "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,
+                "sample-every": cfg.sample_every, "ckpt-every": cfg.ckpt_every}
+    for name, value in positive.items():
+        if value is None or value < 1:
+            raise GanzooError(f"--{name} must be a positive integer, got {value}")
+    for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
+        if not 0 < rate < float("inf"):
+            raise GanzooError(f"--{name} must be a finite positive number, got {rate}")
 
 
 class RegItem(NamedTuple):

@@ -89,6 +89,7 @@ class Run:
     sample_inputs: tuple[Tensor, Tensor | None, dict[str, Tensor]]
     real_points: Any
     objective_modules: dict[str, list[nn.Module]] = field(default_factory=dict)  # phase -> modules
+    stream: Any = None  # a Stream when the data set is streamed from files: its position is checkpointed
 
     @property
     def codes(self) -> tuple[Any, ...]:
@@ -199,22 +200,10 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     G_run = torch.compile(G) if cfg.compile else G
     discriminate, D_run = _discriminator_runner(D, augment, compile_d)
 
-    x_all = (data.x.to(device) if device.type == "cpu" or data.x.numel() * 4 <= DEVICE_DATA_LIMIT
-             else data.x.pin_memory())
-    y_all = data.y.to(x_all.device) if data.y is not None else None
-    shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
-    B = cfg.batch_size
-
-    def draw() -> tuple[Tensor, Tensor | None]:
-        idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
-        real = x_all[idx].to(device, non_blocking=True)
-        # num_classes > 0 only for conditional models, whose data set is labelled (checked above)
-        labels = cast(Tensor, y_all)[idx].to(device, non_blocking=True) if num_classes else None
-        return real, labels
-
+    data, draw, stream = _batches(cfg, data, ctx, num_classes, echo)
     run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
               D_run=D_run, discriminate=discriminate, parts=parts, opt_g=opt_g, opt_d=opt_d, ema=ema,
-              modules=modules, draw=draw, autocast=_autocast(cfg, device, echo),
+              modules=modules, draw=draw, stream=stream, autocast=_autocast(cfg, device, echo),
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
               objective_modules=extra)
@@ -248,6 +237,61 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
             _truncate_metrics(run_dir / "metrics.jsonl", 0)
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
     return start
+
+
+def _batches(cfg: TrainConfig, data: Any, ctx: distributed.Context, num_classes: int,
+             echo: Callable[[str], None] | None) -> tuple[Any, Callable[[], tuple[Tensor, Tensor | None]], Any]:
+    """(data, draw, stream): how this run draws its batches. Image files (folder:PATH) are
+    decoded once into memory as uint8 when they fit the memory budget, else streamed by
+    decode workers (--stream forces it); in-memory sets sit on the device when they fit and
+    batches are drawn there by index, converted to float per batch. The choice is stored in
+    the config, so a resumed run draws its batches the same way."""
+    from ganzoo.data import to_float
+    from ganzoo.data.files import ImageFiles, Stream
+
+    device = ctx.device
+    if not isinstance(data, ImageFiles) and (cfg.stream or cfg.data_budget_gb is not None):
+        flag = "--stream" if cfg.stream else "--data-budget"
+        raise GanzooError(f"{flag} applies to image files (folder:PATH); data set '{cfg.dataset}' is loaded whole: "
+                          f"drop {flag}")
+    if isinstance(data, ImageFiles):
+        workers = cfg.workers or max(1, min(8, free_cores(int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size)))))
+        budget = int((cfg.data_budget_gb or memory_gb() / 4) * 1024**3)
+        if cfg.stream is None:
+            cfg.stream = data.nbytes > budget
+        size = f"{len(data):,} images, {data.nbytes / 1024**3:.2f} GB as uint8"
+        if cfg.stream:
+            if echo:
+                why = "--stream" if data.nbytes <= budget else f"over the {budget / 1024**3:.2f} GB memory budget"
+                echo(f"streaming {data.name} ({size}, {why}) through {workers} decode worker(s)")
+            stream = Stream(data, cfg.batch_size, cfg.seed, device, ctx.rank, ctx.world_size, workers,
+                            with_labels=num_classes > 0)
+            return data, stream, stream
+        if echo:
+            echo(f"decoding {data.name} into memory ({size}) ...")
+        data = data.load(workers)
+    x_all = (data.x.to(device) if device.type == "cpu" or data.nbytes <= DEVICE_DATA_LIMIT
+             else data.x.pin_memory())
+    y_all = data.y.to(x_all.device) if data.y is not None else None
+    shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
+    B = cfg.batch_size
+
+    def draw() -> tuple[Tensor, Tensor | None]:
+        idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
+        real = to_float(x_all[idx].to(device, non_blocking=True))
+        # num_classes > 0 only for conditional models, whose data set is labelled (checked above)
+        labels = cast(Tensor, y_all)[idx].to(device, non_blocking=True) if num_classes else None
+        return real, labels
+
+    return data, draw, None
+
+
+def memory_gb() -> float:
+    """Physical memory of this machine in GB (16 where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):
+        return 16.0
 
 
 def _set_threads(cfg: TrainConfig, device: torch.device, resumed: Path | None, ctx: distributed.Context,
@@ -587,6 +631,8 @@ def _save(run: Run, step: int) -> None:
         check_state(part, saved)
     if any(objectives):
         state["objectives"] = objectives
+    if run.stream is not None:
+        state["data"] = run.stream.state_dict()
     ckpt.save_checkpoint(run.run_dir, run.modules, state)
 
 
@@ -607,6 +653,8 @@ def _restore(run: Run) -> int:
         step = int(state["step"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise GanzooError(f"corrupt checkpoint state in '{where}': {exc}") from None
+    if run.stream is not None and "data" in state:
+        run.stream.load_state_dict(state["data"])
     for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
         if saved:
             part.call("load_state_dict", saved)  # a plugin's mistake here names the plugin, not the checkpoint

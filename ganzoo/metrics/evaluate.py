@@ -253,7 +253,7 @@ def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False)
     modes, sigma = data.modes.numpy(), float(data.sigma)
     fake, labels = _sample(target, n, seed, progress)
     model = mode_coverage(fake, modes, sigma)
-    real_x = data.x[:n].numpy()
+    real_x = data.floats(n).numpy()
     real = mode_coverage(real_x, modes, sigma)
     if labels is not None:
         model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
@@ -265,7 +265,7 @@ def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False)
 
 
 def _real_images(data, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
-    x, y = data.x.numpy(), data.y.numpy() if data.y is not None else None
+    x, y = data.floats().numpy(), data.y.numpy() if data.y is not None else None
     if len(x) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
         x, y = x[keep], (y[keep] if y is not None else None)
@@ -392,6 +392,8 @@ def _fmt(value: Any, kind: str, total: int | None = None) -> str:
         return f"{value:.1f} %"
     if kind == "share":
         return f"{100 * value:.1f} %"
+    if abs(value) < 0.01 and value != 0:
+        return f"{value:.2e}"
     return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
 
 
@@ -412,6 +414,10 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                  ("classes covered (>= 1 % each)", m["classes_covered"], r["classes_covered"], "count",
                   m["num_classes"]),
                  ("KL(class histogram || uniform)", m["class_kl"], r["class_kl"], "num", None)]
+    elif proto == "inception":
+        rows += [(label, m[key], None, "num", None) for key, label in (
+            ("fid", "FID (InceptionV3 pool features)"), ("kid", "KID"), ("kid_std", "KID, sd over subsets"),
+            ("is", "Inception Score"), ("is_std", "Inception Score, sd over splits")) if m.get(key) is not None]
     else:
         rows += [("modes captured", m["modes_captured"], r["modes_captured"], "count", m["num_modes"]),
                  ("KL to uniform over 1,000 (nats)", m["kl"], r["kl"], "num", None)]

@@ -87,7 +87,7 @@ def train_one(name: str, seed: int = SPLIT_SEED, epochs: int | None = None,
     target, kernel, padding, default_epochs, max_shift = RECIPES[name]
     epochs = epochs or default_epochs
     data = resolve(target)()
-    x, y = data.x, data.y
+    x, y = data.floats(), data.y
     train_idx, held_idx = heldout_split(y.numpy())
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
