@@ -7,6 +7,7 @@ stay fast however many plugins are installed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, cast
 
@@ -31,6 +32,9 @@ class GanzooGroup(click.Group):
             return super().invoke(ctx)
         except GanzooError as exc:
             raise _UserError(str(exc)) from None
+        except BrokenPipeError:  # `ganzoo list | head`: the reader has gone, which is no error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except OSError as exc:  # an I/O failure no command foresaw: still one line naming the path
             raise _UserError(str(io_error(exc))) from None
 
@@ -144,19 +148,33 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
+#: Width of ``ganzoo list`` tables without -v: summaries are cut to fit.
+LIST_WIDTH = 100
+
+
+def _fit(rows: list[list[str]], headers: list[str], column: int, width: int = LIST_WIDTH) -> list[list[str]]:
+    """Cut ``column`` of every row so that the table is at most ``width`` characters wide."""
+    others = sum(max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers)) if i != column)
+    room = max(len(headers[column]), width - others - 2 * (len(headers) - 1))
+    return [[c if i != column or len(c) <= room else c[:room - 1].rstrip() + "…" for i, c in enumerate(r)]
+            for r in rows]
+
+
 @cli.command("list")
 @click.argument("what", required=False)
 @click.argument("pattern", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_cmd(what: str | None, pattern: str | None, as_json: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Every column (papers, sources) and whole summaries.")
+def list_cmd(what: str | None, pattern: str | None, as_json: bool, verbose: bool) -> None:
     """List models, losses, regularizers and data sets.
 
     \b
     WHAT is models, losses, regularizers or datasets (all when left out);
     PATTERN is a shell-style wildcard on the name: vanilla, '*gan', 'c*'.
+    One entry in full, with its defaults and options: ganzoo info NAME.
     \b
       ganzoo list
-      ganzoo list models '*gan'
+      ganzoo list models '*gan' -v
       ganzoo list datasets --json
     """
     if what is not None and what not in KIND_WORDS and what not in KINDS:
@@ -180,26 +198,97 @@ def list_cmd(what: str | None, pattern: str | None, as_json: bool) -> None:
             continue
         if len(kinds) > 1:
             click.secho(f"{plural[kind].capitalize()} ({len(specs)})", bold=True)
-        rows = []
-        for s in specs:
-            name = s.qualified_name if s.name in shared else s.name
-            origin = f"{s.plugin} {s.plugin_version}"
-            if kind == "model":
-                rows.append([name, s.summary, s.paper, "yes" if s.conditional else "no", origin])
-            elif kind == "dataset":
-                shape = "x".join(map(str, s.shape)) if s.shape else "varies"
-                classes = str(s.num_classes) if s.num_classes else ("-" if s.num_classes == 0 else "varies")
-                rows.append([name, s.summary, s.source, shape, classes, origin])
-            else:
-                rows.append([name, s.summary, s.paper, origin])
-        headers = {
-            "model": ["name", "summary", "paper", "conditional", "plugin"],
-            "dataset": ["name", "summary", "source", "shape", "classes", "plugin"],
-        }.get(kind, ["name", "summary", "paper", "plugin"])
-        click.echo(_table(rows, headers))
+        rows = [_list_row(kind, s, s.qualified_name if s.name in shared else s.name, verbose) for s in specs]
+        headers = _list_headers(kind, verbose)
+        click.echo(_table(rows if verbose else _fit(rows, headers, headers.index("summary")), headers))
         click.echo()
     if shared:
         click.echo(f"note: {', '.join(sorted(shared))} registered by more than one plugin; use the plugin:name id.")
+
+
+def _list_headers(kind: str, verbose: bool) -> list[str]:
+    if kind == "model":
+        return ["name", "summary", "paper", "conditional", "plugin"] if verbose else ["name", "cond.", "summary",
+                                                                                      "plugin"]
+    if kind == "dataset":
+        return ["name", "summary", "source", "shape", "classes", "plugin"] if verbose else ["name", "shape",
+                                                                                            "classes", "summary"]
+    return ["name", "summary", "paper", "plugin"] if verbose else ["name", "summary", "plugin"]
+
+
+def _list_row(kind: str, s: Any, name: str, verbose: bool) -> list[str]:
+    origin = f"{s.plugin} {s.plugin_version}"
+    if kind == "model":
+        cond = "yes" if s.conditional else "no"
+        return [name, s.summary, s.paper, cond, origin] if verbose else [name, cond, s.summary, origin]
+    if kind == "dataset":
+        shape = "x".join(map(str, s.shape)) if s.shape else "varies"
+        classes = str(s.num_classes) if s.num_classes else ("-" if s.num_classes == 0 else "varies")
+        return [name, s.summary, s.source, shape, classes, origin] if verbose else [name, shape, classes, s.summary]
+    return [name, s.summary, s.paper, origin] if verbose else [name, s.summary, origin]
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info_cmd(name: str, as_json: bool) -> None:
+    """Everything about one model, loss, regularizer or data set: its paper, its defaults
+    for each kind of data, its options with their types and defaults.
+
+    \b
+      ganzoo info vanilla
+      ganzoo info hinge
+      ganzoo info ganzoo-pacgan:pacgan --json
+    """
+    registry = _registry()
+    found = [(kind, spec) for kind in KINDS for spec in registry.list(kind)
+             if name in (spec.name, spec.qualified_name)]
+    if not found:
+        for kind in KINDS:  # the registry's own did-you-mean, from the kind it most likely meant
+            try:
+                getattr(registry, kind)(name)
+            except GanzooError as exc:
+                if "did you mean" in str(exc):
+                    raise
+        raise GanzooError(f"nothing is named '{name}'; see: ganzoo list")
+    if as_json:
+        click.echo(json.dumps([_row(kind, spec) for kind, spec in found], indent=2))
+        return
+    for kind, spec in found:
+        click.secho(f"{spec.name}", bold=True, nl=False)
+        click.echo(f"  {kind}, {spec.qualified_name} (plugin {spec.plugin} {spec.plugin_version})")
+        click.echo(f"  {spec.summary}")
+        for line in _info_lines(kind, spec):
+            click.echo(f"  {line}")
+
+
+def _info_lines(kind: str, spec: Any) -> list[str]:
+    from ganzoo.engine.config import describe_option
+
+    lines = [f"paper: {spec.paper}"] if getattr(spec, "paper", None) else []
+    if kind == "model":
+        terms = f"; its own terms: {', '.join(spec.terms)}" if spec.terms else ""
+        lines.append(f"conditional: {'yes' if spec.conditional else 'no'}; data set {spec.dataset}, loss {spec.loss}"
+                     f"{terms}")
+        import textwrap
+
+        heading, *kinds = _defaults_lines(spec)
+        lines.append("defaults (ganzoo train " + spec.name + " with no options):")
+        for text in kinds:  # wrapped by hand: --no-ema must not break at its hyphens
+            lines += textwrap.wrap(text, LIST_WIDTH - 2, initial_indent="  ", subsequent_indent="      ",
+                                   break_on_hyphens=False)
+        if spec.options:
+            lines.append("options (--set KEY=VALUE):")
+            lines += [f"  {key}: {describe_option(default)}" for key, default in spec.options.items()]
+    elif kind == "dataset":
+        shape = "x".join(map(str, spec.shape)) if spec.shape else "depends on the argument"
+        classes = spec.num_classes if spec.num_classes is not None else "depends on the argument"
+        lines += [f"source: {spec.source}", f"shape: {shape}; classes: {classes}"]
+        if spec.takes_argument:
+            lines.append(f"use as {spec.name}:ARG")
+    elif kind == "regularizer":
+        lines.append(f"default weight: {spec.default_weight} (--reg {spec.name}:WEIGHT[@EVERY])")
+    return lines
 
 
 @cli.command("plugins")
@@ -278,13 +367,14 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--augment", help="Differentiable augmentation of real and fake images before D: diffaug "
               "(translation,cutout,color; Zhao et al. 2020) or diffaug:color,translation.")
 @click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
-@click.option("--batch-size", type=int)
+@click.option("--batch-size", type=int, help="Samples per step for D and G (per process under torchrun).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
 @click.option("--betas", callback=_betas, help="Adam betas, e.g. 0.5,0.999.")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
-@click.option("--latent-dim", type=int)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--latent-dim", type=int, help="Size of the noise vector z fed to G.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the weights, the noise and the data order: the same seed trains the same run.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--threads", type=int, help="CPU threads [default: the cores other jobs leave free, from the load "
               "average; OMP_NUM_THREADS when set]. On a busy machine 1 thread can be 10x faster than 2.")
@@ -296,7 +386,7 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast (CUDA).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
 @click.option("--ema/--no-ema", default=None, help="Keep an exponential moving average of G.")
-@click.option("--ema-decay", type=float)
+@click.option("--ema-decay", type=float, help="Weight of the old average per step (warmed up from 0), e.g. 0.999.")
 @click.option("--discriminator", help="Swap in another discriminator: timm:ARCH (e.g. timm:resnet10t).")
 @click.option("--set", "options", multiple=True, callback=_settings, help="Model option KEY=VALUE, repeatable.")
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live [default: ~/.cache/ganzoo/data].")
@@ -323,7 +413,6 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
       torchrun --nproc_per_node=2 -m ganzoo train vanilla   # data-parallel
     """
     from ganzoo.engine.config import TrainConfig, resolve
-    from ganzoo.engine.train import Interrupted, train
 
     opts["compile"] = compile_
     # no --reg keeps the model's default regularizers; --reg none drops them
@@ -349,6 +438,11 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
         if not model:
             raise GanzooError("missing MODEL: e.g. ganzoo train vanilla (see: ganzoo list models)")
         cfg = resolve(model, registry, **opts)
+    if not quiet:  # at once: loading torch and the data takes seconds
+        verb = "resuming" if resume else "training"
+        click.echo(f"{verb} {cfg.model} on {cfg.dataset} to step {cfg.steps:,} in {cfg.out} ...", err=True)
+    from ganzoo.engine.train import Interrupted, train  # torch: only once the names are known good
+
     try:
         result = train(cfg, resume=bool(resume), quiet=quiet, registry=registry,
                        echo=lambda m: click.echo(m, err=True))
@@ -509,9 +603,11 @@ def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int,
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the latents and codes (numpy; the same samples as ganzoo generate).")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
-@click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True)
+@click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True,
+              help="Picture to write (.png, .jpg, .webp, .tif); a scatter plot for 2-D points.")
 def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
                output: str) -> None:
     """Write an image grid (a scatter plot for 2-D data) from a trained run.

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import run_cli
 from ganzoo import __version__
 
@@ -30,14 +32,35 @@ def test_list_table_and_pattern():
         "Error: unknown kind 'widgets': choose models, losses, regularizers or datasets")
 
 
-def test_help_and_list_do_not_import_torch():
-    for args in (["--help"], ["list"], ["plugins"]):
-        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "ganzoo", *args],
-                                capture_output=True, text=True)
-        assert result.returncode == 0
-        imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-        heavy = [m for m in imported if m.split(".")[0] in ("torch", "onnxruntime", "timm", "numpy")]
-        assert not heavy, f"{args} imported {heavy[:5]}"
+@pytest.mark.parametrize("args,code", [
+    (["--help"], 0), (["list"], 0), (["plugins"], 0), (["info", "vanilla"], 0), (["list", "-v"], 0),
+    (["train", "dcgna"], 2), (["train", "vanilla", "--loss", "hnge"], 2), (["train", "dcgan", "--set", "width=x"], 2),
+])
+def test_help_list_info_and_unknown_names_do_not_import_torch(args, code):
+    """Typos are reported at once: torch's import alone takes seconds."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "ganzoo", *args],
+                            capture_output=True, text=True)
+    assert result.returncode == code, result.stderr[-2000:]
+    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
+    heavy = [m for m in imported if m.split(".")[0] in ("torch", "onnxruntime", "timm", "numpy")]
+    assert not heavy, f"{args} imported {heavy[:5]}"
+
+
+def test_list_fits_100_columns_and_info_tells_everything():
+    from conftest import invoke
+
+    for args in (["list"], ["list", "models"], ["list", "datasets"]):
+        code, out = invoke(*args)
+        assert code == 0 and max(len(line) for line in out.splitlines()) <= 100, out
+    code, wide = invoke("list", "models", "-v")
+    assert "Goodfellow et al. 2014" in wide and max(len(line) for line in wide.splitlines()) > 100
+    code, out = invoke("info", "vanilla")
+    assert code == 0 and "paper: Goodfellow et al. 2014" in out and "2-D points: --latent-dim 2" in out
+    assert "norm: true or false, default true" in out and max(len(line) for line in out.splitlines()) <= 100
+    code, out = invoke("info", "vanilla", "--json")
+    assert json.loads(out)[0]["defaults"]["points"]["latent_dim"] == 2
+    code, out = invoke("info", "vanila")
+    assert code == 2 and "did you mean 'vanilla'" in out
 
 
 def test_pictures_with_an_unknown_suffix_are_one_line_errors(tmp_path):

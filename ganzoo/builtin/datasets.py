@@ -46,7 +46,7 @@ _SPECS = [
         shape=(3, 32, 32), num_classes=10,
     ),
     DatasetSpec(
-        name="folder", summary="Any image folder (folder:PATH); one sub-folder per class gives labels",
+        name="folder", summary="Any image folder or zip archive (folder:PATH); labels from dataset.json or class sub-folders",
         source="local files", target="ganzoo.data.images:folder", takes_argument=True,
     ),
 ]

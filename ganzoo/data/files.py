@@ -95,9 +95,10 @@ class ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         from PIL import Image, UnidentifiedImageError
 
+        mode = "L" if self.channels == 1 else "RGB"
         try:
             with Image.open(io.BytesIO(self._read(i))) as im:
-                pixels = _square(im.convert("L" if self.channels == 1 else "RGB"), self.size)
+                pixels = _square(im if im.mode == mode else im.convert(mode), self.size)
         except (UnidentifiedImageError, OSError, KeyError, zipfile.BadZipFile) as exc:
             raise GanzooError(f"cannot read image '{self._where(i)}': {exc}; remove or replace the file") from None
         x = torch.from_numpy(pixels).unsqueeze(0) if pixels.ndim == 2 else torch.from_numpy(pixels).permute(2, 0, 1)
@@ -192,9 +193,12 @@ def _square(im: Any, size: int) -> np.ndarray:
     from PIL import Image
 
     w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    if w != h:
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+    if im.size != (size, size):  # images already at the size (a prepared data set) skip the resampling
+        im = im.resize((size, size), Image.Resampling.BICUBIC)
     return np.array(im, dtype=np.uint8)  # a writable copy
 
 

@@ -100,6 +100,15 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a word"}
 
 
+def describe_option(default: Any) -> str:
+    """An option's type and default as ``ganzoo info`` shows them."""
+    if default is None:
+        return "default: chosen by the model (the factory checks what you set)"
+    if isinstance(default, (tuple, list)):
+        return f"a list, default {json.dumps(list(default))}"
+    return f"{_TYPE_WORDS.get(type(default), type(default).__name__)}, default {json.dumps(default)}"
+
+
 def check_option(model: str, key: str, default: Any, value: Any) -> None:
     """A ``--set`` value has the type of the spec's default (options whose default is None
     are left to the factory, which checks them when it builds)."""

@@ -138,6 +138,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
             _g_update(run, step, d_ctx, fake_g, record)
             window.append(record)
             step += 1
+            bar.update(1)  # host-side only; tqdm redraws at most every half second
             if _maintain(run, step, window, stop, bar, clock):
                 bar.close()
                 raise Interrupted(run.run_dir, step, ctx.is_main)
@@ -481,7 +482,6 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
                     open(run.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
             bar.set_postfix_str(_postfix(metrics), refresh=False)
-            bar.update(step - bar.n)
     sample = step % cfg.sample_every == 0 or last or interrupted
     if run.ema is not None and (sample or save):  # every rank: the same numbers, so the ranks stay equal
         recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
@@ -737,7 +737,7 @@ def _plot_losses(run_dir: Path) -> None:
 def _progress(total: int, initial: int, disable: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, disable=disable, unit="step", dynamic_ncols=True,
+    return tqdm(total=total, initial=initial, disable=disable, unit="step", dynamic_ncols=True, mininterval=0.5,
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
 
