@@ -46,7 +46,8 @@ _SPECS = [
         shape=(3, 32, 32), num_classes=10,
     ),
     DatasetSpec(
-        name="folder", summary="Any image folder or zip archive (folder:PATH); labels from dataset.json or class sub-folders",
+        name="folder",
+        summary="Any image folder or zip archive (folder:PATH); labels from dataset.json or class sub-folders",
         source="local files", target="ganzoo.data.images:folder", takes_argument=True,
     ),
 ]
