@@ -355,7 +355,7 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     return out
 
 
-_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers"}
+_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers", "tensorboard"}
 
 
 @cli.command("train", cls=_TrainCommand)
@@ -399,6 +399,8 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
               "[default: a quarter of this machine's memory].")
 @click.option("--workers", type=int, help="Decode processes for folder:PATH sets [default: one per free core, "
               "at most 8].")
+@click.option("--tensorboard", is_flag=True, default=None, help="Also log every term, the sample grids (EMA and raw) "
+              "and steps/s to RUN/tensorboard: tensorboard --logdir runs.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool | None, **opts: Any) -> None:
     """Train MODEL with the shared loop; every option defaults to the model's spec.

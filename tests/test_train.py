@@ -233,3 +233,21 @@ def test_regularizer_that_cannot_work_fails_before_the_run_starts(tmp_path):
     with pytest.raises(GanzooError, match="acgan-aux needs class labels"):
         train(cfg, quiet=True)
     assert not Path(cfg.out).exists()
+
+
+def test_tensorboard_logs_every_term_and_the_sample_grids(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_cfg(tmp_path, dataset="digits", tensorboard=True, ema=True)
+    train(cfg, quiet=True)
+    events = EventAccumulator(str(Path(cfg.out) / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"d/adv", "g/adv", "d_loss", "g_loss", "steps_per_s"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("d/adv")] == [5, 10, 15, 20]
+    logged = [json.loads(line)["d/adv"] for line in (Path(cfg.out) / "metrics.jsonl").read_text().splitlines()]
+    assert [e.value for e in events.Scalars("d/adv")] == pytest.approx(logged, rel=1e-6)
+    assert {"samples/ema", "samples/raw"} <= set(tags["images"])
+    assert [e.step for e in events.Images("samples/ema")] == [10, 20]
+    assert events.Images("samples/ema")[0].width > 8

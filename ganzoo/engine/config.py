@@ -7,6 +7,7 @@ directory can be copied anywhere and resumed or exported without the data set.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class TrainConfig:
     stream: bool | None = None  # image files: stream them (True), hold them (False), by the budget (None)
     data_budget_gb: float | None = None  # memory for holding image files [default: a quarter of RAM]
     workers: int = 0  # decode workers for image files; 0: one per free core, at most 8
+    tensorboard: bool = False  # also log to RUN/tensorboard (every term, sample grids)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -164,6 +166,8 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         for flag, given in (("--image-size", cfg.image_size), ("--augment", cfg.augment)):
             if given is not None and given != "none":
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
+    if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise GanzooError("--tensorboard needs the tensorboard package: pip install tensorboard")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
 

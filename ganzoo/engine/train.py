@@ -90,6 +90,7 @@ class Run:
     real_points: Any
     objective_modules: dict[str, list[nn.Module]] = field(default_factory=dict)  # phase -> modules
     stream: Any = None  # a Stream when the data set is streamed from files: its position is checkpointed
+    board: Any = None  # a torch.utils.tensorboard SummaryWriter with --tensorboard (rank 0)
 
     @property
     def codes(self) -> tuple[Any, ...]:
@@ -130,7 +131,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
     window: list[dict[str, Tensor]] = []
     bar = _progress(cfg.steps, start, quiet or not ctx.is_main)
     step = start
-    with stop.installed():
+    with stop.installed(), _board_closed(run):
         while step < cfg.steps:
             record: dict[str, Tensor] = {}
             for critic_step in range(cfg.n_critic):
@@ -237,7 +238,21 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
         if resume and ctx.is_main:
             _truncate_metrics(run_dir / "metrics.jsonl", 0)
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
+    if cfg.tensorboard and ctx.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        with writing(run_dir / "tensorboard", "free some space or choose another --out"):
+            run.board = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start + 1 if start else None)
     return start
+
+
+@contextlib.contextmanager
+def _board_closed(run: Run) -> Any:
+    try:
+        yield
+    finally:
+        if run.board is not None:
+            run.board.close()
 
 
 def _batches(cfg: TrainConfig, data: Any, ctx: distributed.Context, num_classes: int,
@@ -481,14 +496,21 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
             with writing(run.run_dir / "metrics.jsonl", "free some space or choose another --out"), \
                     open(run.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(metrics) + "\n")
+            if run.board is not None:
+                for key, value in metrics.items():
+                    if key != "step":
+                        run.board.add_scalar(key, value, step)
             bar.set_postfix_str(_postfix(metrics), refresh=False)
     sample = step % cfg.sample_every == 0 or last or interrupted
     if run.ema is not None and (sample or save):  # every rank: the same numbers, so the ranks stay equal
         recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
     if ctx.is_main and sample:
         z, labels, codes = run.sample_inputs
+        path = run.run_dir / "samples" / f"step-{step:06d}.png"
         _write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
-                       run.real_points, run.run_dir / "samples" / f"step-{step:06d}.png")
+                       run.real_points, path)
+        if run.board is not None:
+            _board_samples(run, step, path)
     if save:
         for module in (run.G, run.D, *run.objective_modules["d"], *run.objective_modules["g"]):
             distributed.average_buffers(module, ctx)
@@ -512,6 +534,26 @@ def _check_finite(run: Run, step: int) -> None:
             raise Diverged(f"training diverged: {filename.split('.')[0]} weights are NaN or infinite at step {step} "
                            f"({', '.join(bad[:2])}{', ...' if len(bad) > 2 else ''}); not saved, {where}; "
                            "try lower learning rates (--lr-g/--lr-d) or another loss")
+
+
+def _board_samples(run: Run, step: int, path: Path) -> None:
+    """The step's sample grid in TensorBoard (``samples/ema`` with EMA), and with EMA the raw
+    generator's grid beside it (``samples/raw``), from the same fixed inputs."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    pictures = {"samples/ema" if run.ema is not None else "samples": path}
+    with tempfile.TemporaryDirectory() as tmp:
+        if run.ema is not None:
+            pictures["samples/raw"] = Path(tmp) / "raw.png"
+            z, labels, codes = run.sample_inputs
+            _write_samples(run.G, z, labels, codes, run.data, run.real_points, pictures["samples/raw"])
+        for tag, picture in pictures.items():
+            with Image.open(picture) as im:
+                run.board.add_image(tag, np.asarray(im.convert("RGB")), step, dataformats="HWC")
+    run.board.flush()
 
 
 def _postfix(metrics: dict[str, float]) -> str:
