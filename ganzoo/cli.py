@@ -763,8 +763,11 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
               help="PNG grid, a scatter plot for 2-D points [default: samples.png].")
 @click.option("--npy", type=click.Path(), help="Also/instead save the raw samples [N, ...] as .npy.")
 @click.option("--latent-dim", type=int, help="Latent size, to run an .onnx without ganzoo metadata.")
+@click.option("--interpolate", "frames", type=int, metavar="K",
+              help="A latent walk of K frames (each sample from its --seed latent to its --seed+1 latent and "
+              "back): an animated GIF with -o walk.gif, numbered PNGs with -o walk.png.")
 def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
-                 output: str | None, npy: str | None, latent_dim: int | None) -> None:
+                 output: str | None, npy: str | None, latent_dim: int | None, frames: int | None) -> None:
     """Sample from an exported generator with onnxruntime alone (no torch needed).
 
     \b
@@ -773,6 +776,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
       ganzoo generate exports/vanilla-ring8.onnx --npy points.npy
       ganzoo generate exports/infogan.onnx --code c1=all --code c2=-1:1 -n 100   (a row per c1, c2 along it)
       ganzoo generate exports/infogan.onnx --code c1=7 --code c3=0.5
+      ganzoo generate exports/dcgan.onnx --interpolate 24 -n 16 -o walk.gif
     """
     import numpy as np
 
@@ -783,6 +787,9 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
         raise GanzooError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
+    if frames is not None:
+        _walk(model_file, frames, n, labels, code, seed, provider, output, npy, latent_dim)
+        return
     if output is not None:
         picture_path(output)
     if npy is not None:
@@ -807,6 +814,31 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
             save_image_grid(out, output, nrow=nrow)
         written.append(output)
     click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}")
+
+
+def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
+          output: str | None, npy: str | None, latent_dim: int | None) -> None:
+    """``generate --interpolate K``: the walk's frames as a GIF or numbered PNGs."""
+    from pathlib import Path
+
+    from ganzoo.grid import picture_path, save_animation
+    from ganzoo.onnx import runtime
+
+    if npy is not None:
+        raise GanzooError("--interpolate writes pictures: drop --npy")
+    output = output or "walk.gif"
+    if Path(output).suffix.lower() != ".gif":
+        picture_path(output)
+    if frames < 2:
+        raise GanzooError(f"--interpolate takes the number of frames, at least 2, got {frames}")
+    G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
+    if G.output_shape is None or len(G.output_shape) != 3:
+        raise GanzooError(f"--interpolate draws image grids; '{G.model}' makes {G.output_shape} samples: "
+                          "use ganzoo generate --npy for points")
+    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
+    written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed), output, nrow=nrow)
+    where = written[0] if len(written) == 1 else f"{written[0]} ... {written[-1].name}"
+    click.echo(f"wrote a {frames}-frame latent walk of {n} samples ({G.model}, {G.provider}) to {where}")
 
 
 # -- bench ---------------------------------------------------------------------------------------

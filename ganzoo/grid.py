@@ -65,6 +65,30 @@ def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = Non
     return _written(im.save, picture_path(path))
 
 
+def save_animation(frames: list[np.ndarray], path: str | Path, nrow: int | None = None,
+                   seconds: float = 4.0) -> list[Path]:
+    """Grids of image batches as an animated GIF (``.gif``, looping) or as numbered PNGs
+    (``walk.png`` → ``walk-000.png``, ``walk-001.png``, ...); returns the files written."""
+    from PIL import Image
+
+    path = Path(path)
+    grids = [image_grid(f, nrow=nrow) for f in frames]
+    h = frames[0].shape[-1]
+    scale = max(1, 64 // h) if h < 32 else 1
+    pictures = [Image.fromarray(g[..., 0] if g.shape[-1] == 1 else g) for g in grids]
+    if scale > 1:
+        pictures = [p.resize((p.width * scale, p.height * scale), Image.Resampling.NEAREST) for p in pictures]
+    if path.suffix.lower() == ".gif":
+        check_writable(path, "choose another -o")
+        duration = max(20, int(1000 * seconds / len(pictures)))
+        return [_written(lambda p: pictures[0].save(p, save_all=True, append_images=pictures[1:],
+                                                    duration=duration, loop=0), path)]
+    written = []
+    for i, picture in enumerate(pictures):
+        written.append(_written(picture.save, picture_path(path.with_name(f"{path.stem}-{i:03d}{path.suffix}"))))
+    return written
+
+
 def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
                  modes: np.ndarray | None = None, title: str = "") -> Path:
     """2-D samples as a scatter plot over the real data, for the Gaussian mixtures."""

@@ -459,3 +459,27 @@ def test_every_builtin_model_exports_verifies_and_generates_without_torch(name, 
                  standalone_mode=False)
     """, tmp_path)
     assert (tmp_path / "grid.png").is_file()
+
+
+def test_generate_interpolate_writes_a_looping_walk(image_export, point_export, tmp_path):
+    from PIL import Image
+
+    from ganzoo.onnx import runtime
+
+    G = runtime.load(str(image_export.path))
+    frames = runtime.walk(G, 4, 6, seed=3)
+    assert len(frames) == 6 and all(f.shape == (4, *G.output_shape) for f in frames)
+    np.testing.assert_allclose(frames[0], G.sample(4, seed=3), atol=1e-6)  # starts at --seed's samples
+    np.testing.assert_allclose(frames[3], G.sample(4, seed=4), atol=1e-6)  # halfway: --seed+1's
+    assert not np.allclose(frames[1], frames[0]) and not np.allclose(frames[1], frames[3])
+    gif = tmp_path / "walk.gif"
+    code, out = _cli("generate", image_export.path, "--interpolate", "6", "-n", "4", "-o", gif)
+    assert code == 0, out
+    with Image.open(gif) as im:
+        assert im.n_frames == 6 and im.info.get("loop") == 0
+    code, out = _cli("generate", image_export.path, "--interpolate", "3", "-n", "4", "-o", tmp_path / "f.png")
+    assert code == 0 and sorted(p.name for p in tmp_path.glob("f-*.png")) == ["f-000.png", "f-001.png", "f-002.png"]
+    _one_line_error(["generate", image_export.path, "--interpolate", "1"], "at least 2, got 1")
+    _one_line_error(["generate", image_export.path, "--interpolate", "4", "--npy", tmp_path / "x.npy"], "drop --npy")
+    _one_line_error(["generate", image_export.path, "--interpolate", "4", "-o", tmp_path / "w.xyz"], "use one of .png")
+    _one_line_error(["generate", point_export.path, "--interpolate", "4"], "draws image grids")

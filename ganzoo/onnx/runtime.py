@@ -461,6 +461,34 @@ class Generator:
         return self.run(latents(n, self.latent_dim, seed), y, c, batch_size=batch_size)
 
 
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latents row by row: Gaussian latents live near a
+    sphere, and a straight line between two of them passes through unlikely, shrunken z."""
+    dot = np.sum(a * b, axis=1, keepdims=True) / (np.linalg.norm(a, axis=1, keepdims=True)
+                                                   * np.linalg.norm(b, axis=1, keepdims=True) + 1e-12)
+    omega = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin = np.sin(omega)
+    safe = np.where(sin < 1e-6, 1.0, sin)
+    out = np.where(sin < 1e-6, (1 - t) * a + t * b,
+                   (np.sin((1 - t) * omega) / safe) * a + (np.sin(t * omega) / safe) * b)
+    return out.astype(np.float32)
+
+
+def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mapping[str, Any] | None = None,
+         seed: int = 0) -> list[np.ndarray]:
+    """A latent walk: ``frames`` batches of ``n`` samples, each sample moving from its latent
+    under ``seed`` to its latent under ``seed + 1`` (reached at frame frames/2) and back, so
+    the animation loops without a jump; labels and codes stay fixed."""
+    if isinstance(frames, bool) or frames < 2:
+        raise GanzooError(f"--interpolate takes the number of frames, at least 2, got {frames}")
+    n = _count(n)
+    y = model.check_labels(labels, n)
+    c = model.check_codes(codes, n, seed)
+    a, b = latents(n, model.latent_dim, seed), latents(n, model.latent_dim, seed + 1)
+    ts = (1 - np.cos(2 * np.pi * np.arange(frames) / frames)) / 2  # 0 → 1 → back, easing at both ends
+    return [model.run(slerp(a, b, float(t)), y, c) for t in ts]
+
+
 def _count(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise GanzooError(f"n must be a positive integer, got {n!r}")
