@@ -52,6 +52,20 @@ def _registry() -> Registry:
     return registry
 
 
+#: What the commands that run PyTorch import; the base install (list, plugins, generate, ORT bench) has none.
+TRAIN_EXTRA = ("torch", "safetensors", "onnx", "matplotlib", "sklearn")
+
+
+def _need_train(command: str) -> None:
+    """Commands that run PyTorch say how to get it, in one line, before anything else."""
+    import importlib.util
+
+    missing = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is None]
+    if missing:
+        raise GanzooError(f"ganzoo {command} needs PyTorch and the training packages ({', '.join(missing)} not "
+                          "installed): pip install 'ganzoo[train]' (README: the smaller CPU-only torch build)")
+
+
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="ganzoo")
 def cli() -> None:
@@ -414,6 +428,7 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
       ganzoo train vanilla --resume runs/vanilla-20260101-120000 --steps 6000
       torchrun --nproc_per_node=2 -m ganzoo train vanilla   # data-parallel
     """
+    _need_train("train")
     from ganzoo.engine.config import TrainConfig, resolve
 
     opts["compile"] = compile_
@@ -622,6 +637,7 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     The same --seed, -n, --labels and --code give the same samples as ganzoo generate on
     the run's export (same latents, same codes).
     """
+    _need_train("sample")
     import torch
 
     from ganzoo.engine.build import load_generator
@@ -692,6 +708,7 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
       ganzoo eval exports/vanilla.onnx --json
       ganzoo eval runs/dcgan-20260101-120000 --metric fid,kid --inception-weights W.pth
     """
+    _need_train("eval")
     from ganzoo.metrics.evaluate import check_output, default_output, evaluate, format_report, write_result
 
     if output:  # an explicit -o is checked before minutes of work; the default sits beside the source
@@ -739,6 +756,7 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
       ganzoo export runs/vanilla-20260101-120000 --onnx
       ganzoo generate exports/vanilla-20260101-120000.onnx -o grid.png
     """
+    _need_train("export")
     from ganzoo.onnx.export import export_run
 
     result = export_run(run_dir, output=output, opset=opset, weights=weights, verify=not no_verify, exporter=exporter,

@@ -92,7 +92,11 @@ def save_animation(frames: list[np.ndarray], path: str | Path, nrow: int | None 
 def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
                  modes: np.ndarray | None = None, title: str = "") -> Path:
     """2-D samples as a scatter plot over the real data, for the Gaussian mixtures."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the torch-free base install
+        raise GanzooError("drawing 2-D points needs matplotlib: pip install matplotlib, or save the points "
+                          "with --npy points.npy") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

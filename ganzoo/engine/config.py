@@ -167,7 +167,7 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
             if given is not None and given != "none":
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
     if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise GanzooError("--tensorboard needs the tensorboard package: pip install tensorboard")
+        raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]'")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
 
