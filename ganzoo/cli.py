@@ -74,11 +74,13 @@ def cli() -> None:
     \b
     Quick start:
       ganzoo list                          what is installed (models, losses, data sets)
+      ganzoo info vanilla                  one model: paper, defaults, options
       ganzoo train vanilla                 the original GAN on MNIST (offline, ~3 min on a CPU)
       ganzoo sample RUN_DIR -o g.png       an image grid from a trained run
       ganzoo export RUN_DIR --onnx         a verified ONNX file in exports/
       ganzoo generate FILE.onnx -o g.png   sample with onnxruntime alone
       ganzoo eval RUN_DIR                  offline quality figures
+      ganzoo demo FILE.onnx                a local web page to explore a generator
 
     Every command has --help. Plugins: ganzoo plugins; docs/plugins.md.
     """
@@ -857,6 +859,36 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
     written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed), output, nrow=nrow)
     where = written[0] if len(written) == 1 else f"{written[0]} ... {written[-1].name}"
     click.echo(f"wrote a {frames}-frame latent walk of {n} samples ({G.model}, {G.provider}) to {where}")
+
+
+@cli.command("demo")
+@click.argument("model_file", metavar="MODEL.onnx", type=click.Path())
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 shows the demo to your whole network.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free one).")
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="onnxruntime provider; auto takes CUDA only where it really loads.")
+def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
+    """A local web page to explore an exported generator (onnxruntime, no torch): new
+    samples, a latent walk, a class and latent codes to fix, truncation of z, PNG download.
+
+    \b
+      ganzoo demo exports/examples/cgan-digits.onnx      # then open http://127.0.0.1:8000/
+      ganzoo demo exports/infogan.onnx --port 8080
+    """
+    from ganzoo.demo import make_server
+
+    if not 0 <= port <= 65535:
+        raise GanzooError(f"--port must lie in 0..65535, got {port}")
+    server = make_server(model_file, host, port, provider)
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(f"ganzoo demo of {model_file} at http://{bound_host!s}:{bound_port}/ (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
 
 
 # -- bench ---------------------------------------------------------------------------------------

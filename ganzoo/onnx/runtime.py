@@ -475,16 +475,16 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mapping[str, Any] | None = None,
-         seed: int = 0) -> list[np.ndarray]:
+         seed: int = 0, scale: float = 1.0) -> list[np.ndarray]:
     """A latent walk: ``frames`` batches of ``n`` samples, each sample moving from its latent
     under ``seed`` to its latent under ``seed + 1`` (reached at frame frames/2) and back, so
-    the animation loops without a jump; labels and codes stay fixed."""
+    the animation loops without a jump; labels and codes stay fixed; ``scale`` < 1 truncates z."""
     if isinstance(frames, bool) or frames < 2:
         raise GanzooError(f"--interpolate takes the number of frames, at least 2, got {frames}")
     n = _count(n)
     y = model.check_labels(labels, n)
     c = model.check_codes(codes, n, seed)
-    a, b = latents(n, model.latent_dim, seed), latents(n, model.latent_dim, seed + 1)
+    a, b = (latents(n, model.latent_dim, s) * np.float32(scale) for s in (seed, seed + 1))
     ts = (1 - np.cos(2 * np.pi * np.arange(frames) / frames)) / 2  # 0 → 1 → back, easing at both ends
     return [model.run(slerp(a, b, float(t)), y, c) for t in ts]
 

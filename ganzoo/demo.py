@@ -1,0 +1,243 @@
+"""``ganzoo demo FILE.onnx``: a local web page to explore an exported generator.
+
+A small HTTP server (standard library only) runs the generator with onnxruntime — no
+torch — and the page asks it for pictures: new samples, a latent walk, a class and the
+latent codes to fix, a truncation of z, a PNG to download. The server listens on
+127.0.0.1 unless told otherwise, caps what one request may ask for, answers a malformed
+request with a 4xx and a one-line message, and keeps serving after it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from ganzoo.errors import GanzooError
+
+MAX_SAMPLES = 256
+MAX_FRAMES = 48
+MAX_PIXELS = 24_000_000  # of one picture or of all frames of a walk, so one request cannot exhaust memory
+SCATTER_SIZE = 512
+
+
+class BadRequest(Exception):
+    """A request the server refuses with 400 and this message."""
+
+
+class Demo:
+    """What the handler needs: the generator and the pictures it makes for a query."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.lock = threading.Lock()  # one generator run at a time: a busy page cannot oversubscribe the CPU
+
+    def info(self) -> dict[str, Any]:
+        m = self.model
+        return {"model": m.model, "dataset": m.dataset, "steps": m.steps, "latent_dim": m.latent_dim,
+                "num_classes": m.num_classes, "codes": m.codes, "output_shape": list(m.output_shape or []),
+                "provider": m.provider, "limits": {"n": MAX_SAMPLES, "frames": MAX_FRAMES}}
+
+    # -- queries --------------------------------------------------------------------------------
+    def _inputs(self, query: dict[str, str]) -> tuple[int, np.ndarray | None, dict[str, Any], int | None, int, float]:
+        """(n, labels, codes, images per row, seed, truncation) from a query, or BadRequest."""
+        known = {"n", "seed", "truncation", "label", "frames"}
+        unknown = [k for k in query if k not in known and not k.startswith("code.")]
+        if unknown:
+            raise BadRequest(f"unknown parameter {unknown[0]!r}; the parameters are n, seed, truncation, label, "
+                             "frames and code.NAME")
+        n = _integer(query, "n", 16, 1, MAX_SAMPLES)
+        seed = _integer(query, "seed", 0, 0, 2**31 - 1)
+        truncation = _number(query, "truncation", 1.0, 0.05, 2.0)
+        labels, nrow = self._labels(query.get("label"), n)
+        if labels is not None:
+            n = len(labels)
+        codes = {k[5:]: v for k, v in query.items() if k.startswith("code.")}
+        known_codes = {c["name"]: c for c in self.model.codes}
+        fixed: dict[str, Any] = {}
+        for name, text in codes.items():
+            code = known_codes.get(name)
+            if code is None:
+                raise BadRequest(f"this generator has no code {name!r}; its codes: {', '.join(known_codes) or 'none'}")
+            try:
+                fixed[name] = int(text) if code["kind"] == "categorical" else float(text)
+            except ValueError:
+                raise BadRequest(f"code.{name} must be a number, got {text!r}") from None
+        shape = self.model.output_shape or ()
+        if len(shape) == 3 and n * math.prod(shape) > MAX_PIXELS:
+            raise BadRequest(f"{n} samples of {list(shape)} are more than one picture may hold; ask for fewer")
+        return n, labels, fixed, nrow, seed, truncation
+
+    def _labels(self, text: str | None, n: int) -> tuple[np.ndarray | None, int | None]:
+        k = self.model.num_classes
+        if not k:
+            if text not in (None, ""):
+                raise BadRequest("this generator is unconditional: drop label")
+            return None, None
+        if text in (None, "", "all"):
+            per = max(1, n // k)
+            return np.repeat(np.arange(k, dtype=np.int64), per), per
+        try:
+            label = int(text)
+        except ValueError:
+            label = -1
+        if not 0 <= label < k:
+            raise BadRequest(f"label must be 'all' or an integer in 0..{k - 1}, got {text!r}")
+        return np.full(n, label, dtype=np.int64), None
+
+    def sample_png(self, query: dict[str, str]) -> bytes:
+        from ganzoo.onnx.runtime import latents
+
+        n, labels, codes, nrow, seed, truncation = self._inputs(query)
+        if "frames" in query:
+            raise BadRequest("frames goes with /api/walk")
+        z = latents(n, self.model.latent_dim, seed) * np.float32(truncation)
+        with self.lock:
+            out = self.model.run(z, labels, self.model.check_codes(codes or None, n, seed))
+        return _png(out, nrow)
+
+    def walk_gif(self, query: dict[str, str]) -> bytes:
+        from ganzoo.grid import image_grid
+        from ganzoo.onnx.runtime import walk
+
+        n, labels, codes, nrow, seed, truncation = self._inputs(query)
+        frames = _integer(query, "frames", 16, 2, MAX_FRAMES)
+        shape: tuple[int, ...] = tuple(self.model.output_shape or ())
+        if len(shape) != 3:
+            raise BadRequest("the latent walk animates image generators; this one makes points")
+        if frames * n * math.prod(shape) > MAX_PIXELS:
+            raise BadRequest(f"{frames} frames of {n} samples are more than one walk may hold; ask for fewer")
+        with self.lock:
+            batches = walk(self.model, n, frames, labels, codes or None, seed, scale=truncation)
+        pictures = [_picture(image_grid(b, nrow=nrow), shape[-1]) for b in batches]
+        buffer = io.BytesIO()
+        pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                         duration=max(40, 3000 // frames), loop=0)
+        return buffer.getvalue()
+
+
+def _integer(query: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+    text = query.get(key)
+    if text in (None, ""):
+        return default
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise BadRequest(f"{key} must be an integer, got {text!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{key} must lie in {low}..{high}, got {value}")
+    return value
+
+
+def _number(query: dict[str, str], key: str, default: float, low: float, high: float) -> float:
+    text = query.get(key)
+    if text in (None, ""):
+        return default
+    try:
+        value = float(str(text))
+    except ValueError:
+        raise BadRequest(f"{key} must be a number, got {text!r}") from None
+    if not low <= value <= high:  # NaN fails too
+        raise BadRequest(f"{key} must lie in {low}..{high}, got {text}")
+    return value
+
+
+def _picture(grid: np.ndarray, size: int) -> Any:
+    from PIL import Image
+
+    im = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    scale = max(1, 64 // size) if size < 32 else 1
+    return im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) if scale > 1 else im
+
+
+def _png(out: np.ndarray, nrow: int | None) -> bytes:
+    from PIL import Image, ImageDraw
+
+    from ganzoo.grid import image_grid
+
+    if out.ndim == 4:
+        im = _picture(image_grid(out, nrow=nrow), out.shape[-1])
+    else:  # 2-D points: a scatter drawn with Pillow (the base install has no matplotlib)
+        pts = out[:, :2]
+        low, high = pts.min(axis=0), pts.max(axis=0)
+        span = float(max(high - low)) or 1.0
+        im = Image.new("RGB", (SCATTER_SIZE, SCATTER_SIZE), "white")
+        draw = ImageDraw.Draw(im)
+        margin = 16
+        for x, y in (pts - low) / span * (SCATTER_SIZE - 2 * margin) + margin:
+            draw.ellipse((x - 1.5, SCATTER_SIZE - y - 1.5, x + 1.5, SCATTER_SIZE - y + 1.5), fill="#d62728")
+    buffer = io.BytesIO()
+    im.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _page() -> bytes:
+    """The page (``ganzoo/demo.html``): plain HTML and script, no build step, nothing fetched from elsewhere."""
+    from importlib.resources import files
+
+    return files("ganzoo").joinpath("demo.html").read_bytes()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    demo: Demo
+    server_version = "ganzoo-demo"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
+        return
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        try:
+            if parts.path in ("/", "/index.html"):
+                self._send(HTTPStatus.OK, "text/html; charset=utf-8", _page())
+            elif parts.path == "/api/info":
+                self._send(HTTPStatus.OK, "application/json", json.dumps(self.demo.info()).encode())
+            elif parts.path == "/api/sample":
+                self._send(HTTPStatus.OK, "image/png", self.demo.sample_png(query))
+            elif parts.path == "/api/walk":
+                self._send(HTTPStatus.OK, "image/gif", self.demo.walk_gif(query))
+            else:
+                self._error(HTTPStatus.NOT_FOUND, f"no page {parts.path}; try / or /api/info")
+        except (BadRequest, GanzooError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+        except Exception as exc:  # the server outlives any one request
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def do_POST(self) -> None:
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the demo answers GET requests only")
+
+    def _error(self, status: HTTPStatus, message: str) -> None:
+        self._send(status, "application/json", json.dumps({"error": message}).encode())
+
+    def _send(self, status: HTTPStatus, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(model_file: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto"
+                ) -> ThreadingHTTPServer:
+    """A server for ``model_file`` bound to ``host:port`` (port 0: any free one); not started."""
+    from ganzoo.onnx import runtime
+
+    model = runtime.load(model_file, provider=provider)
+    if model.output_shape is None:
+        raise GanzooError(f"'{model_file}' does not say its output shape (ganzoo.output_shape); export it again")
+    handler = type("Handler", (_Handler,), {"demo": Demo(model)})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise GanzooError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port") from None
+    server.daemon_threads = True
+    return server
