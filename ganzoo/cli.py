@@ -457,7 +457,7 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
         if not model:
             raise GanzooError("missing MODEL: e.g. ganzoo train vanilla (see: ganzoo list models)")
         cfg = resolve(model, registry, **opts)
-    if not quiet:  # at once: loading torch and the data takes seconds
+    if not quiet and sys.stderr.isatty():  # at once: loading torch and the data takes seconds
         verb = "resuming" if resume else "training"
         click.echo(f"{verb} {cfg.model} on {cfg.dataset} to step {cfg.steps:,} in {cfg.out} ...", err=True)
     from ganzoo.engine.train import Interrupted, train  # torch: only once the names are known good
