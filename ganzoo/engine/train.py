@@ -273,8 +273,8 @@ def _batches(cfg: TrainConfig, data: Any, ctx: distributed.Context, num_classes:
     if isinstance(data, ImageFiles):
         workers = cfg.workers or max(1, min(8, free_cores(int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size)))))
         budget = int((cfg.data_budget_gb or memory_gb() / 4) * 1024**3)
-        if cfg.stream is None:
-            cfg.stream = data.nbytes > budget
+        if cfg.stream is None:  # under torchrun every rank draws the same way, even on machines of other sizes
+            cfg.stream = distributed.any_rank(data.nbytes > budget, ctx)
         size = f"{len(data):,} images, {data.nbytes / 1024**3:.2f} GB as uint8"
         if cfg.stream:
             if echo:
