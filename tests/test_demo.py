@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -143,3 +144,24 @@ def test_the_page_in_headless_chromium(server, tmp_path):
         assert shot.stat().st_size > 5000
     finally:
         browser.quit()
+
+
+def test_a_points_generator_gets_a_scatter_and_no_walk(tmp_path):
+    from conftest import train_tiny
+    from ganzoo.demo import make_server
+    from ganzoo.onnx.export import export_run
+
+    run = train_tiny("vanilla", tmp_path / "run", dataset="ring8")
+    path = export_run(run, output=tmp_path / "ring8.onnx").path
+    srv = make_server(str(path), port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        status, kind, body = get(srv, "/api/sample?n=200&seed=1")
+        assert status == 200 and kind == "image/png"
+        with Image.open(io.BytesIO(body)) as im:
+            assert im.size == (512, 512) and len(np.unique(np.asarray(im.convert("RGB")).reshape(-1, 3), axis=0)) > 1
+        status, _, body = get(srv, "/api/walk?n=4")
+        assert status == 400 and "animates image generators" in json.loads(body)["error"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
