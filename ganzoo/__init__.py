@@ -13,7 +13,7 @@ __version__ = "0.2.0"
 #: Version of the plugin contract (hook names, their arguments, the spec fields and
 #: :mod:`ganzoo.api`). A minor bump adds; a major bump may break plugins written against
 #: the old one. 1.1 added objectives (ganzoo.api), D heads, G codes and ganzoo.layers.
-PLUGIN_API_VERSION = "1.1"
+PLUGIN_API_VERSION = "1.2"
 
 __all__ = [
     "DatasetSpec",

@@ -109,8 +109,8 @@ _PYPROJECT = '''
     readme = "README.md"
     requires-python = ">=3.10"
     license = { text = "MIT" }
-    # ganzoo brings torch; plugin API 1.x (ganzoo.PLUGIN_API_VERSION).
-    dependencies = ["ganzoo>={{ganzoo_min}}"]
+    # ganzoo[train] brings torch (the base ganzoo is torch-free); plugin API 1.x (ganzoo.PLUGIN_API_VERSION).
+    dependencies = ["ganzoo[train]>={{ganzoo_min}}"]
 
     [project.optional-dependencies]
     test = ["pytest>=8"]
