@@ -124,26 +124,23 @@ class Demo:
 
 
 def _integer(query: dict[str, str], key: str, default: int, low: int, high: int) -> int:
-    text = query.get(key)
-    if text in (None, ""):
-        return default
-    try:
-        value = int(str(text))
-    except ValueError:
-        raise BadRequest(f"{key} must be an integer, got {text!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{key} must lie in {low}..{high}, got {value}")
-    return value
+    return int(_parsed(query, key, default, low, high, int, "an integer"))
 
 
 def _number(query: dict[str, str], key: str, default: float, low: float, high: float) -> float:
+    return _parsed(query, key, default, low, high, float, "a number")
+
+
+def _parsed(query: dict[str, str], key: str, default: float, low: float, high: float, kind: type,
+            word: str) -> float:
+    """``query[key]`` as ``kind`` within ``[low, high]`` (``default`` when absent), or BadRequest."""
     text = query.get(key)
     if text in (None, ""):
         return default
     try:
-        value = float(str(text))
+        value = kind(str(text))
     except ValueError:
-        raise BadRequest(f"{key} must be a number, got {text!r}") from None
+        raise BadRequest(f"{key} must be {word}, got {text!r}") from None
     if not low <= value <= high:  # NaN fails too
         raise BadRequest(f"{key} must lie in {low}..{high}, got {text}")
     return value
