@@ -386,6 +386,8 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--batch-size", type=int, help="Samples per step for D and G (per process under torchrun).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
+@click.option("--lr-decay", type=float, help="Let both learning rates fall linearly to 0 over this last fraction "
+              "of --steps, e.g. 0.5 (sharper samples late in training) [default: the model's, mostly 0].")
 @click.option("--betas", callback=_betas, help="Adam betas, e.g. 0.5,0.999.")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--latent-dim", type=int, help="Size of the noise vector z fed to G.")

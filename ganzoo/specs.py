@@ -80,6 +80,9 @@ class Defaults:
     reg: tuple[str, ...] = ()
     ema: bool = False
     ema_decay: float = 0.999
+    #: The last fraction of the steps over which both learning rates fall linearly to 0
+    #: (0: constant rates).
+    lr_decay: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from ganzoo.metrics.classifier import (
 )
 from ganzoo.metrics.features import (
     class_metrics,
+    code_accuracy,
     conditional_accuracy,
     frechet_distance,
     frechet_from_stats,
@@ -168,6 +169,26 @@ def test_class_metrics_and_conditional_accuracy():
     assert conditional_accuracy([1, 2, 3, 4], [1, 2, 0, 0]) == 0.5
     with pytest.raises(GanzooError):
         conditional_accuracy([1, 2], [1])
+
+
+def test_code_accuracy_is_the_best_one_to_one_matching():
+    import itertools
+
+    code = np.arange(1000) % 10
+    permuted = (code * 3 + 1) % 10  # each value draws one digit, under another name
+    assert code_accuracy(permuted, code, 10) == {"code_accuracy": 1.0,
+                                                 "code_to_class": [(v * 3 + 1) % 10 for v in range(10)]}
+    collapsed = code_accuracy(np.full(1000, 7), code, 10)  # every value draws a 7: one value may claim it
+    assert collapsed["code_accuracy"] == pytest.approx(0.1)
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # against brute force over every matching of 5 values to 6 classes
+        values, pred = rng.integers(0, 5, 300), rng.integers(0, 6, 300)
+        values[:5] = range(5)
+        brute = max(sum(int(((values == v) & (pred == m[v])).sum()) for v in range(5))
+                    for m in itertools.permutations(range(6), 5)) / 300
+        assert code_accuracy(pred, values, 6)["code_accuracy"] == pytest.approx(brute)
+    with pytest.raises(GanzooError, match="code accuracy"):
+        code_accuracy(np.zeros(11, int), np.arange(11), 10)  # 11 values, 10 digits
 
 
 # -- the shipped classifiers --------------------------------------------------------------------

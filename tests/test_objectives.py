@@ -338,6 +338,16 @@ def test_infogan_exports_and_generates_with_codes(tmp_path):
     assert code == 0 and (tmp_path / "g.png").is_file(), out
     code, out = invoke("sample", run, "--code", "c1=all", "-o", tmp_path / "s.png")
     assert code == 0 and (tmp_path / "s.png").is_file(), out
+    scores = {}
+    for source in (run, onnx_file):  # c1 scored as a classifier, the same from the run and its export
+        code, out = invoke("eval", source, "--n", "200", "--json")
+        assert code == 0, out
+        scores[source] = json.loads(out)["metrics"]
+        assert "code accuracy (c1 matched to digits)" in invoke("eval", source, "--n", "200")[1]
+    metrics = scores[run]
+    assert metrics["code"] == "c1" and 0.1 <= metrics["code_accuracy"] <= 1
+    assert sorted(metrics["code_to_class"]) == sorted(set(metrics["code_to_class"]))  # one-to-one
+    assert scores[onnx_file]["code_accuracy"] == pytest.approx(metrics["code_accuracy"], abs=0.02)
 
 
 # -- plugin mistakes in objectives are one line naming the plugin ------------------------------------

@@ -49,10 +49,13 @@ def test_run_directory(tmp_path, dataset):
     assert not list(run.glob(".checkpoint*"))
 
 
-def test_resume_is_bit_identical(tmp_path):
-    train(tiny_cfg(tmp_path, name="once", steps=80, ckpt_every=40), quiet=True)
+@pytest.mark.parametrize("lr_decay", [0.0, 0.5])
+def test_resume_is_bit_identical(tmp_path, lr_decay):
+    """With --lr-decay 0.5 the rates are constant up to step 40, so the first leg trains
+    them constant; the resumed leg's schedule, a function of the step, then matches."""
+    train(tiny_cfg(tmp_path, name="once", steps=80, ckpt_every=40, lr_decay=lr_decay), quiet=True)
     train(tiny_cfg(tmp_path, name="twice", steps=40, ckpt_every=40), quiet=True)
-    cfg = tiny_cfg(tmp_path, name="twice", steps=80, ckpt_every=40)
+    cfg = tiny_cfg(tmp_path, name="twice", steps=80, ckpt_every=40, lr_decay=lr_decay)
     train(cfg, resume=True, quiet=True)
     for name in ("generator.safetensors", "generator_ema.safetensors", "discriminator.safetensors"):
         a = load_file(str(tmp_path / "once/checkpoint" / name))
@@ -60,6 +63,18 @@ def test_resume_is_bit_identical(tmp_path):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
     steps = [json.loads(line)["step"] for line in (tmp_path / "twice/metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 80
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_last_fraction(tmp_path):
+    cfg = tiny_cfg(tmp_path, steps=20, lr_g=1e-3, lr_d=4e-3, lr_decay=0.5)
+    train(cfg, quiet=True)
+    state = ckpt.load_state(tmp_path / "run" / "checkpoint")
+    # constant for steps 0-9, then (20 - step) / 10 of the base: the last update (step 19) ran at 1/10
+    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(4e-4)
+    constant = tiny_cfg(tmp_path, name="constant", steps=20, lr_g=1e-3)
+    train(constant, quiet=True)
+    assert ckpt.load_state(tmp_path / "constant" / "checkpoint")["opt_g"]["param_groups"][0]["lr"] == 1e-3
 
 
 def _nan_plugin(after_calls):
@@ -167,6 +182,7 @@ def test_torchrun_two_nodes_over_loopback(tmp_path):
     (["vanilla", "--loss", "hnge"], "unknown loss 'hnge' — did you mean 'hinge'?"),
     (["vanilla", "--dataset", "mnist6k"], "unknown dataset 'mnist6k' — did you mean 'mnist5k'?"),
     (["vanilla", "--steps", "-5"], "--steps must be a positive integer, got -5"),
+    (["vanilla", "--lr-decay", "1.5"], "--lr-decay must lie in [0, 1]"),
     (["vanilla", "--dataset", "digits", "--batch-size", "5000"], "--batch-size 5000 is larger than the data set (1797"),
     (["vanilla", "--reg", "gp:x"], "the weight after ':' must be a number"),
     (["vanilla", "--set", "widht=3"], "model 'vanilla' has no option 'widht'"),

@@ -41,6 +41,7 @@ class TrainConfig:
     compile: bool = False
     ema: bool = False
     ema_decay: float = 0.999
+    lr_decay: float = 0.0  # the last fraction of the steps over which both rates fall linearly to 0
     reg: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)  # the model's own objective terms (its spec's)
     discriminator: str | None = None
@@ -79,6 +80,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
         batch_size=d.batch_size,
         lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
         reg=[own(registry, "regularizer", r, spec.plugin) for r in d.reg], ema=d.ema, ema_decay=d.ema_decay,
+        lr_decay=d.lr_decay,
         options=dict(spec.options), terms=[own(registry, "regularizer", t, spec.plugin) for t in spec.terms],
     )
     user_options = overrides.pop("options", None) or {}
@@ -156,6 +158,9 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")
     if not 0 < cfg.ema_decay < 1:
         raise GanzooError(f"--ema-decay must lie in (0, 1), got {cfg.ema_decay}")
+    if not 0 <= cfg.lr_decay <= 1:
+        raise GanzooError(f"--lr-decay must lie in [0, 1] (a fraction of --steps; 0 keeps the rates), "
+                          f"got {cfg.lr_decay}")
     if cfg.image_size is not None and cfg.image_size < 4:
         raise GanzooError(f"--image-size must be at least 4, got {cfg.image_size}")
     if cfg.augment is not None:

@@ -134,6 +134,8 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
     with stop.installed(), _board_closed(run):
         while step < cfg.steps:
             record: dict[str, Tensor] = {}
+            if cfg.lr_decay:
+                _decay_rates(run, step)
             for critic_step in range(cfg.n_critic):
                 d_ctx, fake_g = _d_update(run, step, critic_step, record)
             _g_update(run, step, d_ctx, fake_g, record)
@@ -463,6 +465,17 @@ def _update(run: Run, ctx: Step, index: int, record: dict[str, Tensor]) -> None:
     for module in frozen:
         module.requires_grad_(True)
     record.update({f"{phase}/{name}": value.detach() for name, value in terms.items()})
+
+
+def _decay_rates(run: Run, step: int) -> None:
+    """Both learning rates at ``step`` under ``--lr-decay``: constant, then falling
+    linearly to 0 over the last fraction of the run. A function of the step alone, so
+    a resumed run follows the same schedule (its new total, when --steps grew)."""
+    cfg = run.cfg
+    factor = min(1.0, (cfg.steps - step) / (cfg.lr_decay * cfg.steps))
+    for optimizer, rate in ((run.opt_g, cfg.lr_g), (run.opt_d, cfg.lr_d)):
+        for group in optimizer.param_groups:
+            group["lr"] = rate * factor
 
 
 # -- interval work: logs, samples, checkpoints ----------------------------------------------------

@@ -137,3 +137,36 @@ def conditional_accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
         raise GanzooError(
             f"conditional accuracy needs one prediction per label; got {predictions.size} and {labels.size}")
     return float((predictions == labels).mean())
+
+
+def code_accuracy(predictions: np.ndarray, code: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """How well a categorical latent code (InfoGAN's c1) works as a classifier: the share
+    of samples whose predicted class is the one matched to their code value, under the
+    best one-to-one matching of code values to classes (the InfoGAN paper's "5 % error").
+    A many-to-one mapping would reward a code whose values all draw one digit; the
+    matching does not. Exact, by dynamic programming over the matched classes' subsets
+    (fine for the ten or so values such codes have)."""
+    predictions, code = np.asarray(predictions).ravel(), np.asarray(code).ravel()
+    size = int(code.max()) + 1 if code.size else 0
+    if predictions.shape != code.shape or not 0 < size <= num_classes <= 16:
+        raise GanzooError(f"code accuracy needs one prediction per code value and at most {num_classes} values "
+                          f"(at most 16 classes); got {predictions.size} predictions, {size} values")
+    hits = np.zeros((size, num_classes), np.int64)
+    np.add.at(hits, (code, predictions), 1)
+    # best[mask]: the most hits of code values 0..popcount(mask)-1 matched to the classes in mask
+    best = np.full(1 << num_classes, -1, np.int64)
+    choice = np.zeros(1 << num_classes, np.int64)
+    best[0] = 0
+    for mask in range(1 << num_classes):
+        value = bin(mask).count("1")
+        if best[mask] < 0 or value >= size:
+            continue
+        for cls in range(num_classes):
+            if not mask >> cls & 1 and best[mask] + hits[value, cls] > best[mask | 1 << cls]:
+                best[mask | 1 << cls], choice[mask | 1 << cls] = best[mask] + hits[value, cls], cls
+    full = max((m for m in range(1 << num_classes) if bin(m).count("1") == size), key=lambda m: best[m])
+    mapping, mask = [0] * size, full
+    for value in range(size - 1, -1, -1):
+        mapping[value] = int(choice[mask])
+        mask &= ~(1 << mapping[value])
+    return {"code_accuracy": float(best[full] / code.size), "code_to_class": mapping}

@@ -137,7 +137,7 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
     if echo is not None:
         against = f" against {len(real):,} images of {name}" if real is not None else ""
         echo(f"scoring {n:,} samples of {target.model} with InceptionV3 ({', '.join(metrics)}){against} ...")
-    fake, _ = _sample(target, n, seed, progress)
+    fake, _, _ = _sample(target, n, seed, progress)
     subset = min(1000, n, len(real) if real is not None else n)
     out = torch_fidelity.calculate_metrics(
         input1=_Images(_pixels(fake)), input2=_Images(real) if real is not None else None,
