@@ -39,10 +39,11 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 
 # The zoo. Each entry's generator/discriminator live in one file per family under
 # ganzoo/models/, whose docstring cites the paper and names every deviation.
-# Default steps: each trains on mnist5k in about 3-4 minutes on a 2-core CPU (measured at
-# 1 thread on a shared machine: dcgan/lsgan ~5 steps/s, acgan/cdcgan ~4, sngan ~2-5,
-# wgan-gp ~2.2 with its 5 critic steps, cgan ~13). sngan and wgan-gp default to width 32
-# for the same reason; --set width=64 gives the papers' widths (see their module docstrings).
+# Default steps: most train on mnist5k in a few minutes on a 2-core CPU (at 1 thread on a
+# shared machine: dcgan/lsgan ~5 steps/s, acgan/cdcgan ~4, sngan ~2-5, wgan-gp ~2.2 with its
+# 5 critic steps, cgan ~13); acgan and cdcgan take 3,000 steps, cgan 10,000, for conditional
+# accuracy (times per model: benchmarks/results/quality.md). sngan and wgan-gp default to
+# width 32 for speed; --set width=64 gives the papers' widths (see their module docstrings).
 _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 _ZOO = [
     ModelSpec(
@@ -65,7 +66,8 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=5000, **_DCGAN_ADAM),
+        # vanilla's MLPs, so vanilla's schedule: the EMA generator over 10,000 steps
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999, **_DCGAN_ADAM),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
     ),
     ModelSpec(
@@ -77,7 +79,7 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=2000, **_DCGAN_ADAM),
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_DCGAN_ADAM),
         options={"width": 64},
     ),
     ModelSpec(
@@ -89,7 +91,7 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=1500, **_DCGAN_ADAM),
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_DCGAN_ADAM),
         terms=("acgan-aux:1",),
         options={"width": 64, "aux_fakes": False},
     ),
