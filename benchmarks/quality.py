@@ -254,8 +254,8 @@ def _agg(values: list[float | None], fmt: str) -> str:
         return "—"
     mean = statistics.fmean(vals)
     text = fmt.format(mean)
-    if len(vals) > 1:
-        text += " ± " + fmt.format(statistics.stdev(vals))
+    if len(vals) > 1:  # and each seed's figure: a mean hides the one seed that lost a mode
+        text += " ± " + fmt.format(statistics.stdev(vals)) + " (" + ", ".join(fmt.format(v) for v in vals) + ")"
     return text
 
 

@@ -8,12 +8,13 @@ from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
 from ganzoo.specs import DatasetSpec, LossSpec, ModelSpec, RegularizerSpec
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: Version of the plugin contract (hook names, their arguments, the spec fields and
 #: :mod:`ganzoo.api`). A minor bump adds; a major bump may break plugins written against
-#: the old one. 1.1 added objectives (ganzoo.api), D heads, G codes and ganzoo.layers.
-PLUGIN_API_VERSION = "1.2"
+#: the old one. 1.1 added objectives (ganzoo.api), D heads, G codes and ganzoo.layers;
+#: 1.2 ImageFiles and uint8 Data.x; 1.3 Defaults.lr_decay (docs/plugins.md §7).
+PLUGIN_API_VERSION = "1.3"
 
 __all__ = [
     "DatasetSpec",
