@@ -169,15 +169,12 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
         status, cmd = f"resumed from step {done}", _ganzoo("train", "--resume", str(run), "--steps", str(steps), "-q")
     else:
         cmd = train_cmd
-    seconds = None
     if cmd:
         echo(f"[{job.key} seed {seed}] {_shown(cmd)}")
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
-        seconds = time.perf_counter() - start
-        if proc.returncode != 0:
-            return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
-                    "train": _shown(train_cmd)}
+        code, output, wall, cpu = _timed(cmd)
+        if code != 0:
+            return {"job": job.key, "seed": seed, "error": output.strip().splitlines()[-1:], "train": _shown(train_cmd)}
+        _add_time(run, wall, cpu, resumed=cmd is not train_cmd)
     eval_cmd = _ganzoo("eval", str(run), *(["--n", str(eval_n)] if eval_n else []), "--json")
     echo(f"[{job.key} seed {seed}] {_shown(eval_cmd)}")
     proc = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
@@ -186,8 +183,64 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
                 "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
     result = json.loads((run / "eval.json").read_text())
     picture = _gallery_picture(job, seed, run) if pictures else None
-    return {"job": job.key, "seed": seed, "status": status, "train_seconds": seconds, "train": _shown(train_cmd),
+    return {"job": job.key, "seed": seed, "status": status, "time": _run_time(run), "train": _shown(train_cmd),
             "eval": _shown(eval_cmd), "result": result, "picture": picture}
+
+
+def _timed(cmd: list[str]) -> tuple[int, str, float, float]:
+    """(exit status, stderr or stdout, wall seconds, CPU seconds) of one single-threaded job.
+    CPU time is the child's own (os.wait4), so two jobs side by side each get theirs: on a
+    shared machine wall time says how busy it was, CPU time what the run cost."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env=_one_thread())
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        out.seek(0)
+        text = err.read().decode(errors="replace") or out.read().decode(errors="replace")
+    return proc.returncode, text, wall, usage.ru_utime + usage.ru_stime
+
+
+TIME_FILE = "quality-time.json"
+
+
+def _add_time(run: Path, wall: float, cpu: float, resumed: bool) -> None:
+    """Add one training segment's times to the run's record, so a run resumed across
+    sessions reports its whole cost, and a reused run still reports it. Where a segment
+    went untimed (begun before records existed, or killed when a session ended) the
+    record falls back to the wall time metrics.jsonl logged, CPU time unknown."""
+    path = run / TIME_FILE
+    was = _run_time(run) if resumed else {"wall_s": 0.0, "cpu_s": 0.0, "segments": 0}
+    logged = _logged_time(run)  # includes the segment just finished
+    if was is None or was["cpu_s"] is None or (logged and logged["segments"] > was["segments"] + 1):
+        record = logged
+    else:
+        record = {"wall_s": was["wall_s"] + wall, "cpu_s": was["cpu_s"] + cpu, "segments": was["segments"] + 1}
+    path.write_text(json.dumps(record) + "\n")
+
+
+def _run_time(run: Path) -> dict[str, Any] | None:
+    """The run's training time: its own record, else (a run trained before the record existed)
+    the wall time its metrics.jsonl logged, CPU time unknown."""
+    try:
+        return json.loads((run / TIME_FILE).read_text())
+    except (OSError, ValueError):
+        return _logged_time(run)
+
+
+def _logged_time(run: Path) -> dict[str, Any] | None:
+    """The wall time of each training segment, as metrics.jsonl logged it."""
+    try:
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    # elapsed_s restarts with each resumed segment: add each segment's last value
+    ends = [a["elapsed_s"] for a, b in zip(rows, [*rows[1:], None]) if b is None or b["elapsed_s"] < a["elapsed_s"]]
+    return {"wall_s": sum(ends), "cpu_s": None, "segments": len(ends)}
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -367,11 +420,17 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
         if r.get("eval"):
             lines.append(r["eval"])
     lines += ["```", ""]
-    timing = [f"{r['job']} s{r['seed']}: {r['train_seconds'] / 60:.1f} min" for r in records
-              if r.get("train_seconds") is not None]
+    timing = [f"{r['job']} s{r['seed']}: {_time_text(r['time'])}" for r in records if r.get("time")]
     if timing:
-        lines += ["Training time per run: " + "; ".join(timing) + ".", ""]
+        lines += ["Training time per run (wall-clock / CPU minutes; every run is single-threaded, so its CPU time "
+                  "is what it costs on a free core, and the wall time shows how busy the machine was): "
+                  + "; ".join(timing) + ".", ""]
     return "\n".join(lines)
+
+
+def _time_text(t: dict[str, Any]) -> str:
+    cpu = f"{t['cpu_s'] / 60:.1f}" if t.get("cpu_s") is not None else "? (not recorded)"
+    return f"{t['wall_s'] / 60:.1f} / {cpu}"
 
 
 #: For each section: (figure key in PUBLISHED, name printed, format).
