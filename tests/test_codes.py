@@ -427,8 +427,9 @@ def test_eval_draws_the_same_codes_for_a_run_and_its_export(point_export, fake_r
 
     onnx_target, run_target = open_onnx(point_export.path), open_run(tmp_path / "points")
     assert onnx_target.codes == run_target.codes == [c.as_dict() for c in CODES]
-    a, _ = _sample(onnx_target, 1500, seed=1)  # more than one generate batch
-    b, _ = _sample(run_target, 1500, seed=1)
+    a, _, codes_a = _sample(onnx_target, 1500, seed=1)  # more than one generate batch
+    b, _, codes_b = _sample(run_target, 1500, seed=1)
+    assert codes_a.keys() == codes_b.keys() and all((codes_a[k] == codes_b[k]).all() for k in codes_a)
     assert a.shape == (1500, 2) and np.abs(a - b).max() <= TOL
     code, output = invoke("eval", point_export.path, "-n", "500", "-o", tmp_path / "eval.json")
     assert code == 0, output

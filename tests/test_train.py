@@ -54,7 +54,7 @@ def test_resume_is_bit_identical(tmp_path, lr_decay):
     """With --lr-decay 0.5 the rates are constant up to step 40, so the first leg trains
     them constant; the resumed leg's schedule, a function of the step, then matches."""
     train(tiny_cfg(tmp_path, name="once", steps=80, ckpt_every=40, lr_decay=lr_decay), quiet=True)
-    train(tiny_cfg(tmp_path, name="twice", steps=40, ckpt_every=40), quiet=True)
+    train(tiny_cfg(tmp_path, name="twice", steps=40, ckpt_every=40, lr_decay=0.0), quiet=True)
     cfg = tiny_cfg(tmp_path, name="twice", steps=80, ckpt_every=40, lr_decay=lr_decay)
     train(cfg, resume=True, quiet=True)
     for name in ("generator.safetensors", "generator_ema.safetensors", "discriminator.safetensors"):
@@ -72,7 +72,7 @@ def test_lr_decay_falls_linearly_to_zero_over_the_last_fraction(tmp_path):
     # constant for steps 0-9, then (20 - step) / 10 of the base: the last update (step 19) ran at 1/10
     assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
     assert state["opt_d"]["param_groups"][0]["lr"] == pytest.approx(4e-4)
-    constant = tiny_cfg(tmp_path, name="constant", steps=20, lr_g=1e-3)
+    constant = tiny_cfg(tmp_path, name="constant", steps=20, lr_g=1e-3, lr_decay=0.0)
     train(constant, quiet=True)
     assert ckpt.load_state(tmp_path / "constant" / "checkpoint")["opt_g"]["param_groups"][0]["lr"] == 1e-3
 
