@@ -176,15 +176,31 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
             return {"job": job.key, "seed": seed, "error": output.strip().splitlines()[-1:], "train": _shown(train_cmd)}
         _add_time(run, wall, cpu, resumed=cmd is not train_cmd)
     eval_cmd = _ganzoo("eval", str(run), *(["--n", str(eval_n)] if eval_n else []), "--json")
-    echo(f"[{job.key} seed {seed}] {_shown(eval_cmd)}")
-    proc = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
-    if proc.returncode != 0:
-        return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
-                "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
-    result = json.loads((run / "eval.json").read_text())
+    result = _evaluated(run, eval_n) if cmd is None else None  # a reused run's evaluation is reused too
+    if result is None:
+        echo(f"[{job.key} seed {seed}] {_shown(eval_cmd)}")
+        proc = subprocess.run(eval_cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
+        if proc.returncode != 0:
+            return {"job": job.key, "seed": seed, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:],
+                    "train": _shown(train_cmd), "eval": _shown(eval_cmd)}
+        result = json.loads((run / "eval.json").read_text())
     picture = _gallery_picture(job, seed, run) if pictures else None
     return {"job": job.key, "seed": seed, "status": status, "time": _run_time(run), "train": _shown(train_cmd),
             "eval": _shown(eval_cmd), "result": result, "picture": picture}
+
+
+def _evaluated(run: Path, eval_n: int | None) -> dict[str, Any] | None:
+    """The run's eval.json when it scored the run's final checkpoint with this protocol's
+    sample count and seed 0 (what the eval command above would write again), else None."""
+    try:
+        result = json.loads((run / "eval.json").read_text())
+    except (OSError, ValueError):
+        return None
+    from ganzoo.metrics.evaluate import DEFAULT_N
+
+    n = eval_n or DEFAULT_N.get(result.get("protocol", ""))
+    same = result.get("steps") == _trained_steps(run) and result.get("seed") == 0 and result.get("n") == n
+    return result if same else None
 
 
 def _timed(cmd: list[str]) -> tuple[int, str, float, float]:
