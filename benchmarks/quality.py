@@ -161,8 +161,15 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
                         "--device", device, "--out", str(run), "-q", *sets)
     done = _trained_steps(run)
     status = "trained"
-    if run.exists() and done < 0:
-        shutil.rmtree(run)  # a run killed before its first checkpoint: nothing to keep
+    if run.exists() and done < 0:  # a run killed before its first checkpoint: nothing to keep ...
+        from ganzoo.engine.runlock import RunLock
+        from ganzoo.errors import GanzooError
+
+        try:  # ... unless another process is training it right now
+            RunLock(run).acquire().release()
+        except GanzooError as busy:
+            return {"job": job.key, "seed": seed, "error": [str(busy)], "train": _shown(train_cmd)}
+        shutil.rmtree(run)
     if done >= steps:
         status, cmd = "reused", None
     elif done >= 0:
