@@ -302,11 +302,11 @@ def seeds_for(job: Job, args: argparse.Namespace) -> list[int]:
 def _seeds_text(args: argparse.Namespace) -> str:
     def text(count: int) -> str:
         seeds = ", ".join(map(str, range(args.seed, args.seed + count)))
-        return f"seed {seeds}, one run per row" if count == 1 else f"seeds {seeds}, mean ± standard deviation"
+        return f"{seeds} (one run per row)" if count == 1 else f"{seeds} (mean ± standard deviation, then each seed)"
 
     if args.seeds:
         return text(args.seeds)
-    return f"on the 2-D mixtures {text(MIXTURE_SEEDS)}; elsewhere {text(1)}"
+    return f"{text(MIXTURE_SEEDS)} on the 2-D mixtures; {text(1)} elsewhere"
 
 
 def _steps_text(steps: int | None) -> str:
@@ -400,7 +400,7 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
             "mode; a mode is captured by at least one high-quality sample; reverse KL of the high-quality "
             "samples' mode histogram to uniform.", mixtures,
             [("modes_captured", "modes", "{:.1f}"), ("hq_percent", "high quality %", "{:.1f}"),
-             ("median_distance_sigma", "median distance (σ)", "{:.2f}"), ("reverse_kl", "reverse KL", "{:.2f}")],
+             ("median_distance_sigma", "median distance (σ)", "{:.2f}"), ("reverse_kl", "reverse KL", "{:.3f}")],
             True)
     stacked_n = budget["eval_n"].get("stacked")
     section("Stacked MNIST", f"{stacked_n or 26000:,} samples; each channel classified by ganzoo's mnist28 "
