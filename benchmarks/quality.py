@@ -354,7 +354,8 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
         "# Quality: ganzoo's models on published protocols",
         "",
         f"Written by `python benchmarks/quality.py {' '.join(sys.argv[1:])}`".rstrip() + f" on {started} "
-        f"({minutes:.0f} min in all).",
+        f"(this invocation: {minutes:.0f} min; runs it found finished were reused, and each run's own "
+        "training time is listed under Commands).",
         "",
         f"- Machine: {machine}",
         (f"- Budget `{args.budget}`: {_steps_text(budget['mixture'])} on 2-D mixtures, "
