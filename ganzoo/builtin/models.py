@@ -48,6 +48,11 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 # accuracy (times per model: benchmarks/results/quality.md). sngan and wgan-gp default to
 # width 32 for speed; --set width=64 gives the papers' widths (see their module docstrings).
 _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+# InfoGAN's MNIST rates (G five times faster than D). dcgan and lsgan train with them and with
+# a hidden layer of 1,024 units before D's logit (InfoGAN's discriminator head): on mnist5k
+# either change alone left the distance near 100, both together reach the 20s in 2,000 steps
+# (benchmarks/results/mixture-sweeps.md, "dcgan on mnist5k").
+_INFOGAN_ADAM: _Adam = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 _ZOO = [
     ModelSpec(
         name="dcgan",
@@ -57,8 +62,8 @@ _ZOO = [
         discriminator="ganzoo.models.dcgan:discriminator",
         loss="nonsaturating",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=2000, **_DCGAN_ADAM),
-        options={"width": 64},
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=2000, **_INFOGAN_ADAM),
+        options={"width": 64, "d_hidden": 1024},
     ),
     ModelSpec(
         name="cgan",
@@ -118,8 +123,8 @@ _ZOO = [
         discriminator="ganzoo.models.dcgan:discriminator",
         loss="lsgan",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=2000, **_DCGAN_ADAM),
-        options={"width": 64},
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=2000, **_INFOGAN_ADAM),
+        options={"width": 64, "d_hidden": 1024},
     ),
     ModelSpec(
         name="sngan",
@@ -140,7 +145,7 @@ _ZOO = [
         discriminator="ganzoo.models.infogan:discriminator",
         loss="nonsaturating",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=62, batch_size=64, lr_g=1e-3, lr_d=2e-4, betas=(0.5, 0.999), steps=2000),
+        defaults=Defaults(latent_dim=62, batch_size=64, steps=2000, **_INFOGAN_ADAM),
         terms=("info:1",),
         options={"width": 64},
     ),

@@ -107,19 +107,22 @@ class DCGANDiscriminator(nn.Module):
     the WGAN-GP critic, whose per-sample gradient penalty is invalid under BatchNorm."""
 
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
-                 width: int = 64, norm: str = "batch", model: str = "dcgan") -> None:
+                 width: int = 64, norm: str = "batch", model: str = "dcgan", d_hidden: int = 0) -> None:
         super().__init__()
         channels, base, stages = conv_plan(shape, model)
         width = check_width(width, model)
         if norm not in NORMS:
             raise GanzooError(f"{model}: --set norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        if isinstance(d_hidden, bool) or not isinstance(d_hidden, int) or d_hidden < 0:
+            raise GanzooError(f"{model}: --set d_hidden must be 0 (the logit straight from the last map) or a "
+                              f"number of units such as 1024, got {d_hidden!r}")
         self.num_classes = num_classes
         # Conditional: the label also enters as constant maps beside the image channels
         # (the one-hot maps of the classic conditional DCGAN), on top of the projection.
         self.label_maps = nn.Embedding(num_classes, embed_dim(num_classes)) if num_classes else None
         extra = embed_dim(num_classes) if num_classes else 0
         self.body, ch = conv_trunk(channels + extra, stages, width, norm)
-        self.head = ProjectionHead(ch, base, num_classes)
+        self.head = ProjectionHead(ch, base, num_classes, hidden=d_hidden, norm=norm)
         dcgan_init(self)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -131,9 +134,10 @@ class DCGANDiscriminator(nn.Module):
 
 # -- factories named by the model specs -----------------------------------------------------------
 def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
-              model: str = "dcgan") -> nn.Module:
+              model: str = "dcgan", d_hidden: int = 0) -> nn.Module:
     """DCGAN generator for images; vanilla's MLP generator for 2-D points.
-    ``model`` only names the entry in error messages (wgan-gp, sngan and acgan reuse it)."""
+    ``model`` only names the entry in error messages (wgan-gp, sngan and acgan reuse it);
+    ``d_hidden`` belongs to the discriminator (every option reaches both factories)."""
     if is_points(shape):
         from ganzoo.models import vanilla
 
@@ -141,11 +145,12 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 10
     return DCGANGenerator(shape, num_classes, latent_dim, width, model)
 
 
-def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64) -> nn.Module:
+def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
+                  d_hidden: int = 0) -> nn.Module:
     """DCGAN discriminator for images (projection-conditioned when ``num_classes``);
     vanilla's MLP discriminator for 2-D points."""
     if is_points(shape):
         from ganzoo.models import vanilla
 
         return vanilla.Discriminator(tuple(shape), num_classes=num_classes, latent_dim=latent_dim)
-    return DCGANDiscriminator(shape, num_classes, latent_dim, width)
+    return DCGANDiscriminator(shape, num_classes, latent_dim, width, d_hidden=d_hidden)
