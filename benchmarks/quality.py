@@ -118,6 +118,25 @@ def plan(models: list[dict[str, Any]], only: set[str] | None) -> list[Job]:
     return unique
 
 
+#: What decides what a run learns. A finished run whose record differs from today's defaults in
+#: any of these was trained by an older recipe: it is set aside and trained again, never reused.
+RECIPE = ("loss", "batch_size", "lr_g", "lr_d", "betas", "n_critic", "latent_dim", "reg", "terms", "ema",
+          "ema_decay", "lr_decay", "options", "augment", "discriminator")
+
+
+def _changed_recipe(run: Path, job: Job, seed: int) -> list[str]:
+    """The RECIPE fields in which the run's config.json differs from what its train command
+    resolves to now (fields an older ganzoo did not record count as their defaults)."""
+    from ganzoo.engine.config import TrainConfig, resolve
+
+    try:
+        have = TrainConfig.from_dict(json.loads((run / "config.json").read_text())).to_dict()
+    except (OSError, ValueError, TypeError):
+        return []  # no record to compare: the checkpoint check decides
+    want = resolve(job.model, dataset=job.dataset, seed=seed, out=str(run), options=dict(job.options)).to_dict()
+    return [k for k in RECIPE if json.dumps(have.get(k), sort_keys=True) != json.dumps(want.get(k), sort_keys=True)]
+
+
 def _trained_steps(run: Path) -> int:
     from ganzoo.engine import checkpoint as ckpt
     from ganzoo.errors import GanzooError
@@ -161,6 +180,12 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
                         "--device", device, "--out", str(run), "-q", *sets)
     done = _trained_steps(run)
     status = "trained"
+    changed = _changed_recipe(run, job, seed) if done >= 0 else []
+    if changed:  # trained at older defaults: keep it aside, train today's recipe
+        aside = run.with_name(f"{run.name}.old-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        run.rename(aside)
+        echo(f"[{job.key} seed {seed}] {run} was trained with another {', '.join(changed)}: moved to {aside}")
+        done = -1
     if run.exists() and done < 0:  # a run killed before its first checkpoint: nothing to keep ...
         from ganzoo.engine.runlock import RunLock
         from ganzoo.errors import GanzooError

@@ -163,6 +163,19 @@ def test_projection_head_conditional_adds_the_projection_term():
         head(h, None)
 
 
+def test_projection_head_hidden_layer_sits_between_the_map_and_the_logit():
+    torch.manual_seed(0)
+    head = ProjectionHead(16, 4, hidden=32, norm="batch").eval()
+    assert head.linear.in_features == 32
+    linear, norm, act = head.hidden
+    assert (linear.in_features, linear.out_features) == (16 * 4 * 4, 32) and linear.bias is None
+    assert isinstance(norm, torch.nn.BatchNorm1d) and isinstance(act, torch.nn.LeakyReLU)
+    h = torch.randn(5, 16, 4, 4)
+    assert torch.allclose(head(h, None), head.linear(act(norm(linear(h.flatten(1))))).squeeze(1))
+    critic = ProjectionHead(16, 4, hidden=32, norm="none")
+    assert isinstance(critic.hidden[1], torch.nn.Identity) and critic.hidden[0].bias is not None
+
+
 # -- mlp --------------------------------------------------------------------------------------------
 def test_mlp_plain_layers():
     layers = mlp([2, 200, 100])

@@ -67,7 +67,10 @@ def test_paper_defaults():
     assert reg.model("sngan").loss == "hinge"
     assert reg.model("lsgan").loss == "lsgan"
     assert reg.model("acgan").terms == ("acgan-aux:1",) and reg.model("infogan").terms == ("info:1",)
-    assert reg.model("dcgan").defaults.betas == (0.5, 0.999) and reg.model("dcgan").defaults.lr_g == 2e-4
+    assert reg.model("dcgan").defaults.betas == (0.5, 0.999) and reg.model("cdcgan").defaults.lr_g == 2e-4
+    for name in ("dcgan", "lsgan"):  # InfoGAN's rates and D head (the deviation their docstring names)
+        spec = reg.model(name)
+        assert (spec.defaults.lr_g, spec.defaults.lr_d, spec.options["d_hidden"]) == (1e-3, 2e-4, 1024)
     assert all(reg.model(m).conditional for m in ("cgan", "cdcgan", "acgan"))
 
 
@@ -181,6 +184,10 @@ def test_dcgan_follows_the_paper():
     assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
     assert any(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in D.modules())
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in list(G.modules()) + list(D.modules()))
+    linear, norm, _ = D.head.hidden  # the hidden layer before the logit (a documented deviation)
+    assert linear.out_features == 1024 and isinstance(norm, nn.BatchNorm1d)
+    paper = build_discriminator(resolve("dcgan", device="cpu", out="x", options={"d_hidden": 0}), (1, 28, 28), 0)
+    assert isinstance(paper.head.hidden, nn.Identity) and paper.head.linear.in_features == 128 * 7 * 7
     G64 = build_generator(resolve("dcgan", device="cpu", out="unused"), (3, 64, 64), 0)
     convs = [m.weight for m in G64.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert len(convs) == 4  # 4x4 → 8 → 16 → 32 → 64
@@ -203,6 +210,8 @@ def test_dcgan_bad_shapes(shape, match):
 def test_bad_options():
     with pytest.raises(GanzooError, match="width"):
         build_generator(resolve("dcgan", device="cpu", out="x", options={"width": 0}), (1, 8, 8), 0)
+    with pytest.raises(GanzooError, match="d_hidden must be 0"):
+        build_discriminator(resolve("dcgan", device="cpu", out="x", options={"d_hidden": -1}), (1, 8, 8), 0)
     with pytest.raises(GanzooError, match="norm"):
         build_discriminator(resolve("wgan-gp", device="cpu", out="x", options={"norm": "batch"}), (1, 8, 8), 0)
     with pytest.raises(GanzooError, match="norm"):

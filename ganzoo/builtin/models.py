@@ -51,7 +51,7 @@ _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 # InfoGAN's MNIST rates (G five times faster than D). dcgan and lsgan train with them and with
 # a hidden layer of 1,024 units before D's logit (InfoGAN's discriminator head): on mnist5k
 # either change alone left the distance near 100, both together reach the 20s in 2,000 steps
-# (benchmarks/results/mixture-sweeps.md, "dcgan on mnist5k").
+# (benchmarks/results/image-sweeps.md).
 _INFOGAN_ADAM: _Adam = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 _ZOO = [
     ModelSpec(

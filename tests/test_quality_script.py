@@ -1,0 +1,35 @@
+"""benchmarks/quality.py's bookkeeping: a finished run is reused only while it was trained by
+today's recipe for its row (defaults change between sessions; a stale run must not be scored
+as if it were today's)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from ganzoo.engine.config import resolve
+from ganzoo.engine.train import train
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+
+
+def _quality():
+    spec = importlib.util.spec_from_file_location("quality_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_trained_at_other_defaults_is_named_stale(tmp_path):
+    quality = _quality()
+    run = tmp_path / "vanilla-ring8-s0"
+    train(resolve("vanilla", dataset="ring8", steps=2, seed=0, device="cpu", out=str(run)), quiet=True)
+    job = quality.Job("vanilla", "ring8")
+    assert quality._changed_recipe(run, job, 0) == []
+    config = json.loads((run / "config.json").read_text())
+    config["lr_g"], config["options"]["embed_dim"] = 1e-3, 3
+    del config["lr_decay"]  # an older ganzoo did not record it: counts as its default (0), not as today's 0.5
+    (run / "config.json").write_text(json.dumps(config))
+    assert quality._changed_recipe(run, job, 0) == ["lr_g", "lr_decay", "options"]
+    assert quality._changed_recipe(tmp_path / "missing", job, 0) == []
