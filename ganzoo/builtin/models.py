@@ -24,8 +24,7 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         loss="nonsaturating",
         dataset="mnist5k",
         # 10,000 steps with an EMA generator (5,000 without EMA gave speckled, half-formed digits) and
-        # InfoGAN's rates: on mnist5k the distance fell from 39.9 (both at 2e-4) to 24.1
-        # (benchmarks/results/image-sweeps.md).
+        # InfoGAN's rates, which drew closer digits than 2e-4 for both (benchmarks/results/image-sweeps.md).
         defaults=Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999, **_INFOGAN_ADAM),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
         # The 2-D mixtures: PacGAN's protocol uses 2-d noise and long training; batch 100 as its
@@ -43,15 +42,14 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 # The zoo. Each entry's generator/discriminator live in one file per family under
 # ganzoo/models/, whose docstring cites the paper and names every deviation.
 # Default steps: most train on mnist5k in a few minutes on a 2-core CPU (at 1 thread on a
-# shared machine: dcgan/lsgan ~5 steps/s, acgan/cdcgan ~4, sngan ~2-5, wgan-gp ~2.2 with its
-# 5 critic steps, cgan ~13); acgan and cdcgan take 3,000 steps, cgan 10,000, for conditional
-# accuracy (times per model: benchmarks/results/quality.md). sngan and wgan-gp default to
+# shared machine: dcgan/lsgan ~4 steps/s with their D head, acgan/cdcgan ~4, sngan ~2-5, wgan-gp
+# ~2.2 with its 5 critic steps, cgan ~13); dcgan, lsgan, acgan and cdcgan take 3,000 steps, cgan
+# and vanilla 10,000 (times per model: benchmarks/results/quality.md). sngan and wgan-gp default to
 # width 32 for speed; --set width=64 gives the papers' widths (see their module docstrings).
 _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 # InfoGAN's MNIST rates (G five times faster than D). dcgan and lsgan train with them and with
 # a hidden layer of 1,024 units before D's logit (InfoGAN's discriminator head): on mnist5k
-# either change alone left the distance near 100, both together reach the 20s in 2,000 steps
-# (benchmarks/results/image-sweeps.md).
+# neither change alone drew digits, both together did (benchmarks/results/image-sweeps.md).
 _INFOGAN_ADAM: _Adam = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 _ZOO = [
     ModelSpec(

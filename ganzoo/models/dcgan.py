@@ -28,9 +28,8 @@ Deviations:
   (BatchNorm, LeakyReLU), and G learns at 1e-3 against D's 2e-4: InfoGAN's MNIST
   discriminator head and rates (Chen et al. 2016). The paper feeds the flattened map
   straight to the logit and trains both networks at 2e-4; at 28 px, where only two
-  convolutions fit, that left the samples far from digits (Fréchet distance in
-  ganzoo's classifier features about 100 after 3,000 steps on mnist5k), and neither
-  change alone helped, while both together reach the 20s in 2,000 steps.
+  convolutions fit, that left most samples between digits on mnist5k, and neither
+  change alone fixed it, while both together did (benchmarks/results/image-sweeps.md).
   ``--set d_hidden=0 --lr-g 2e-4`` gives the paper's network and rates;
 - z is drawn from N(0, I) (the engine's convention) instead of a uniform distribution;
 - on 2-D point data sets (shape ``(2,)``) convolutions make no sense: the factories

@@ -19,6 +19,10 @@ Deviations from the papers, all standard since DCGAN:
   one-hot input; the paper's separate label layers (G: 200 noise + 1,000 label
   units joined into 1,200; D: maxout 240 + 50 joined into 240) become vanilla's
   joint layers, its uniform noise N(0, I), its SGD with momentum Adam.
+- Optimiser: Adam with betas (0.5, 0.999) in place of the paper's SGD with momentum; on
+  images G learns at 1e-3 and D at 2e-4 (InfoGAN's MNIST rates): with both at 2e-4 the
+  digits stayed rougher at the same length (benchmarks/results/image-sweeps.md); cgan,
+  and vanilla on the mixtures, keep 2e-4 for both.
 """
 
 from __future__ import annotations
