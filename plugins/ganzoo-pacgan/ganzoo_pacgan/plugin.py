@@ -9,12 +9,18 @@ import ganzoo
 from ganzoo import ModelSpec, hookimpl
 from ganzoo.specs import Defaults
 
-# Written against plugin API 1.x. An ImportError here becomes a recorded plugin failure
-# (shown by `ganzoo plugins`) instead of a confusing error deep inside training.
-if ganzoo.PLUGIN_API_VERSION.split(".")[0] != "1":
+# Written against plugin API 1.3 (Defaults.lr_decay). An ImportError here becomes a recorded
+# plugin failure (shown by `ganzoo plugins`) instead of a confusing error deep inside training.
+_major, _minor = (int(part) for part in ganzoo.PLUGIN_API_VERSION.split(".")[:2])
+if _major != 1:
     raise ImportError(
         f"ganzoo-pacgan needs ganzoo plugin API 1.x, this ganzoo has {ganzoo.PLUGIN_API_VERSION}; "
         "upgrade it: pip install -U ganzoo-pacgan"
+    )
+if _minor < 3:
+    raise ImportError(
+        f"ganzoo-pacgan needs ganzoo plugin API 1.3 or later, this ganzoo has {ganzoo.PLUGIN_API_VERSION}; "
+        "upgrade ganzoo: pip install -U 'ganzoo>=0.3'"
     )
 
 
@@ -31,8 +37,9 @@ def ganzoo_register_models(register):
         loss="nonsaturating",
         dataset="grid25",
         defaults=Defaults(latent_dim=100, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=5000),
-        # On the 2-D mixtures, vanilla's point defaults (batch 120 instead of 100, for the packs).
+        # On the 2-D mixtures, vanilla's point defaults (batch 120 instead of 100, for the packs);
+        # lr_decay needs plugin API 1.3 (ganzoo 0.3).
         point_defaults=Defaults(latent_dim=2, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
-                                steps=40000, ema=True, ema_decay=0.999),
+                                steps=80000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
         options={"pack": 2, "width": 64},
     ))
