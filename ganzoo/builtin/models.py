@@ -97,7 +97,7 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_DCGAN_ADAM),
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_INFOGAN_ADAM),
         terms=("acgan-aux:1",),
         options={"width": 64, "aux_fakes": False},
     ),

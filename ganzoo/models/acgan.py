@@ -33,7 +33,10 @@ Deviations:
 - the label enters G as a learned embedding concatenated to z (the paper's
   implementation used a one-hot vector; the two are the same function class up to
   64 classes, see :mod:`ganzoo.models.dcgan`);
-- z ~ N(0, I) instead of uniform; Adam 2e-4, betas (0.5, 0.999) as in DCGAN;
+- z ~ N(0, I) instead of uniform; Adam with betas (0.5, 0.999) as in DCGAN (the paper
+  used 2e-4 for both networks), with G at 1e-3 and D at 2e-4, InfoGAN's MNIST rates:
+  on mnist5k they drew closer digits and followed the labels more often at the same
+  length (benchmarks/results/image-sweeps.md);
 - on 2-D points both networks are MLPs (vanilla's generator; a LeakyReLU MLP body
   of 200-unit layers for the two heads of the discriminator).
 """
