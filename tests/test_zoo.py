@@ -68,6 +68,7 @@ def test_paper_defaults():
     assert reg.model("lsgan").loss == "lsgan"
     assert reg.model("acgan").terms == ("acgan-aux:1",) and reg.model("infogan").terms == ("info:1",)
     assert reg.model("dcgan").defaults.betas == (0.5, 0.999) and reg.model("cdcgan").defaults.lr_g == 2e-4
+    assert all(reg.model(m).defaults.lr_g == 1e-3 for m in ("vanilla", "acgan", "sngan", "infogan"))
     for name in ("dcgan", "lsgan"):  # InfoGAN's rates and D head (the deviation their docstring names)
         spec = reg.model(name)
         assert (spec.defaults.lr_g, spec.defaults.lr_d, spec.options["d_hidden"]) == (1e-3, 2e-4, 1024)

@@ -132,7 +132,7 @@ _ZOO = [
         discriminator="ganzoo.models.sngan:discriminator",
         loss="hinge",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=128, batch_size=64, steps=1500, **_DCGAN_ADAM),
+        defaults=Defaults(latent_dim=128, batch_size=64, steps=1500, **_INFOGAN_ADAM),
         options={"width": 32},
     ),
     ModelSpec(

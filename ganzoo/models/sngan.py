@@ -16,10 +16,14 @@ layer for layer; other sizes get one stage per halving (28 px: two stages and a
 last 3x3 convolution to ``4*width`` channels; 8 px: one stage). The generator is
 DCGAN's (the paper's is the same design: a linear projection to 4x4x512, 4x4
 stride-2 transposed convolutions with BatchNorm and ReLU, Tanh), z ~ N(0, I) of
-size 128. Loss: ``hinge``, the paper's best; Adam lr 2e-4, betas (0.5, 0.999),
-one D step per G step, one of the settings of the paper's Table 1.
+size 128. Loss: ``hinge``, the paper's best; Adam with betas (0.5, 0.999) and one D
+step per G step, one of the settings of the paper's Table 1 (whose rate, 2e-4 for both
+networks, ganzoo changes for G: see below).
 
 Deviations:
+- G learns at 1e-3 against D's 2e-4 (InfoGAN's MNIST rates; the paper's setting here
+  trains both at 2e-4): on mnist5k its samples were much closer to digits at the same
+  length (benchmarks/results/image-sweeps.md); ``--lr-g 2e-4`` restores the paper's;
 - the default width is 32, half the paper's channels everywhere: at width 64 a
   step on mnist5k took about 3.5 times as long on a CPU (0.66 vs 0.20 CPU-seconds
   at batch 64), too slow for the few-minute default run; ``--set width=64``
