@@ -188,7 +188,7 @@ class ProjectionHead(nn.Module):
     ``hidden`` > 0 puts one fully connected layer of that many units (``norm``, then
     LeakyReLU(``slope``)) between the flattened map and the logit, as InfoGAN's MNIST
     discriminator: with only two convolutions (28 px), a logit straight from the map left
-    DCGAN's samples far from the digits (:mod:`ganzoo.models.dcgan` has the figures).
+    DCGAN's samples far from the digits (benchmarks/results/image-sweeps.md).
 
     Mean pooling and an embedding drawn from N(0, 0.02) (where the paper sums over a
     spectrally normalised ResNet) keep the term from running away early in training;
