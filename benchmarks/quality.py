@@ -137,6 +137,18 @@ def _changed_recipe(run: Path, job: Job, seed: int) -> list[str]:
     return [k for k in RECIPE if json.dumps(have.get(k), sort_keys=True) != json.dumps(want.get(k), sort_keys=True)]
 
 
+def _busy(run: Path) -> str | None:
+    """Why the run folder is in use (another process holds its lock), or None."""
+    from ganzoo.engine.runlock import RunLock
+    from ganzoo.errors import GanzooError
+
+    try:
+        RunLock(run).acquire().release()
+    except GanzooError as busy:
+        return str(busy)
+    return None
+
+
 def _trained_steps(run: Path) -> int:
     from ganzoo.engine import checkpoint as ckpt
     from ganzoo.errors import GanzooError
@@ -181,19 +193,16 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
     done = _trained_steps(run)
     status = "trained"
     changed = _changed_recipe(run, job, seed) if done >= 0 else []
+    if run.exists() and (changed or done < 0):
+        busy = _busy(run)  # never move or delete a run another process is training right now
+        if busy:
+            return {"job": job.key, "seed": seed, "error": [busy], "train": _shown(train_cmd)}
     if changed:  # trained at older defaults: keep it aside, train today's recipe
         aside = run.with_name(f"{run.name}.old-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
         run.rename(aside)
         echo(f"[{job.key} seed {seed}] {run} was trained with another {', '.join(changed)}: moved to {aside}")
         done = -1
-    if run.exists() and done < 0:  # a run killed before its first checkpoint: nothing to keep ...
-        from ganzoo.engine.runlock import RunLock
-        from ganzoo.errors import GanzooError
-
-        try:  # ... unless another process is training it right now
-            RunLock(run).acquire().release()
-        except GanzooError as busy:
-            return {"job": job.key, "seed": seed, "error": [str(busy)], "train": _shown(train_cmd)}
+    elif run.exists() and done < 0:  # a run killed before its first checkpoint: nothing to keep
         shutil.rmtree(run)
     if done >= steps:
         status, cmd = "reused", None

@@ -33,3 +33,20 @@ def test_a_run_trained_at_other_defaults_is_named_stale(tmp_path):
     (run / "config.json").write_text(json.dumps(config))
     assert quality._changed_recipe(run, job, 0) == ["lr_g", "lr_decay", "options"]
     assert quality._changed_recipe(tmp_path / "missing", job, 0) == []
+
+
+def test_a_stale_run_that_is_training_is_left_alone(tmp_path):
+    from ganzoo.engine.runlock import RunLock
+
+    quality = _quality()
+    run = tmp_path / "vanilla-ring8-s0"
+    train(resolve("vanilla", dataset="ring8", steps=2, seed=0, device="cpu", out=str(run)), quiet=True)
+    config = json.loads((run / "config.json").read_text())
+    config["lr_g"] = 1e-3
+    (run / "config.json").write_text(json.dumps(config))
+    lock = RunLock(run).acquire()
+    try:
+        record = quality.run_job(quality.Job("vanilla", "ring8"), 0, 2, None, tmp_path, "cpu", print, pictures=False)
+    finally:
+        lock.release()
+    assert "error" in record and run.is_dir() and not list(tmp_path.glob("*.old-*"))
