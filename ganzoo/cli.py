@@ -379,7 +379,8 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
 @click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")
 @click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][@EVERY], repeatable: --reg gp:10, --reg r1:10@16 "
-              "(lazy: every 16th D update); 'none' drops the model's defaults (see: ganzoo list regularizers).")
+              "(lazy: every 16th D update); 'none' drops the model's defaults; naming one of the model's own "
+              "terms sets its weight, --reg info:2 (see: ganzoo list regularizers, ganzoo info MODEL).")
 @click.option("--augment", help="Differentiable augmentation of real and fake images before D: diffaug "
               "(translation,cutout,color; Zhao et al. 2020) or diffaug:color,translation.")
 @click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import invoke
+from conftest import assert_one_line_error, invoke
 from ganzoo import GanzooError, LossSpec, RegularizerSpec, hookimpl
 from ganzoo.api import Objective, Outputs, Step
 from ganzoo.engine.config import resolve
@@ -457,3 +457,17 @@ def test_the_tutorial_objective_in_the_docs_trains(tmp_path):
     registry = _registry_with(losses={"my-ragan": module.RelativisticAverage})
     _train(tmp_path, "vanilla", registry=registry, dataset="ring8", loss="my-ragan", steps=2)
     assert {"d/adv", "g/adv"} <= _rows(tmp_path / "run")[-1].keys()
+
+
+def test_reg_naming_a_models_own_term_sets_its_weight(tmp_path):
+    cfg = resolve("infogan", get_registry(), reg=["info:2", "r1:1"], dataset="digits", out=str(tmp_path / "r"))
+    assert (cfg.terms, cfg.reg) == (["info:2"], ["r1:1"])  # retuned, not a second 'info' objective
+    assert resolve("acgan", get_registry(), reg=["acgan-aux:0.5@2"], dataset="digits",
+                   out=str(tmp_path / "a")).terms == ["acgan-aux:0.5@2"]
+
+
+def test_a_regularizer_given_twice_is_refused_before_the_run_folder_exists(tmp_path):
+    out = tmp_path / "run"
+    assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--reg", "r1:1", "--reg", "r1:2@4", "--out", out],
+                          "'r1' is given twice")
+    assert not out.exists()

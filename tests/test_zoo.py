@@ -69,9 +69,9 @@ def test_paper_defaults():
     assert reg.model("acgan").terms == ("acgan-aux:1",) and reg.model("infogan").terms == ("info:1",)
     assert reg.model("dcgan").defaults.betas == (0.5, 0.999) and reg.model("cdcgan").defaults.lr_g == 2e-4
     assert all(reg.model(m).defaults.lr_g == 1e-3 for m in ("vanilla", "acgan", "sngan", "infogan"))
-    for name in ("dcgan", "lsgan"):  # InfoGAN's rates and D head (the deviation their docstring names)
+    for name in ("dcgan", "lsgan"):  # InfoGAN's rates; D's head chosen by channel count (their docstring)
         spec = reg.model(name)
-        assert (spec.defaults.lr_g, spec.defaults.lr_d, spec.options["d_hidden"]) == (1e-3, 2e-4, 1024)
+        assert (spec.defaults.lr_g, spec.defaults.lr_d, spec.options["d_hidden"]) == (1e-3, 2e-4, None)
     assert all(reg.model(m).conditional for m in ("cgan", "cdcgan", "acgan"))
 
 
@@ -189,6 +189,12 @@ def test_dcgan_follows_the_paper():
     assert linear.out_features == 1024 and isinstance(norm, nn.BatchNorm1d)
     paper = build_discriminator(resolve("dcgan", device="cpu", out="x", options={"d_hidden": 0}), (1, 28, 28), 0)
     assert isinstance(paper.head.hidden, nn.Identity) and paper.head.linear.in_features == 128 * 7 * 7
+    colour = build_discriminator(resolve("dcgan", device="cpu", out="x"), (3, 28, 28), 0)
+    assert isinstance(colour.head.hidden, nn.Identity)  # the paper's head on colour images by default
+    chosen = build_discriminator(resolve("lsgan", device="cpu", out="x", options={"d_hidden": 256}), (3, 28, 28), 0)
+    assert chosen.head.hidden[0].out_features == 256  # an explicit --set d_hidden wins on any data
+    cdcgan = build_discriminator(resolve("cdcgan", device="cpu", out="x"), (1, 28, 28), 10)
+    assert isinstance(cdcgan.head.hidden, nn.Identity)  # cdcgan keeps the paper's head everywhere
     G64 = build_generator(resolve("dcgan", device="cpu", out="unused"), (3, 64, 64), 0)
     convs = [m.weight for m in G64.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert len(convs) == 4  # 4x4 → 8 → 16 → 32 → 64

@@ -94,6 +94,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     for key, value in user_options.items():
         check_option(model, key, spec.options[key], value)
     base["options"].update(user_options)
+    base["terms"], base["reg"] = _retune_terms(base["terms"], base["reg"], registry)
     cfg = TrainConfig(**base)
     if not cfg.out:
         cfg.out = str(Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -145,14 +146,34 @@ def own(registry: Registry, kind: str, item: str, plugin: str) -> str:
     return item
 
 
+def _retune_terms(terms: list[str], reg: list[str], registry: Registry) -> tuple[list[str], list[str]]:
+    """A ``--reg`` entry naming one of the model's own terms (``--reg info:2`` for infogan)
+    sets that term's weight and interval rather than adding a second copy of it, which the
+    loop would refuse (two objectives adding one term)."""
+    position = {parse_reg(t, registry).spec.qualified_name: i for i, t in enumerate(terms)}
+    terms, rest = list(terms), []
+    for item in reg:
+        i = position.get(parse_reg(item, registry).spec.qualified_name)
+        if i is None:
+            rest.append(item)
+        else:
+            terms[i] = item
+    return terms, rest
+
+
 def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     """One-line errors for every option that cannot work, before any work starts."""
     registry = registry or get_registry()
     registry.model(cfg.model)
     registry.loss(cfg.loss)
     registry.dataset(cfg.dataset)
+    seen: set[str] = set()
     for item in [*cfg.terms, *cfg.reg]:
-        parse_reg(item, registry)
+        name = parse_reg(item, registry).spec.qualified_name
+        if name in seen:
+            raise GanzooError(f"--reg {item}: regularizer '{name.split(':')[-1]}' is given twice; give it once "
+                              "(one weight and interval per regularizer)")
+        seen.add(name)
     _check_numbers(cfg)
     if len(cfg.betas) != 2 or not all(0 <= b < 1 for b in cfg.betas):
         raise GanzooError(f"--betas must be two numbers in [0, 1) like 0.5,0.999, got {cfg.betas}")

@@ -24,15 +24,18 @@ Deviations:
 - the widest feature map has ``8 * width`` channels at 64 px (512 with the
   default width 64, as in the PyTorch reference implementation; the paper drew
   1024), and fewer stages at smaller sizes give proportionally fewer channels;
-- D's last feature map reaches the logit through one hidden layer of 1,024 units
-  (BatchNorm, LeakyReLU), and G learns at 1e-3 against D's 2e-4: InfoGAN's MNIST
-  discriminator head and rates (Chen et al. 2016). The paper feeds the flattened map
-  straight to the logit and trains both networks at 2e-4; at 28 px, where only two
-  convolutions fit, that left most samples between digits on mnist5k, and neither
-  change alone fixed it, while both together did (benchmarks/results/image-sweeps.md).
-  ``--set d_hidden=0 --lr-g 2e-4`` gives the paper's network and rates, which did
-  better on Stacked MNIST (three digits per image), where the new ones favoured a few
-  digits per channel;
+- G learns at 1e-3 against D's 2e-4 (InfoGAN's MNIST rates, Chen et al. 2016; the
+  paper trains both at 2e-4), and on single-channel images D's last feature map
+  reaches the logit through one hidden layer of 1,024 units (BatchNorm, LeakyReLU:
+  InfoGAN's discriminator head) where the paper feeds the flattened map straight to
+  the logit. At 28 px, where only two convolutions fit, the paper's settings left most
+  samples between digits on mnist5k; neither change alone fixed it, both together did.
+  On colour images the head stays the paper's (``d_hidden`` left to the model: 1,024
+  units for one channel, none for three): on Stacked MNIST the hidden layer made two
+  of the three channels drop digits, while the faster G with the paper's head covered
+  all 1,000 digit triples more evenly than the paper's rates did. Both findings are in
+  benchmarks/results/image-sweeps.md. ``--set d_hidden=N`` fixes the head (0: the
+  paper's), ``--lr-g 2e-4`` restores the paper's rate;
 - z is drawn from N(0, I) (the engine's convention) instead of a uniform distribution;
 - on 2-D point data sets (shape ``(2,)``) convolutions make no sense: the factories
   return the MLP networks of :mod:`ganzoo.models.vanilla` instead and the
@@ -83,6 +86,9 @@ from ganzoo.layers import (
     up_trunk,
 )
 
+#: Units in InfoGAN's MNIST discriminator head, what ``d_hidden`` left to the model gives on
+#: single-channel images.
+INFOGAN_HEAD = 1024
 
 # -- the networks ----------------------------------------------------------------------------------
 class DCGANGenerator(nn.Module):
@@ -117,12 +123,14 @@ class DCGANDiscriminator(nn.Module):
     the WGAN-GP critic, whose per-sample gradient penalty is invalid under BatchNorm."""
 
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100,
-                 width: int = 64, norm: str = "batch", model: str = "dcgan", d_hidden: int = 0) -> None:
+                 width: int = 64, norm: str = "batch", model: str = "dcgan", d_hidden: int | None = 0) -> None:
         super().__init__()
         channels, base, stages = conv_plan(shape, model)
         width = check_width(width, model)
         if norm not in NORMS:
             raise GanzooError(f"{model}: --set norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        if d_hidden is None:  # left to the model: InfoGAN's head on grey images, the paper's on colour
+            d_hidden = INFOGAN_HEAD if channels == 1 else 0
         if isinstance(d_hidden, bool) or not isinstance(d_hidden, int) or d_hidden < 0:
             raise GanzooError(f"{model}: --set d_hidden must be 0 (the logit straight from the last map) or a "
                               f"number of units such as 1024, got {d_hidden!r}")
@@ -144,7 +152,7 @@ class DCGANDiscriminator(nn.Module):
 
 # -- factories named by the model specs -----------------------------------------------------------
 def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
-              model: str = "dcgan", d_hidden: int = 0) -> nn.Module:
+              model: str = "dcgan", d_hidden: int | None = 0) -> nn.Module:
     """DCGAN generator for images; vanilla's MLP generator for 2-D points.
     ``model`` only names the entry in error messages (wgan-gp, sngan and acgan reuse it);
     ``d_hidden`` belongs to the discriminator (every option reaches both factories)."""
@@ -156,9 +164,10 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 10
 
 
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
-                  d_hidden: int = 0) -> nn.Module:
+                  d_hidden: int | None = 0) -> nn.Module:
     """DCGAN discriminator for images (projection-conditioned when ``num_classes``);
-    vanilla's MLP discriminator for 2-D points."""
+    vanilla's MLP discriminator for 2-D points. ``d_hidden=None`` picks the head from the
+    channel count (see the module docstring)."""
     if is_points(shape):
         from ganzoo.models import vanilla
 
