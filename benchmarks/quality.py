@@ -200,7 +200,7 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
     if changed:  # trained at older defaults: keep it aside, train today's recipe
         aside = run.with_name(f"{run.name}.old-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
         run.rename(aside)
-        echo(f"[{job.key} seed {seed}] {run} was trained with another {', '.join(changed)}: moved to {aside}")
+        echo(f"[{job.key} seed {seed}] {run} was trained with other settings ({', '.join(changed)}): moved to {aside}")
         done = -1
     elif run.exists() and done < 0:  # a run killed before its first checkpoint: nothing to keep
         shutil.rmtree(run)
@@ -520,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     if not jobs:
         parser.error(f"nothing to run: --only {args.only} matches no registered model (see: ganzoo list models)")
     budget = BUDGETS[args.budget]
-    echo = lambda m: print(m, file=sys.stderr, flush=True)
+
+    def echo(message: str) -> None:  # one write per line: two jobs' threads share stderr
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
     if args.dry_run:
         for job in jobs:
             print(f"{job.key}: {_steps_for(job, budget)} steps, seeds {', '.join(map(str, seeds_for(job, args)))}")
