@@ -66,6 +66,17 @@ PUBLISHED: dict[tuple[str, str], list[tuple[str, str, dict[str, float]]]] = {
 }
 
 
+#: What the zoo holds itself to on each data set: (figure, at least/at most, bound), met by the mean over
+#: seeds, and a run's CPU minutes. The papers' figures with a small fraction of their iterations.
+TARGETS: dict[str, list[tuple[str, str, float]]] = {
+    "ring8": [("modes_captured", ">=", 8), ("hq_percent", ">=", 96), ("reverse_kl", "<=", 0.02)],
+    "grid25": [("modes_captured", ">=", 25), ("hq_percent", ">=", 94), ("reverse_kl", "<=", 0.04)],
+    "stacked-mnist": [("modes_captured", ">=", 990), ("kl", "<=", 0.1)],
+    "mnist5k": [("frechet_distance", "<=", 30), ("conditional_accuracy", ">=", 0.95), ("code_accuracy", ">=", 0.95)],
+}
+CPU_MINUTES: dict[str, float] = {"ring8": 30, "grid25": 30, "stacked-mnist": 60}
+
+
 @dataclass
 class Job:
     model: str
@@ -378,6 +389,26 @@ def _published(job: Job, keys: list[tuple[str, str, str]]) -> str:
     return "; ".join(parts) or "—"
 
 
+def verdict(dataset: str, metrics: list[dict[str, Any]], cpu_minutes: list[float | None]) -> str:
+    """"met", or each target the row misses with its measured mean (more digits than the table,
+    so a miss that rounds onto the bound is visible)."""
+    misses = []
+    for key, op, bound in TARGETS.get(dataset, []):
+        values = [m[key] for m in metrics if m.get(key) is not None]
+        if not values:
+            continue  # the figure does not apply to this model (class accuracy of an unconditional one)
+        mean = statistics.fmean(values)
+        if (mean < bound) if op == ">=" else (mean > bound):
+            misses.append(f"{FIGURE_NAMES[key]} {mean:.4g} {'<' if op == '>=' else '>'} {bound:g}")
+    limit = CPU_MINUTES.get(dataset)
+    slowest = max((c for c in cpu_minutes if c is not None), default=None)
+    if limit is not None and slowest is not None and slowest > limit:
+        misses.append(f"{slowest:.0f} CPU-min > {limit:g}")
+    if not TARGETS.get(dataset):
+        return "—"
+    return "missed: " + "; ".join(misses) if misses else "met"
+
+
 def _rows_for(records: list[dict[str, Any]], job: Job) -> list[dict[str, Any]]:
     return [r for r in records if r["job"] == job.key and "result" in r]
 
@@ -397,6 +428,9 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
         f"mnist5k, {budget['stacked']:,} on Stacked MNIST; each model's own batch size and learning rates. "
         f"{budget['note'][0].upper() + budget['note'][1:]}."),
         f"- Seeds: {_seeds_text(args)}; the published figures are means over 10 runs.",
+        (f"- Targets (column \"target\", met by the mean over seeds): {targets_text()}. Where a row misses one, "
+         "the README's \"Where the targets are missed, and what was tried\" and the sweeps beside this file "
+         "(mixture-sweeps.md, image-sweeps.md) give every attempt with its command."),
         ("- Every figure comes from `ganzoo eval` (protocols in `ganzoo/metrics/`); the \"real data\" row applies the "
         "same metric to the data set itself."),
         "",
@@ -407,7 +441,7 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
         if not family:
             return
         lines.extend([f"## {title}", "", intro, ""])
-        head = ["model", "data set", "steps", *[c[1] for c in cols]] + (["published"] if pub else [])
+        head = ["model", "data set", "steps", *[c[1] for c in cols], "target"] + (["published"] if pub else [])
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
         for dataset in dict.fromkeys(j.dataset for j in family):  # one block per data set, real data last
@@ -420,11 +454,14 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
                 real = real or res[0]["real"]
                 cells = [job.label, dataset, f"{res[0]['steps']:,}" if res[0].get("steps") is not None else "?"]
                 cells += [_agg([m["metrics"].get(k) for m in res], fmt) for k, _, fmt in cols]
+                cpu = [r["time"]["cpu_s"] / 60 if r.get("time", {}).get("cpu_s") is not None else None
+                       for r in rows]
+                cells.append(verdict(dataset, [m["metrics"] for m in res], cpu))
                 if pub:
                     cells.append(_published(job, PUB_KEYS.get(title, [])))
                 lines.append("| " + " | ".join(cells) + " |")
             if real is not None:
-                cells = ["*real data*", dataset, "—", *[_agg([real.get(k)], fmt) for k, _, fmt in cols]]
+                cells = ["*real data*", dataset, "—", *[_agg([real.get(k)], fmt) for k, _, fmt in cols], "—"]
                 lines.append("| " + " | ".join(cells + (["—"] if pub else [])) + " |")
         lines.append("")
 
@@ -434,13 +471,11 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
     section("2-D mixtures", "PacGAN / VEEGAN protocol: 2,500 samples; high quality = within 3σ of the nearest "
             "mode; a mode is captured by at least one high-quality sample; reverse KL of the high-quality "
             "samples' mode histogram to uniform.", mixtures,
-            [("modes_captured", "modes", "{:.1f}"), ("hq_percent", "high quality %", "{:.1f}"),
-             ("median_distance_sigma", "median distance (σ)", "{:.2f}"), ("reverse_kl", "reverse KL", "{:.3f}")],
-            True)
+            MIXTURE_COLUMNS, True)
     stacked_n = budget["eval_n"].get("stacked")
     section("Stacked MNIST", f"{stacked_n or 26000:,} samples; each channel classified by ganzoo's mnist28 "
             "classifier; modes = distinct digit triples of 1,000; KL of the triple histogram to uniform.", stacked,
-            [("modes_captured", "modes", "{:.0f}"), ("kl", "KL", "{:.2f}")], True)
+            STACKED_COLUMNS, True)
     clf_note = ""
     for r in records:
         clf = r.get("result", {}).get("classifier") if "result" in r else None
@@ -453,10 +488,7 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
             "These are not FID values and no paper reports them, so there is "
             "no published column; compare the rows with each other. Precision/recall: Kynkäänniemi et al. 2019, "
             "k = 3. Classes covered: classes with at least 1 % of the samples.", digits,
-            [("frechet_distance", "Fréchet distance", "{:.1f}"), ("precision", "precision", "{:.2f}"),
-             ("recall", "recall", "{:.2f}"), ("classes_covered", "classes", "{:.1f}"),
-             ("class_kl", "class KL", "{:.3f}"), ("conditional_accuracy", "cond. accuracy", "{:.2f}"),
-             ("code_accuracy", "code accuracy", "{:.2f}")], False)
+            DIGITS_COLUMNS, False)
     pictures = [(r["job"], r["picture"]) for r in records if r.get("picture")]
     if pictures:
         lines += ["## Gallery", "", "The first seed of each row (`ganzoo sample RUN`; a row per class for conditional "
@@ -489,6 +521,28 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
 def _time_text(t: dict[str, Any]) -> str:
     cpu = f"{t['cpu_s'] / 60:.1f}" if t.get("cpu_s") is not None else "? (not recorded)"
     return f"{t['wall_s'] / 60:.1f} / {cpu}"
+
+
+#: Each section's columns: (figure key in `ganzoo eval`'s metrics, name printed, format).
+MIXTURE_COLUMNS = [("modes_captured", "modes", "{:.1f}"), ("hq_percent", "high quality %", "{:.1f}"),
+                   ("median_distance_sigma", "median distance (σ)", "{:.2f}"), ("reverse_kl", "reverse KL", "{:.3f}")]
+STACKED_COLUMNS = [("modes_captured", "modes", "{:.0f}"), ("kl", "KL", "{:.3f}")]
+DIGITS_COLUMNS = [("frechet_distance", "Fréchet distance", "{:.1f}"), ("precision", "precision", "{:.2f}"),
+                  ("recall", "recall", "{:.2f}"), ("classes_covered", "classes", "{:.1f}"),
+                  ("class_kl", "class KL", "{:.3f}"), ("conditional_accuracy", "cond. accuracy", "{:.2f}"),
+                  ("code_accuracy", "code accuracy", "{:.2f}")]
+FIGURE_NAMES = {key: name for cols in (MIXTURE_COLUMNS, STACKED_COLUMNS, DIGITS_COLUMNS) for key, name, _ in cols}
+
+
+def targets_text() -> str:
+    """TARGETS in words, for the report's header."""
+    parts = []
+    for dataset, bounds in TARGETS.items():
+        words = [f"{FIGURE_NAMES[k]} {'≥' if op == '>=' else '≤'} {b:g}" for k, op, b in bounds]
+        if dataset in CPU_MINUTES:
+            words.append(f"≤ {CPU_MINUTES[dataset]:g} CPU-min per run")
+        parts.append(f"{dataset}: {', '.join(words)}")
+    return "; ".join(parts)
 
 
 #: For each section: (figure key in PUBLISHED, name printed, format).

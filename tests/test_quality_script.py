@@ -50,3 +50,16 @@ def test_a_stale_run_that_is_training_is_left_alone(tmp_path):
     finally:
         lock.release()
     assert "error" in record and run.is_dir() and not list(tmp_path.glob("*.old-*"))
+
+
+def test_each_row_says_which_target_it_misses_by_its_mean_over_seeds():
+    quality = _quality()
+    seeds = [{"modes_captured": 25, "hq_percent": 96.4, "reverse_kl": 0.006},
+             {"modes_captured": 25, "hq_percent": 89.0, "reverse_kl": 0.008}]
+    assert quality.verdict("grid25", seeds, [18.0, 19.0]) == "missed: high quality % 92.7 < 94"
+    assert quality.verdict("grid25", seeds[:1], [18.0]) == "met"
+    assert quality.verdict("grid25", seeds[:1], [31.0]) == "missed: 31 CPU-min > 30"
+    # a figure the model does not produce (class accuracy of an unconditional model) is not a miss
+    assert quality.verdict("mnist5k", [{"frechet_distance": 24.0, "conditional_accuracy": None}], [None]) == "met"
+    assert quality.verdict("mnist5k", [{"frechet_distance": 39.72}], [None]) == "missed: Fréchet distance 39.72 > 30"
+    assert quality.verdict("digits", [{"frechet_distance": 99.0}], [None]) == "—"  # no target on that data set
