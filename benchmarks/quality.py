@@ -6,7 +6,7 @@ plugin is installed — PacGAN on all three; evaluates every run with ``ganzoo e
 and writes ``benchmarks/results/quality.md``: the commands, the machine, the step
 budget, and ganzoo's figures next to the published ones.
 
-    python benchmarks/quality.py                         # budget "cpu": about 2 hours on 2 cores
+    python benchmarks/quality.py                         # budget "cpu": about 6 CPU-hours (3 h on 2 free cores)
     python benchmarks/quality.py --budget tiny           # smoke test of the script, minutes
     python benchmarks/quality.py --budget gpu --device cuda --seeds 3
     python benchmarks/quality.py --seeds 1                # one seed everywhere, mixtures included

@@ -124,7 +124,9 @@ _ZOO = [
         discriminator="ganzoo.models.dcgan:discriminator",
         loss="lsgan",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_INFOGAN_ADAM),
+        # dcgan's recipe plus an EMA generator: the least-squares G's last iterate stays noisy
+        # (Fréchet distance 39.7 on mnist5k), its average draws clean digits (15.9; image-sweeps.md).
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, ema=True, ema_decay=0.999, **_INFOGAN_ADAM),
         options={"width": 64, "d_hidden": None},
     ),
     ModelSpec(

@@ -62,8 +62,9 @@ The building blocks (conv plan, DCGAN initialisation, conv trunk, projection hea
 live in :mod:`ganzoo.layers`, where the other families and plugins import them.
 
 The ``lsgan`` entry trains these same networks, D head and rates included, with the
-least-squares loss of Mao et al. (2017); their LSUN network (a VGG-like generator with
-3x3 deconvolutions at 112x112) is not reproduced. ``cdcgan`` keeps the paper's head
+least-squares loss of Mao et al. (2017), and samples from an exponential moving average of
+G (the paper samples the last iterate, which stays noisy under this loss); their LSUN network
+(a VGG-like generator with 3x3 deconvolutions at 112x112) is not reproduced. ``cdcgan`` keeps the paper's head
 and rates: with labels the plain network already draws clean digits.
 """
 
