@@ -392,7 +392,9 @@ def _published(job: Job, keys: list[tuple[str, str, str]]) -> str:
 
 def verdict(dataset: str, metrics: list[dict[str, Any]], cpu_minutes: list[float | None]) -> str:
     """"met", or each target the row misses with its measured mean (more digits than the table,
-    so a miss that rounds onto the bound is visible)."""
+    so a miss that rounds onto the bound is visible); "—" on a data set without targets."""
+    if not TARGETS.get(dataset):
+        return "—"
     misses = []
     for key, op, bound in TARGETS.get(dataset, []):
         values = [m[key] for m in metrics if m.get(key) is not None]
@@ -405,8 +407,6 @@ def verdict(dataset: str, metrics: list[dict[str, Any]], cpu_minutes: list[float
     slowest = max((c for c in cpu_minutes if c is not None), default=None)
     if limit is not None and slowest is not None and slowest > limit:
         misses.append(f"{slowest:.0f} CPU-min > {limit:g}")
-    if not TARGETS.get(dataset):
-        return "—"
     return "missed: " + "; ".join(misses) if misses else "met"
 
 
