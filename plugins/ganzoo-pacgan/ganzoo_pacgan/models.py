@@ -39,19 +39,23 @@ Architectures
 -------------
 2-D mixtures (grid25, ring8), the paper's synthetic experiments: the generator
 has four hidden layers of 400 ReLU units with BatchNorm and a linear output; the
-discriminator three hidden layers of 200 maxout units with 5 pieces each, whose
-input grows from 2 to ``2*m`` values (the rest of the network is unchanged, as in
-the paper). Images: DCGAN networks (Radford et al. 2016), the discriminator's
-first convolution taking ``m*C`` channels, built from ganzoo's public building
-blocks (:mod:`ganzoo.layers`: the conv plan, DCGAN initialisation and conv trunk)
-rather than copies of them. Image sides of the form ``base * 2**k`` with ``base``
-in 4..7 (8, 28, 32, 64, ...).
+discriminator three hidden layers of 200 maxout units with 5 pieces each. In the
+paper its first layer reads the concatenated pack, ``2*m`` values (``--set
+point_d=joint``); here, by default, it reads each of the pack's ``m`` points with
+the same weights and the next layer reads their ``m*200`` features together
+(:class:`SharedFirstBody` says why). Images: DCGAN networks (Radford et al. 2016),
+the discriminator's first convolution taking ``m*C`` channels, built from ganzoo's
+public building blocks (:mod:`ganzoo.layers`: the conv plan, DCGAN initialisation
+and conv trunk) rather than copies of them. Image sides of the form
+``base * 2**k`` with ``base`` in 4..7 (8, 28, 32, 64, ...).
 
-Deviations from the paper: the default latent size is 100 (``--latent-dim 2`` gives
-the paper's 2-D noise for the mixtures), so one default serves the mixtures and
-the images; the optimiser (Adam, lr 2e-4, betas 0.5/0.999) is that of ganzoo's
-``vanilla``, so that comparing the two on grid25 isolates packing. z is drawn
-from N(0, I) by the engine.
+Deviations from the paper: the 2-D discriminator's shared first layer (above); the
+training recipe is ganzoo's ``vanilla``'s for each kind of data (on the mixtures:
+Adam at 2e-4 with betas 0.5/0.999, R1 at 0.1, both rates decayed over the second
+half of 80,000 steps, an EMA generator; batch 120 rather than 100 so that packs of
+2 to 6 divide it), so that comparing the two isolates packing, where the paper's
+authors trained about 400,000 iterations with lr 1e-4 and beta1 0.8; on images the
+latent size is 100. z is drawn from N(0, I) by the engine.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, mlp, u
 POINT_G_HIDDEN = (400, 400, 400, 400)
 POINT_D_HIDDEN = (200, 200, 200)
 MAXOUT_PIECES = 5
+POINT_D_KINDS = ("shared", "joint")
 #: Packs larger than this give the discriminator so few packs per batch that it learns little.
 MAX_PACK = 16
 
@@ -133,15 +138,55 @@ class Maxout(nn.Module):
         return self.linear(x).unflatten(1, (self.fan_out, self.pieces)).amax(dim=2)
 
 
-def point_body(dim: int, pack: int) -> nn.Module:
-    """Scores one pack of ``pack`` vectors of size ``dim``: three maxout layers of 200 units."""
+def check_point_d(point_d: Any) -> str:
+    """The ``point_d`` option: how the 2-D discriminator reads a pack."""
+    if point_d not in POINT_D_KINDS:
+        raise GanzooError(
+            f"pacgan: --set point_d must be {' or '.join(POINT_D_KINDS)} (shared: the first layer reads each "
+            f"sample with the same weights; joint: the paper's, reading the concatenated pack), got {point_d!r}"
+        )
+    return str(point_d)
+
+
+class SharedFirstBody(nn.Module):
+    """Scores one pack of 2-D points: the first maxout layer reads each sample with the
+    same weights, the other two read the pack's concatenated features.
+
+    The paper's body (``joint``) feeds the concatenated pack straight into its first layer,
+    whose units each see a blend of every member's coordinates: to notice one point off
+    grid25's modes it must carve the same fine 2-D pattern once per member, and within
+    ganzoo's step budgets it never started learning there (benchmarks/results/
+    mixture-sweeps.md in ganzoo's repository). With the first layer shared, each point
+    gets its own 200 features, learnt from every member of every pack, before the pack
+    is judged as a whole. This is the paper's network with a first layer ``m`` times
+    wider whose weights are tied block by block, so packing is unchanged: the logit is
+    still a function of the whole pack."""
+
+    def __init__(self, dim: int, pack: int) -> None:
+        super().__init__()
+        self.dim, self.pack = dim, pack
+        self.first = Maxout(dim, POINT_D_HIDDEN[0])
+        self.rest = _maxout_stack(pack * POINT_D_HIDDEN[0], POINT_D_HIDDEN[1:])
+
+    def forward(self, packs: Tensor) -> Tensor:
+        members = packs.reshape(packs.shape[0] * self.pack, self.dim)
+        return self.rest(self.first(members).reshape(packs.shape[0], -1))
+
+
+def _maxout_stack(fan_in: int, widths: tuple[int, ...]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    fan_in = dim * pack
-    for width in POINT_D_HIDDEN:
+    for width in widths:
         layers.append(Maxout(fan_in, width))
         fan_in = width
-    layers.append(nn.Linear(fan_in, 1))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers, nn.Linear(fan_in, 1))
+
+
+def point_body(dim: int, pack: int, point_d: str) -> nn.Module:
+    """Scores one pack of ``pack`` vectors of size ``dim``: three maxout layers of 200 units,
+    the first shared by the pack's members or (``joint``) reading the concatenated pack."""
+    if point_d == "joint":
+        return _maxout_stack(dim * pack, POINT_D_HIDDEN)
+    return SharedFirstBody(dim, pack)
 
 
 def conv_body(shape: tuple[int, ...], pack: int, width: int) -> nn.Module:
@@ -178,12 +223,13 @@ class PackedDiscriminator(nn.Module):
 
 # -- factories named by the spec ------------------------------------------------------------------
 def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2, pack: int = 2,
-              width: int = 64) -> nn.Module:
+              width: int = 64, point_d: str = "joint") -> nn.Module:
     """PacGAN's generator: the 2-D MLP for vector data, DCGAN's for images.
     Packing changes only the discriminator; ``pack`` is accepted (and checked) so one
     ``--set`` reaches both factories."""
     _unconditional(num_classes)
     check_pack(pack)
+    check_point_d(point_d)
     shape = tuple(int(s) for s in shape)
     if len(shape) == 1:
         return PointGenerator(shape, latent_dim)
@@ -191,13 +237,22 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2,
 
 
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 2, pack: int = 2,
-                  width: int = 64) -> nn.Module:
-    """A packed discriminator: maxout MLP for vector data, DCGAN's convolutions for images."""
+                  width: int = 64, point_d: str = "joint") -> nn.Module:
+    """A packed discriminator: maxout MLP for vector data, DCGAN's convolutions for images.
+
+    ``point_d`` defaults to ``joint`` here while the spec's default is ``shared``: a run
+    saved by ganzoo-pacgan 0.3 or earlier has no ``point_d`` in its config.json and was
+    trained with the joint body, so resuming it rebuilds the network its checkpoint holds."""
     _unconditional(num_classes)
     pack = check_pack(pack)
+    point_d = check_point_d(point_d)
     shape = tuple(int(s) for s in shape)
-    body = point_body(shape[0], pack) if len(shape) == 1 else conv_body(shape, pack, check_width(width, "pacgan"))
+    if len(shape) == 1:
+        body = point_body(shape[0], pack, point_d)
+    else:
+        body = conv_body(shape, pack, check_width(width, "pacgan"))
     return PackedDiscriminator(body, pack)
 
 
-__all__ = ["ConvGenerator", "Maxout", "PackedDiscriminator", "PointGenerator", "discriminator", "generator"]
+__all__ = ["ConvGenerator", "Maxout", "PackedDiscriminator", "PointGenerator", "SharedFirstBody", "discriminator",
+           "generator"]

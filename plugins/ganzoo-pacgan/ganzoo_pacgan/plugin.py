@@ -41,5 +41,7 @@ def ganzoo_register_models(register):
         # lr_decay needs plugin API 1.3 (ganzoo 0.3).
         point_defaults=Defaults(latent_dim=2, batch_size=120, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
                                 steps=80000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
-        options={"pack": 2, "width": 64},
+        # point_d: how the 2-D discriminator reads a pack; its factory default is "joint" for runs
+        # saved before the option existed (ganzoo_pacgan.models.discriminator says why).
+        options={"pack": 2, "width": 64, "point_d": "shared"},
     ))

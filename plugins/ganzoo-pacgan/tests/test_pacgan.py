@@ -36,11 +36,12 @@ def _pack_of(index: int, pack: int) -> list[int]:
     return list(range(start, start + pack))
 
 
-@pytest.mark.parametrize("shape", [POINTS, IMAGES], ids=["points", "images"])
+@pytest.mark.parametrize(("shape", "point_d"), [(POINTS, "shared"), (POINTS, "joint"), (IMAGES, "joint")],
+                         ids=["points-shared", "points-joint", "images"])
 @pytest.mark.parametrize("pack", [1, 2, 3, 4])
-def test_a_pack_is_judged_together_and_alone(shape, pack):
+def test_a_pack_is_judged_together_and_alone(shape, point_d, pack):
     torch.manual_seed(0)
-    D = discriminator(shape, pack=pack, width=8).eval()
+    D = discriminator(shape, pack=pack, width=8, point_d=point_d).eval()
     x = torch.randn(12, *shape)
     with torch.no_grad():
         out = D(x)
@@ -53,11 +54,12 @@ def test_a_pack_is_judged_together_and_alone(shape, pack):
     assert changed == _pack_of(5, pack), "changing one sample changes its pack's logit and no other"
 
 
-@pytest.mark.parametrize("shape", [POINTS, IMAGES], ids=["points", "images"])
-def test_the_loss_sees_the_packed_objective(shape):
+@pytest.mark.parametrize(("shape", "point_d"), [(POINTS, "shared"), (POINTS, "joint"), (IMAGES, "joint")],
+                         ids=["points-shared", "points-joint", "images"])
+def test_the_loss_sees_the_packed_objective(shape, point_d):
     """Mean over the N repeated logits == mean over the N/m packs, gradients included."""
     torch.manual_seed(0)
-    D = discriminator(shape, pack=3, width=8).eval()
+    D = discriminator(shape, pack=3, width=8, point_d=point_d).eval()
     x = torch.randn(12, *shape, requires_grad=True)
     F.softplus(-D(x)).mean().backward()
     via_loop = x.grad.clone()
@@ -84,6 +86,12 @@ def test_a_batch_that_does_not_divide_is_a_one_line_error(tmp_path):
                                       "--set", "pack=3", "--out", str(tmp_path / "run"), "-q"])
     assert result.exit_code == 2 and "use --batch-size 9" in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize("bad", ["both", "", None, 1])
+def test_bad_point_d_values_name_the_fix(bad):
+    with pytest.raises(GanzooError, match=r"^pacgan: --set point_d must be shared or joint"):
+        discriminator(POINTS, point_d=bad)
 
 
 @pytest.mark.parametrize("bad", [0, 17, 2.5, "2", True, None])
@@ -126,13 +134,56 @@ def test_image_networks_are_built_from_ganzoo_layers():
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
 
 
+def _maxouts(D: torch.nn.Module) -> list[tuple[int, int, int]]:
+    return [(m.linear.in_features, m.fan_out, m.pieces) for m in D.modules() if type(m).__name__ == "Maxout"]
+
+
 def test_the_paper_architecture_on_points():
-    G, D = generator(POINTS, latent_dim=2), discriminator(POINTS, pack=4)
+    G, D = generator(POINTS, latent_dim=2), discriminator(POINTS, pack=4, point_d="joint")
     linears = [m for m in G.modules() if isinstance(m, torch.nn.Linear)]
     assert [m.out_features for m in linears] == [400, 400, 400, 400, 2]
     assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules()) == 4
-    maxouts = [m for m in D.modules() if type(m).__name__ == "Maxout"]
-    assert [(m.linear.in_features, m.fan_out, m.pieces) for m in maxouts] == [(8, 200, 5), (200, 200, 5), (200, 200, 5)]
+    assert _maxouts(D) == [(8, 200, 5), (200, 200, 5), (200, 200, 5)]
+
+
+def test_the_shared_first_layer_is_the_papers_with_tied_blocks():
+    """point_d=shared (the spec's default) equals the paper's joint body whose first layer is
+    m times wider with the same weights in each member's block: still one judgment per pack."""
+    torch.manual_seed(0)
+    m = 3
+    D = discriminator(POINTS, pack=m, point_d="shared").eval()
+    assert _maxouts(D) == [(2, 200, 5), (m * 200, 200, 5), (200, 200, 5)]
+    first = D.body.first.linear
+    tied = torch.nn.Linear(2 * m, first.out_features * m)
+    with torch.no_grad():
+        tied.weight.copy_(torch.block_diag(*[first.weight] * m))
+        tied.bias.copy_(first.bias.repeat(m))
+    x = torch.randn(12, 2)
+    with torch.no_grad():
+        features = tied(x.reshape(4, 2 * m)).unflatten(1, (m, first.out_features // 5, 5)).amax(dim=3).flatten(1)
+        assert torch.allclose(D(x), D.body.rest(features).flatten().repeat_interleave(m), atol=1e-6)
+
+
+def test_runs_saved_before_point_d_resume_with_the_joint_body(tmp_path):
+    """A 0.3 run's config.json has no point_d: the factory's default rebuilds the joint body
+    its checkpoint holds (the 0.3 state-dict keys), while new runs get the spec's shared one."""
+    old_keys = ["body.0.linear.weight", "body.0.linear.bias", "body.1.linear.weight", "body.1.linear.bias",
+                "body.2.linear.weight", "body.2.linear.bias", "body.3.weight", "body.3.bias"]
+    assert list(discriminator(POINTS, pack=4).state_dict()) == old_keys
+    runner = CliRunner()
+    args = ["train", "pacgan", "--dataset", "ring8", "--steps", "4", "--batch-size", "8", "--device", "cpu", "-q"]
+    result = runner.invoke(cli, [*args, "--out", str(tmp_path / "new")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["options"]["point_d"] == "shared"
+    # A 0.3 run: the joint body, and no point_d in its config.json.
+    result = runner.invoke(cli, [*args, "--set", "point_d=joint", "--out", str(tmp_path / "old")])
+    assert result.exit_code == 0, result.output
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["options"]["point_d"]
+    config_path.write_text(json.dumps(config))
+    result = runner.invoke(cli, ["train", "--resume", str(tmp_path / "old"), "--steps", "6", "-q"])
+    assert result.exit_code == 0, result.output
 
 
 def test_listed_with_its_version():
