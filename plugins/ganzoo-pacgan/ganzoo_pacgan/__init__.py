@@ -5,4 +5,4 @@ hold only strings, and the torch networks in :mod:`ganzoo_pacgan.models` are imp
 only when a model is built, so ``ganzoo list`` stays free of torch.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
