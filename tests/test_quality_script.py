@@ -35,6 +35,21 @@ def test_a_run_trained_at_other_defaults_is_named_stale(tmp_path):
     assert quality._changed_recipe(tmp_path / "missing", job, 0) == []
 
 
+def test_a_row_with_settings_trains_and_checks_them(tmp_path):
+    """A row such as dcgan --reg r1:0.1 on Stacked MNIST: its flags reach the train command,
+    its run folder and label name them, and the recipe check compares against them."""
+    quality = _quality()
+    job = quality.Job("vanilla", "ring8", options={"norm": False}, settings={"reg": ["r1:1"], "lr_g": 1e-3})
+    assert job.flags == ["--lr-g", "0.001", "--reg", "r1:1", "--set", "norm=False"]
+    assert job.key == "vanilla-ring8-normFalse-lr_g-0.001-reg-r1-1"
+    assert job.label == "vanilla (--lr-g 0.001, --reg r1:1, norm=False)"
+    run = tmp_path / f"{job.key}-s0"
+    train(resolve("vanilla", dataset="ring8", steps=2, seed=0, device="cpu", out=str(run), reg=["r1:1"],
+                  lr_g=1e-3, options={"norm": False}), quiet=True)
+    assert quality._changed_recipe(run, job, 0) == []
+    assert quality._changed_recipe(run, quality.Job("vanilla", "ring8"), 0) == ["lr_g", "reg", "options"]
+
+
 def test_a_stale_run_that_is_training_is_left_alone(tmp_path):
     from ganzoo.engine.runlock import RunLock
 
