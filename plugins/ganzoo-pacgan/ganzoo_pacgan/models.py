@@ -143,13 +143,13 @@ def check_point_d(point_d: Any) -> str:
     if point_d not in POINT_D_KINDS:
         raise GanzooError(
             f"pacgan: --set point_d must be {' or '.join(POINT_D_KINDS)} (shared: the first layer reads each "
-            f"sample with the same weights; joint: the paper's, reading the concatenated pack), got {point_d!r}"
+            f"point with the same weights; joint: the paper's, reading the concatenated pack), got {point_d!r}"
         )
     return str(point_d)
 
 
 class SharedFirstBody(nn.Module):
-    """Scores one pack of 2-D points: the first maxout layer reads each sample with the
+    """Scores one pack of 2-D points: the first maxout layer reads each point with the
     same weights, the other two read the pack's concatenated features.
 
     The paper's body (``joint``) feeds the concatenated pack straight into its first layer,
