@@ -154,9 +154,12 @@ RECIPE = ("loss", "batch_size", "lr_g", "lr_d", "betas", "n_critic", "latent_dim
           "ema_decay", "lr_decay", "options", "augment", "discriminator")
 
 
-def _changed_recipe(run: Path, job: Job, seed: int) -> list[str]:
+def _changed_recipe(run: Path, job: Job, seed: int, steps: int) -> list[str]:
     """The RECIPE fields in which the run's config.json differs from what its train command
-    resolves to now (fields an older ganzoo did not record count as their defaults)."""
+    resolves to now (fields an older ganzoo did not record count as their defaults), and
+    ``steps`` when a learning-rate decay is scheduled over a total other than ``steps``:
+    resuming such a run to a new total would raise its decayed rates again, which no
+    fresh run of the same command does."""
     from ganzoo.engine.config import TrainConfig, resolve
 
     try:
@@ -165,7 +168,8 @@ def _changed_recipe(run: Path, job: Job, seed: int) -> list[str]:
         return []  # no record to compare: the checkpoint check decides
     want = resolve(job.model, dataset=job.dataset, seed=seed, out=str(run), options=dict(job.options),
                    **job.settings).to_dict()
-    return [k for k in RECIPE if json.dumps(have.get(k), sort_keys=True) != json.dumps(want.get(k), sort_keys=True)]
+    changed = [k for k in RECIPE if json.dumps(have.get(k), sort_keys=True) != json.dumps(want.get(k), sort_keys=True)]
+    return changed + ["steps"] if have.get("lr_decay") and have.get("steps") != steps else changed
 
 
 def _busy(run: Path) -> str | None:
@@ -222,7 +226,7 @@ def run_job(job: Job, seed: int, steps: int, eval_n: int | None, workdir: Path, 
                         "--device", device, "--out", str(run), "-q", *job.flags)
     done = _trained_steps(run)
     status = "trained"
-    changed = _changed_recipe(run, job, seed) if done >= 0 else []
+    changed = _changed_recipe(run, job, seed, steps) if done >= 0 else []
     if run.exists() and (changed or done < 0):
         busy = _busy(run)  # never move or delete a run another process is training right now
         if busy:

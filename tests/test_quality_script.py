@@ -26,13 +26,15 @@ def test_a_run_trained_at_other_defaults_is_named_stale(tmp_path):
     run = tmp_path / "vanilla-ring8-s0"
     train(resolve("vanilla", dataset="ring8", steps=2, seed=0, device="cpu", out=str(run)), quiet=True)
     job = quality.Job("vanilla", "ring8")
-    assert quality._changed_recipe(run, job, 0) == []
+    assert quality._changed_recipe(run, job, 0, 2) == []
+    # its rates decay over its own 2 steps: resumed to 3 they would rise again, unlike a fresh run
+    assert quality._changed_recipe(run, job, 0, 3) == ["steps"]
     config = json.loads((run / "config.json").read_text())
     config["lr_g"], config["options"]["embed_dim"] = 1e-3, 3
     del config["lr_decay"]  # an older ganzoo did not record it: counts as its default (0), not as today's 0.5
     (run / "config.json").write_text(json.dumps(config))
-    assert quality._changed_recipe(run, job, 0) == ["lr_g", "lr_decay", "options"]
-    assert quality._changed_recipe(tmp_path / "missing", job, 0) == []
+    assert quality._changed_recipe(run, job, 0, 2) == ["lr_g", "lr_decay", "options"]
+    assert quality._changed_recipe(tmp_path / "missing", job, 0, 2) == []
 
 
 def test_a_row_with_settings_trains_and_checks_them(tmp_path):
@@ -46,8 +48,8 @@ def test_a_row_with_settings_trains_and_checks_them(tmp_path):
     run = tmp_path / f"{job.key}-s0"
     train(resolve("vanilla", dataset="ring8", steps=2, seed=0, device="cpu", out=str(run), reg=["r1:1"],
                   lr_g=1e-3, options={"norm": False}), quiet=True)
-    assert quality._changed_recipe(run, job, 0) == []
-    assert quality._changed_recipe(run, quality.Job("vanilla", "ring8"), 0) == ["lr_g", "reg", "options"]
+    assert quality._changed_recipe(run, job, 0, 2) == []
+    assert quality._changed_recipe(run, quality.Job("vanilla", "ring8"), 0, 2) == ["lr_g", "reg", "options"]
 
 
 def test_a_stale_run_that_is_training_is_left_alone(tmp_path):

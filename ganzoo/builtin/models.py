@@ -30,10 +30,10 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         # The 2-D mixtures: PacGAN's protocol uses 2-d noise and long training; batch 100 as its
         # authors'. R1 at 0.1 keeps every mode at its share (without it seeds lose grid25 modes
         # early and never regain them), the learning rates decayed over the second half sharpen
-        # the points, and 80,000 steps (17-19 CPU-minutes) lift grid25 from 89 % to 96 % high
-        # quality. Sweeps behind these numbers: benchmarks/results/mixture-sweeps.md.
+        # the points, and high quality keeps growing with length: 100,000 steps stay within the
+        # 30 CPU-minutes the zoo allows a 2-D run. Sweeps: benchmarks/results/mixture-sweeps.md.
         point_defaults=Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
-                                steps=80000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
+                                steps=100000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
     ))
     for spec in _ZOO:
         register(spec)
