@@ -52,8 +52,10 @@ and conv trunk) rather than copies of them. Image sides of the form
 Deviations from the paper: the 2-D discriminator's shared first layer (above); the
 training recipe is ganzoo's ``vanilla``'s for each kind of data (on the mixtures:
 Adam at 2e-4 with betas 0.5/0.999, R1 at 0.1, both rates decayed over the second
-half of 80,000 steps, an EMA generator; batch 120 rather than 100 so that packs of
-2 to 6 divide it), so that comparing the two isolates packing, where the paper's
+half of the run, an EMA generator; batch 120 rather than 100 so that packs of 2 to 6
+divide it; 80,000 steps, where ``vanilla`` now trains 100,000, because this
+discriminator costs about twice as much per step), so that comparing the two at equal
+steps isolates packing, where the paper's
 authors trained about 400,000 iterations with lr 1e-4 and beta1 0.8; on images the
 latent size is 100. z is drawn from N(0, I) by the engine.
 """
