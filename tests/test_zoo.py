@@ -382,6 +382,70 @@ def test_acgan_class_loss_errors():
         setup(_LinearCritic([1.0]), 0)
 
 
+def _info(options):
+    from ganzoo.api import Setup
+    from ganzoo.specs import resolve as resolve_target
+
+    info = resolve_target(get_registry().regularizer("info").target)(2.0)
+    G, D, _ = networks("infogan", (1, 8, 8))
+    info.setup(Setup(G=G, D=D, num_classes=0, options=options, device=torch.device("cpu"), data_shape=(1, 8, 8),
+                     n_critic=1, steps=1))
+    return info
+
+
+def test_infogan_weighs_its_continuous_codes_by_the_option():
+    """term = lambda * (cross-entropy of c1 + continuous_weight * 0.5 * sum of the continuous
+    codes' squared errors); a run saved before the option existed (no such key) keeps 1."""
+    features = torch.randn(6, 1024)
+    codes = {"c1": torch.tensor([0, 1, 2, 3, 4, 5]), "c2": torch.linspace(-1, 1, 6), "c3": torch.linspace(1, -1, 6)}
+    terms = {}
+    for weight in (0.0, 0.1, 1.0, None):
+        info = _info({} if weight is None else {"continuous_weight": weight})
+        torch.manual_seed(0)
+        info.d_modules["q"] = nn.Sequential(nn.Linear(1024, 12))  # the same Q for every weight
+        params = info.d_modules["q"](features)
+        terms[weight] = info.d_terms(_info_step(features, codes))["info"].item()
+    ce = torch.nn.functional.cross_entropy(params[:, :10], codes["c1"]).item()
+    squared = (0.5 * (codes["c2"] - params[:, 10]).pow(2).mean() + 0.5 * (codes["c3"] - params[:, 11]).pow(2).mean())
+    assert terms[0.0] == pytest.approx(2.0 * ce, rel=1e-5)
+    assert terms[0.1] == pytest.approx(2.0 * (ce + 0.1 * squared.item()), rel=1e-5)
+    assert terms[None] == terms[1.0] == pytest.approx(2.0 * (ce + squared.item()), rel=1e-5)
+    assert get_registry().model("infogan").options["continuous_weight"] == 0.1
+
+
+def _info_step(features, codes):
+    from ganzoo.api import Outputs, Step
+
+    zeros = torch.zeros(len(features))
+    cache = {"fake": Outputs(logits=zeros, features=features)}
+    return Step(phase="d", step=0, d_step=0, G=None, D=None, real=zeros[:, None], labels=None, z=zeros[:, None],
+                codes=codes, fake=zeros[:, None], num_classes=0, discriminate=lambda x, y: None, _cache=cache)
+
+
+@pytest.mark.parametrize("value", ["-1", "abc"])
+def test_a_bad_continuous_weight_is_one_line(tmp_path, value):
+    from conftest import assert_one_line_error
+
+    assert_one_line_error(["train", "infogan", "--dataset", "digits", "--steps", "1", "--set",
+                           f"continuous_weight={value}", "--out", tmp_path / "run"], "continuous_weight")
+
+
+def test_an_infogan_run_saved_before_the_option_resumes(tmp_path):
+    cfg = config("infogan", tmp_path, steps=2, ckpt_every=2)
+    train(cfg, quiet=True)
+    meta_path = tmp_path / "infogan" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["options"]["continuous_weight"]  # as ganzoo 0.3.0 wrote it
+    meta_path.write_text(json.dumps(meta))
+    from ganzoo.engine.build import read_run_config
+    from ganzoo.engine.config import TrainConfig
+
+    old = TrainConfig.from_dict(read_run_config(tmp_path / "infogan"))
+    old.steps = 3
+    train(old, resume=True, quiet=True)
+    assert ckpt.load_state(ckpt.checkpoint_dir(tmp_path / "infogan"))["step"] == 3
+
+
 def test_acgan_discriminator_learns_classes(tmp_path):
     # With the class loss the classifier head gets better than chance on real digits quickly.
     cfg = config("acgan", tmp_path, steps=40, batch_size=32, log_every=20, sample_every=40, ckpt_every=40)

@@ -152,6 +152,6 @@ _ZOO = [
         # and no further after (benchmarks/results/image-sweeps.md).
         defaults=Defaults(latent_dim=62, batch_size=64, steps=4000, **_INFOGAN_ADAM),
         terms=("info:1",),
-        options={"width": 64},
+        options={"width": 64, "continuous_weight": 0.1},
     ),
 ]

@@ -40,8 +40,13 @@ Deviations:
 - Q models each continuous code as a Gaussian with unit variance (the paper lets Q
   predict the variance too; fixing it is the common, steadier choice), so its term
   is 0.5 * (c - mu)^2;
-- lambda is 1 for all codes (``--reg info:W`` changes it); the paper uses 1 for the
-  categorical code and does not fix one value for the continuous ones;
+- lambda is 1 (``--reg info:W`` changes it) and the continuous codes' term counts 0.1
+  of it (``--set continuous_weight=W``, relative to the categorical code's; 1 weighs
+  all codes alike, as the paper's code does; the paper fixes no value for them). At
+  equal weights the continuous codes took over part of the digit's identity on mnist5k
+  (one of them turned a c1 value's 5s into 9s along its range), which cost the
+  categorical code its hold on the digit (benchmarks/results/image-sweeps.md). Runs
+  saved before the option existed keep equal weights when resumed;
 - G ends in Tanh for images in [-1, 1] (the paper: sigmoid on [0, 1]).
 """
 
@@ -142,12 +147,24 @@ class InfoGANDiscriminator(nn.Module):
         return self.adversarial(self.body(x)).squeeze(1)
 
 
-def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 62, width: int = 64) -> nn.Module:
+def check_continuous_weight(value: object) -> float:
+    """The ``continuous_weight`` option: a number from 0 (continuous codes left free) upward."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise GanzooError(f"infogan: --set continuous_weight must be a number >= 0 (the continuous codes' "
+                          f"weight relative to the categorical code's; 1 weighs them alike), got {value!r}")
+    return float(value)
+
+
+def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 62, width: int = 64,
+              continuous_weight: float = 1.0) -> nn.Module:
+    """``continuous_weight`` belongs to the ``info`` term and is ignored here; it is accepted
+    because a model's options are passed to both factories."""
     _unconditional(num_classes)
     return InfoGANGenerator(tuple(int(s) for s in shape), latent_dim, width)
 
 
-def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 62, width: int = 64) -> nn.Module:
+def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 62, width: int = 64,
+                  continuous_weight: float = 1.0) -> nn.Module:
     _unconditional(num_classes)
     return InfoGANDiscriminator(tuple(int(s) for s in shape), width)
 
@@ -156,15 +173,19 @@ class MutualInformation(Objective):
     """The ``info`` term: lambda * -L_I, estimated by Q on D's shared features.
 
     Needs a generator with ``codes`` and a discriminator whose ``heads`` return
-    ``features`` and that says how wide they are (``feature_dim``)."""
+    ``features`` and that says how wide they are (``feature_dim``). The continuous codes'
+    part is scaled by the model option ``continuous_weight``; a model without that option
+    (or a run saved before it existed) weighs every code alike."""
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()
         self.weight = float(weight)
+        self.continuous_weight = 1.0
         self.codes: tuple[Code, ...] = ()
 
     def setup(self, run: Setup) -> None:
         self.codes = codes_of(run.G)
+        self.continuous_weight = check_continuous_weight(run.options.get("continuous_weight", 1.0))
         if not self.codes:
             raise GanzooError("--reg info needs a generator with latent codes (the infogan model's); drop --reg info")
         features = getattr(run.D, "feature_dim", None)
@@ -186,7 +207,7 @@ class MutualInformation(Objective):
                 loss = loss + F.cross_entropy(params[:, at:at + code.size], codes[code.name])
                 at += code.size
             else:
-                loss = loss + 0.5 * (codes[code.name] - params[:, at]).pow(2).mean()
+                loss = loss + self.continuous_weight * 0.5 * (codes[code.name] - params[:, at]).pow(2).mean()
                 at += 1
         return self.weight * loss
 
