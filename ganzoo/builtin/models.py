@@ -44,7 +44,7 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
 # Default steps: most train on mnist5k in a few minutes on a 2-core CPU (at 1 thread on a
 # shared machine: dcgan/lsgan ~4 steps/s with their D head, acgan/cdcgan ~4, sngan ~2-5, wgan-gp
 # ~2.2 with its 5 critic steps, cgan ~13); dcgan, lsgan, sngan, acgan and cdcgan take 3,000
-# steps, infogan 4,000, cgan and vanilla 10,000 (times per model: benchmarks/results/quality.md). sngan and
+# steps, infogan 5,000, cgan and vanilla 10,000 (times per model: benchmarks/results/quality.md). sngan and
 # wgan-gp default to width 32 for speed; --set width=64 gives the papers' widths (see their
 # module docstrings).
 _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
@@ -148,9 +148,9 @@ _ZOO = [
         discriminator="ganzoo.models.infogan:discriminator",
         loss="nonsaturating",
         dataset="mnist5k",
-        # 4,000 steps: the codes keep separating the digits that c1 values share until then,
-        # and no further after (benchmarks/results/image-sweeps.md).
-        defaults=Defaults(latent_dim=62, batch_size=64, steps=4000, **_INFOGAN_ADAM),
+        # 5,000 steps: with the continuous codes' term at 0.1 the c1 values keep separating the
+        # digits they share until then (benchmarks/results/image-sweeps.md).
+        defaults=Defaults(latent_dim=62, batch_size=64, steps=5000, **_INFOGAN_ADAM),
         terms=("info:1",),
         options={"width": 64, "continuous_weight": 0.1},
     ),
