@@ -99,11 +99,25 @@ def sample_codes(G: Any, n: int, device: torch.device | str = "cpu", generator: 
     return {c.name: c.sample(n, device, generator) for c in codes_of(G)}
 
 
+def truncates_w(G: Any) -> bool:
+    """True for a generator that truncates in its own latent space (StyleGAN's average w):
+    it declares ``truncation = "w"`` and its forward takes ``truncation=psi``. Every other
+    generator is truncated by drawing z from a truncated normal instead."""
+    return getattr(G, "truncation", None) == "w"
+
+
 def generate(G: Any, z: torch.Tensor, labels: torch.Tensor | None = None,
-             codes: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-    """Call G as the contract says: ``codes=`` only for a generator that has codes, so
-    generators written before codes existed keep their two-argument forward."""
-    return G(z, labels, codes=codes) if codes else G(z, labels)
+             codes: dict[str, torch.Tensor] | None = None, truncation: float | torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """Call G as the contract says: ``codes=`` only for a generator that has codes and
+    ``truncation=`` only for one that truncates w itself, so generators written before
+    either existed keep their two-argument forward."""
+    kwargs: dict[str, Any] = {}
+    if codes:
+        kwargs["codes"] = codes
+    if truncation is not None and truncates_w(G):
+        kwargs["truncation"] = truncation
+    return G(z, labels, **kwargs)
 
 
 class Outputs(dict[str, Any]):
@@ -137,7 +151,8 @@ class Step:
     ``step`` counts generator updates done before this one; ``d_step`` counts
     discriminator updates (``step * n_critic + critic_step`` in phase "d"; in phase
     "g", the last one). ``real`` requires grad when an objective of the step has
-    ``needs_real_grad`` (R1 on ``d_real.logits``)."""
+    ``needs_real_grad`` (R1 on ``d_real.logits``); in phase "d", ``fake`` requires grad
+    when one has ``needs_fake_grad`` (R2 on ``d_fake.logits``)."""
 
     phase: Phase
     step: int
@@ -152,6 +167,14 @@ class Step:
     num_classes: int
     discriminate: Callable[[torch.Tensor, torch.Tensor | None], Outputs] = field(repr=False)
     _cache: dict[str, Outputs] = field(default_factory=dict, repr=False)
+    #: Values objectives report with :meth:`log`: logged as ``stat/NAME``, never optimised.
+    logged: dict[str, torch.Tensor | float] = field(default_factory=dict, repr=False)
+
+    def log(self, name: str, value: torch.Tensor | float) -> None:
+        """Report a value that is watched, not minimised (BEGAN's convergence measure, ADA's
+        augmentation probability): logged as ``stat/NAME`` beside the loss terms, averaged
+        over the log interval. Returning it as a term would add it to the loss."""
+        self.logged[name] = value
 
     @property
     def d_real(self) -> Outputs:
@@ -190,12 +213,16 @@ class Objective(ABC):
       Saved with every checkpoint and restored on ``--resume``.
     - ``needs_real_grad``: the real batch requires grad before D sees it, so a penalty
       can differentiate ``step.d_real.logits`` with respect to ``step.real``.
+    - ``needs_fake_grad`` (API 1.4): likewise for the generated batch of D's update, so a
+      penalty on it (R2) reuses ``step.d_fake`` instead of running D again.
+    - :meth:`Step.log` (API 1.4): report a value that is watched but not optimised.
     - ``double_backward``: the objective differentiates a gradient (R1, gradient
       penalty); ``--compile`` then leaves D uncompiled, since compiled graphs do not
       support double backward.
     """
 
     needs_real_grad: bool = False
+    needs_fake_grad: bool = False
     double_backward: bool = False
 
     def __init__(self) -> None:
@@ -222,4 +249,5 @@ class Objective(ABC):
         return None
 
 
-__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step", "codes_of", "generate", "sample_codes"]
+__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step", "codes_of", "generate", "sample_codes",
+           "truncates_w"]

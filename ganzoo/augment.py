@@ -156,11 +156,12 @@ def _check_policy(policy: tuple[str, ...]) -> tuple[str, ...]:
     return policy
 
 
-def parse_augment(text: str | None) -> Augment | None:
-    """``--augment`` text → an :class:`Augment`, or None for no augmentation.
+def parse_augment(text: str | None) -> nn.Module | None:
+    """``--augment`` text → an augmentation module, or None for no augmentation.
 
     ``none`` (or nothing) → None; ``diffaug`` → color,translation,cutout (the paper's
-    choice for small data); ``diffaug:color,translation`` → those policies in that order."""
+    choice for small data); ``diffaug:color,translation`` → those policies in that order;
+    ``ada`` or ``ada:target=0.6,kimg=100`` → adaptive augmentation (:mod:`ganzoo.ada`)."""
     if text is None:
         return None
     if not isinstance(text, str):
@@ -169,8 +170,12 @@ def parse_augment(text: str | None) -> Augment | None:
     if spec in ("", "none"):
         return None
     head, sep, tail = spec.partition(":")
+    if head.strip() == "ada":
+        from ganzoo.ada import parse_ada
+
+        return parse_ada(spec)
     if head.strip() != PREFIX:
-        raise GanzooError(f"unknown augmentation '{text}'; use none, {PREFIX} or {PREFIX}:POLICY,... "
+        raise GanzooError(f"unknown augmentation '{text}'; use none, ada, {PREFIX} or {PREFIX}:POLICY,... "
                           f"with policies from {', '.join(POLICIES)}")
     if not sep:
         return Augment(DEFAULT_POLICY)

@@ -377,12 +377,14 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @cli.command("train", cls=_TrainCommand)
 @click.argument("model", required=False)
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
-@click.option("--loss", help="Adversarial loss (see: ganzoo list losses).")
-@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][@EVERY], repeatable: --reg gp:10, --reg r1:10@16 "
-              "(lazy: every 16th D update); 'none' drops the model's defaults; naming one of the model's own "
-              "terms sets its weight, --reg info:2 (see: ganzoo list regularizers, ganzoo info MODEL).")
-@click.option("--augment", help="Differentiable augmentation of real and fake images before D: diffaug "
-              "(translation,cutout,color; Zhao et al. 2020) or diffaug:color,translation.")
+@click.option("--loss", help="Adversarial loss NAME[:KEY=VALUE,...], e.g. --loss lsgan:a=-1,b=1,c=0 "
+              "(see: ganzoo list losses).")
+@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][,KEY=VALUE...][@EVERY], repeatable: --reg gp:10, "
+              "--reg r1:10@16 (lazy: every 16th D update); 'none' drops the model's defaults; naming one of the "
+              "model's own terms sets its weight, --reg info:2 (see: ganzoo list regularizers, ganzoo info MODEL).")
+@click.option("--augment", help="Augmentation of real and fake images before D: ada (adaptive, Karras et al. 2020; "
+              "ada:target=0.6,kimg=100) or diffaug (translation,cutout,color; Zhao et al. 2020), "
+              "diffaug:color,translation.")
 @click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
 @click.option("--batch-size", type=int, help="Samples per step for D and G (per process under torchrun).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
@@ -513,6 +515,19 @@ CODE_HELP = ("Models with latent codes (InfoGAN), repeatable: c1=3 fixes a categ
              "Codes not given are drawn from their priors (same --seed, same codes in sample and generate).")
 
 
+#: ``--truncation`` help, shared by ``sample`` and ``generate``.
+TRUNCATION_HELP = ("Truncation psi, 0 < PSI ≤ 1; lower = more typical, less varied [default: 1, none]. StyleGAN-like "
+                   "models pull w toward its average (0: the average image); the others draw z from a normal cut "
+                   "at ±2, times PSI (BigGAN). Same --seed and PSI, same z in sample and generate.")
+
+
+def _truncation(text: str | None) -> float:
+    """``--truncation`` checked before anything loads; 1.0 (none) when not given."""
+    from ganzoo.onnx.runtime import check_truncation
+
+    return check_truncation(text, "--truncation")
+
+
 def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: str
                  ) -> tuple[dict[str, int | float], list[tuple[str, list[int]]], tuple[str, float, float] | None]:
     """``--code NAME=VALUE`` options → (fixed values, categorical ``all`` sweeps for the
@@ -628,19 +643,21 @@ def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int,
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the latents and codes (numpy; the same samples as ganzoo generate).")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
+@click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 @click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True,
               help="Picture to write (.png, .jpg, .webp, .tif); a scatter plot for 2-D points.")
 def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
-               output: str) -> None:
+               truncation: str | None, output: str) -> None:
     """Write an image grid (a scatter plot for 2-D data) from a trained run.
 
     \b
       ganzoo sample RUN_DIR -o grid.png
       ganzoo sample RUN_DIR --labels 3 -n 16 --seed 1
       ganzoo sample RUN_DIR --code c1=all --code c2=-1:1 -n 100   (InfoGAN: a row per c1, c2 along it)
+      ganzoo sample RUN_DIR --truncation 0.7
 
-    The same --seed, -n, --labels and --code give the same samples as ganzoo generate on
-    the run's export (same latents, same codes).
+    The same --seed, -n, --labels, --code and --truncation give the same samples as
+    ganzoo generate on the run's export (same latents, same codes).
     """
     _need_train("sample")
     import torch
@@ -652,21 +669,25 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
         raise GanzooError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
+    psi = _truncation(truncation)
     picture_path(output)
     G, meta, used = load_generator(run_dir, weights)
-    from ganzoo.onnx.runtime import latents, resolve_codes
+    from ganzoo.api import generate, truncates_w
+    from ganzoo.onnx.runtime import latents, resolve_codes, truncated_latents
 
     codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     model = str(meta.get("model", type(G).__name__))
     n, label_list, given, nrow = _layout(labels, code, cast(int, G.num_classes), codes, n, model)
-    z = torch.from_numpy(latents(n, cast(int, G.latent_dim), seed))  # the same latents as `ganzoo generate`
+    # the same latents as `ganzoo generate`: plain for a generator that truncates w itself, truncated otherwise
+    w_psi = psi if truncates_w(G) else None
+    z_np = latents(n, cast(int, G.latent_dim), seed) if w_psi is not None else \
+        truncated_latents(n, cast(int, G.latent_dim), seed, psi)
+    z = torch.from_numpy(z_np)
     y = torch.tensor(label_list) if label_list else None
+    # codes are drawn by the runtime's numpy function: the same codes as `ganzoo generate`
+    c = {name: torch.from_numpy(v) for name, v in resolve_codes(codes, given, n, seed, model=model).items()}
     with torch.no_grad():
-        if codes:  # drawn by the runtime's numpy function: the same codes as `ganzoo generate`
-            c = {name: torch.from_numpy(v) for name, v in resolve_codes(codes, given, n, seed, model=model).items()}
-            out = G(z, y, codes=c).numpy()
-        else:
-            out = G(z, y).numpy()
+        out = generate(G, z, y, c or None, truncation=w_psi).numpy()
     if meta["data"]["kind"] == "points":
         import numpy as np
 
@@ -789,8 +810,10 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
 @click.option("--interpolate", "frames", type=int, metavar="K",
               help="A latent walk of K frames (each sample from its --seed latent to its --seed+1 latent and "
               "back): an animated GIF with -o walk.gif, numbered PNGs with -o walk.png.")
+@click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
-                 output: str | None, npy: str | None, latent_dim: int | None, frames: int | None) -> None:
+                 output: str | None, npy: str | None, latent_dim: int | None, frames: int | None,
+                 truncation: str | None) -> None:
     """Sample from an exported generator with onnxruntime alone (no torch needed).
 
     \b
@@ -800,6 +823,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
       ganzoo generate exports/infogan.onnx --code c1=all --code c2=-1:1 -n 100   (a row per c1, c2 along it)
       ganzoo generate exports/infogan.onnx --code c1=7 --code c3=0.5
       ganzoo generate exports/dcgan.onnx --interpolate 24 -n 16 -o walk.gif
+      ganzoo generate exports/dcgan.onnx --truncation 0.7
     """
     import numpy as np
 
@@ -810,8 +834,9 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
         raise GanzooError(f"--n must be at least 1, got {n}")
     if seed < 0:
         raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
+    psi = _truncation(truncation)
     if frames is not None:
-        _walk(model_file, frames, n, labels, code, seed, provider, output, npy, latent_dim)
+        _walk(model_file, frames, n, labels, code, seed, provider, output, npy, latent_dim, psi)
         return
     if output is not None:
         picture_path(output)
@@ -819,7 +844,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
         check_writable(npy, "choose another --npy path", suffix=".npy")
     G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
     n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
-    out = G.sample(n, labels=label_list, codes=given or None, seed=seed)
+    out = G.sample(n, labels=label_list, codes=given or None, seed=seed, truncation=psi)
     drawable = (out.ndim == 4 and out.shape[1] in (1, 3, 4)) or (out.ndim == 2 and out.shape[1] == 2)
     if output is None and npy is None:
         output = "samples.png"
@@ -840,7 +865,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
 
 
 def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
-          output: str | None, npy: str | None, latent_dim: int | None) -> None:
+          output: str | None, npy: str | None, latent_dim: int | None, psi: float = 1.0) -> None:
     """``generate --interpolate K``: the walk's frames as a GIF or numbered PNGs."""
     from pathlib import Path
 
@@ -859,7 +884,8 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
         raise GanzooError(f"--interpolate draws image grids; '{G.model}' makes {G.output_shape} samples: "
                           "use ganzoo generate --npy for points")
     n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
-    written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed), output, nrow=nrow)
+    written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed, truncation=psi), output,
+                             nrow=nrow)
     where = written[0] if len(written) == 1 else f"{written[0]} ... {written[-1].name}"
     click.echo(f"wrote a {frames}-frame latent walk of {n} samples ({G.model}, {G.provider}) to {where}")
 
@@ -873,7 +899,7 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
               help="onnxruntime provider; auto takes CUDA only where it really loads.")
 def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
     """A local web page to explore an exported generator (onnxruntime, no torch): new
-    samples, a latent walk, a class and latent codes to fix, truncation of z, PNG download.
+    samples, a latent walk, a class and latent codes to fix, truncation (psi), PNG download.
 
     \b
       ganzoo demo exports/examples/cgan-digits.onnx      # then open http://127.0.0.1:8000/

@@ -2,7 +2,7 @@
 
 A small HTTP server (standard library only) runs the generator with onnxruntime — no
 torch — and the page asks it for pictures: new samples, a latent walk, a class and the
-latent codes to fix, a truncation of z, a PNG to download. The server listens on
+latent codes to fix, a truncation psi (as ``ganzoo generate --truncation``), a PNG to download. The server listens on
 127.0.0.1 unless told otherwise, caps what one request may ask for, answers a malformed
 request with a 4xx and a one-line message, and keeps serving after it.
 """
@@ -43,6 +43,7 @@ class Demo:
         m = self.model
         return {"model": m.model, "dataset": m.dataset, "steps": m.steps, "latent_dim": m.latent_dim,
                 "num_classes": m.num_classes, "codes": m.codes, "output_shape": list(m.output_shape or []),
+                "truncation": m.truncation,
                 "provider": m.provider, "limits": {"n": MAX_SAMPLES, "frames": MAX_FRAMES}}
 
     # -- queries --------------------------------------------------------------------------------
@@ -55,7 +56,7 @@ class Demo:
                              "frames and code.NAME")
         n = _integer(query, "n", 16, 1, MAX_SAMPLES)
         seed = _integer(query, "seed", 0, 0, 2**31 - 1)
-        truncation = _number(query, "truncation", 1.0, 0.05, 2.0)
+        truncation = _number(query, "truncation", 1.0, 0.0, 1.0)  # psi, as generate --truncation takes it
         labels, nrow = self._labels(query.get("label"), n)
         if labels is not None:
             n = len(labels)
@@ -93,14 +94,11 @@ class Demo:
         return np.full(n, label, dtype=np.int64), None
 
     def sample_png(self, query: dict[str, str]) -> bytes:
-        from ganzoo.onnx.runtime import latents
-
         n, labels, codes, nrow, seed, truncation = self._inputs(query)
         if "frames" in query:
             raise BadRequest("frames goes with /api/walk")
-        z = latents(n, self.model.latent_dim, seed) * np.float32(truncation)
         with self.lock:
-            out = self.model.run(z, labels, self.model.check_codes(codes or None, n, seed))
+            out = self.model.sample(n, labels=labels, codes=codes or None, seed=seed, truncation=truncation)
         return _png(out, nrow)
 
     def walk_gif(self, query: dict[str, str]) -> bytes:
@@ -115,7 +113,7 @@ class Demo:
         if frames * n * math.prod(shape) > MAX_PIXELS:
             raise BadRequest(f"{frames} frames of {n} samples are more than one walk may hold; ask for fewer")
         with self.lock:
-            batches = walk(self.model, n, frames, labels, codes or None, seed, scale=truncation)
+            batches = walk(self.model, n, frames, labels, codes or None, seed, truncation=truncation)
         pictures = [_picture(image_grid(b, nrow=nrow), shape[-1]) for b in batches]
         buffer = io.BytesIO()
         pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],

@@ -56,13 +56,19 @@ class Wasserstein(Loss):
 
 
 class LeastSquares(Loss):
-    """Mao et al. 2017 with the 0-1 coding (a=0, b=1, c=1), on the logits directly."""
+    """Mao et al. 2017, on the logits directly: D pulls real logits to ``b`` and fake ones to
+    ``a``, G pulls fake ones to ``c``. The default 0-1 coding (a=0, b=1, c=1) is the paper's
+    eq. 9; a=-1, b=1, c=0 is its eq. 8, which minimises the Pearson chi-squared divergence
+    (``--loss lsgan:a=-1,b=1,c=0``)."""
+
+    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> None:
+        self.a, self.b, self.c = float(a), float(b), float(c)
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+        return 0.5 * ((real_logits - self.b) ** 2).mean() + 0.5 * ((fake_logits - self.a) ** 2).mean()
 
     def g_loss(self, fake_logits: Tensor) -> Tensor:
-        return 0.5 * ((fake_logits - 1) ** 2).mean()
+        return 0.5 * ((fake_logits - self.c) ** 2).mean()
 
 
 class Hinge(Loss):

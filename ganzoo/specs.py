@@ -142,11 +142,14 @@ class ModelSpec(_Spec):
 
 @dataclass(frozen=True)
 class LossSpec(_Spec):
-    """An adversarial loss. ``target()`` returns an object with
-    ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``, both on raw logits."""
+    """An adversarial loss. ``target(**params)`` returns an :class:`ganzoo.api.Objective`, or
+    an object with ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``, both on
+    raw logits. ``params`` (API 1.4) names the keyword parameters the user may set with
+    ``--loss NAME:key=value`` and their defaults, whose types the values must have."""
 
     target: Target = ""
     paper: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name("loss", self.name)
@@ -155,13 +158,15 @@ class LossSpec(_Spec):
 @dataclass(frozen=True)
 class RegularizerSpec(_Spec):
     """A term added to the losses that needs the discriminator and the batches
-    (gradient penalty, R1, an auxiliary classifier). ``target(weight)`` returns an
-    object with ``d_term(D, real, fake, labels)`` and ``g_term(D, fake, labels)``
-    (either may return None)."""
+    (gradient penalty, R1, an auxiliary classifier). ``target(weight, **params)`` returns an
+    :class:`ganzoo.api.Objective`, or an object with ``d_term(D, real, fake, labels)`` and
+    ``g_term(D, fake, labels)`` (either may return None). ``params`` (API 1.4): as
+    :class:`LossSpec`'s, set with ``--reg NAME:WEIGHT,key=value``."""
 
     target: Target = ""
     paper: str = ""
     default_weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name("regularizer", self.name)

@@ -820,6 +820,8 @@ def _check_in_loop(kind: str, name: str, registry: Registry | None, model: str |
             train(cfg, quiet=True, registry=reg, echo=lambda message: None)
             cfg.steps = 3
             train(cfg, resume=True, quiet=True, registry=reg, echo=lambda message: None)
+            cfg.out = str(out.parent / "straight")
+            train(cfg, quiet=True, registry=reg, echo=lambda message: None)
         except GanzooError as exc:
             raise _fail(subject, "training", f"{where} stopped: {exc}") from None
         except Exception as exc:
@@ -829,6 +831,44 @@ def _check_in_loop(kind: str, name: str, registry: Registry | None, model: str |
     terms = {k for r in rows for k in r if k.startswith(("d/", "g/"))}
     if [r.get("step") for r in rows] != [1, 2, 3] or not terms:
         raise _fail(subject, "training", f"{where} logged {rows} instead of steps 1-3 with named terms")
+    _check_state_restored(subject, where, out, out.parent / "straight")
+
+
+def _objective_states(run: Path) -> list[Any]:
+    import torch
+
+    return list(torch.load(run / "checkpoint" / "state.pt", weights_only=True).get("objectives") or [])
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    import torch
+
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and bool(torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-7))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def _check_state_restored(subject: str, where: str, resumed: Path, straight: Path) -> None:
+    """Objective state (an equilibrium constant, an augmentation probability) must come back
+    on ``--resume``: saved after 2 steps and resumed to 3, it must equal an unbroken 3-step
+    run's. Saving it is not enough; a state that restarts from its initial value on resume
+    silently changes the run."""
+    got, want = _objective_states(resumed), _objective_states(straight)
+    if not _same_state(got, want):
+        raise _fail(subject, "training", f"{where}: the objective state after --resume ({_short_repr(got)}) differs "
+                    f"from an uninterrupted run's ({_short_repr(want)})",
+                    "load_state_dict(state) must restore everything state_dict() returned")
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _resolves(registry: Registry, kind: str, name: str, spec: Any) -> bool:

@@ -133,10 +133,12 @@ RESUMABLE = [
     ("infogan", {}),
     ("dcgan", {"reg": ["r1:10@2"], "augment": "diffaug", "dataset": "digits"}),
     ("acgan", {"dataset": "digits"}),
+    ("r3gan", {"dataset": "digits", "options": {"width": 16}}),
+    ("dcgan", {"augment": "ada:kimg=1", "dataset": "digits", "options": {"width": 8}}),
 ]
 
 
-@pytest.mark.parametrize("model,overrides", RESUMABLE, ids=[m for m, _ in RESUMABLE])
+@pytest.mark.parametrize("model,overrides", RESUMABLE, ids=[m + ("-ada" if "augment" in o else "") for m, o in RESUMABLE])
 def test_new_objectives_train_and_resume_bit_exactly(tmp_path, model, overrides):
     _train(tmp_path, model, "straight", **overrides)
     _train(tmp_path, model, "resumed", steps=2, **overrides)
@@ -471,3 +473,20 @@ def test_a_regularizer_given_twice_is_refused_before_the_run_folder_exists(tmp_p
     assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--reg", "r1:1", "--reg", "r1:2@4", "--out", out],
                           "'r1' is given twice")
     assert not out.exists()
+
+
+class Forgetful(Counter):
+    """Saves its state but does not restore it: a resumed run silently starts counting again."""
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_kit_fails_an_objective_that_does_not_restore_its_state():
+    from ganzoo.testing import ConformanceError, check_regularizer
+
+    registry = _registry_with(regs={"counter": Counter, "forgetful": Forgetful})
+    check_regularizer("counter", registry)  # restores: passes
+    with pytest.raises(ConformanceError, match=r"after --resume .* differs from an uninterrupted run's.*"
+                                               r"load_state_dict\(state\) must restore"):
+        check_regularizer("forgetful", registry)

@@ -80,3 +80,23 @@ def test_each_row_says_which_target_it_misses_by_its_mean_over_seeds():
     assert quality.verdict("mnist5k", [{"frechet_distance": 24.0, "conditional_accuracy": None}], [None]) == "met"
     assert quality.verdict("mnist5k", [{"frechet_distance": 39.72}], [None]) == "missed: Fréchet distance 39.72 > 30"
     assert quality.verdict("digits", [{"frechet_distance": 99.0}], [None]) == "—"  # no target on that data set
+
+
+def test_rows_with_their_own_or_relative_targets():
+    quality = _quality()
+    stacked = [{"modes_captured": 1000, "kl": 0.07}]
+    assert quality.verdict("stacked-mnist", stacked, [50.0]) == "met"  # the data set's own bound is 0.1
+    assert quality.verdict("stacked-mnist", stacked, [50.0], "r3gan") == "missed: KL 0.07 > 0.05"
+    fd = [{"frechet_distance": 60.0}]
+    assert quality.verdict("emoji", fd, [None], "r3gan", {"dcgan": 130.0}) == "met"
+    assert quality.verdict("emoji", fd, [None], "r3gan", {"dcgan": 100.0}) == \
+        "missed: Fréchet distance 60 > 0.5 × dcgan's 100"
+    assert quality.verdict("emoji", fd, [None], "stylegan2", {}) == "missed: no dcgan row on emoji to compare with"
+    assert quality.verdict("emoji", fd, [None], "dcgan", {"dcgan": 60.0}) == "—"
+    jobs = quality.plan([{"name": m, "dataset": "emoji", "plugin": "ganzoo"} for m in ("dcgan", "r3gan", "stylegan2")],
+                        None)
+    keys = [j.key for j in jobs]
+    assert "r3gan-stacked-mnist-width32" in keys and "stylegan2-emoji-1k-augment-ada" in keys
+    r3 = next(j for j in jobs if j.key == "r3gan-stacked-mnist-width32")
+    assert quality._steps_for(r3, quality.BUDGETS["cpu"]) == quality.R3GAN_STACKED_STEPS
+    assert quality._steps_for(r3, quality.BUDGETS["tiny"]) == 30

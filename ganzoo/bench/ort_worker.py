@@ -38,6 +38,7 @@ from ganzoo.bench._timing import (
     time_cell,
     worker_main,
 )
+from ganzoo.onnx import TRUNCATION
 
 TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 #: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
@@ -119,6 +120,8 @@ def _feeds(z: np.ndarray, labels: np.ndarray | None, names: list[str],
     if labels is not None:
         feeds[names[1]] = labels
     feeds.update(codes or {})  # graph inputs named as the codes
+    if TRUNCATION in names:  # a generator that truncates w: timed untruncated
+        feeds[TRUNCATION] = np.ones(1, np.float32)
     return feeds
 
 

@@ -46,6 +46,16 @@ _SPECS = [
         shape=(3, 32, 32), num_classes=10,
     ),
     DatasetSpec(
+        name="emoji", summary="1,861 Noto colour emoji on white, 32x32 or 64x64, 9 Unicode groups",
+        source="Debian fonts-noto-color-emoji + unicode-data (offline)", target="ganzoo.data.emoji:emoji",
+        shape=(3, 32, 32), num_classes=9,
+    ),
+    DatasetSpec(
+        name="emoji-1k", summary="1,000 of the emoji (each group at its share, a fixed draw): the limited-data set",
+        source="Debian fonts-noto-color-emoji + unicode-data (offline)", target="ganzoo.data.emoji:emoji_1k",
+        shape=(3, 32, 32), num_classes=9,
+    ),
+    DatasetSpec(
         name="folder",
         summary="Any image folder or zip archive (folder:PATH); labels from dataset.json or class sub-folders",
         source="local files", target="ganzoo.data.images:folder", takes_argument=True,

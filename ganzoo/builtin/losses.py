@@ -27,9 +27,10 @@ def ganzoo_register_losses(register: Callable[[LossSpec], None]) -> None:
     ))
     register(LossSpec(
         name="lsgan",
-        summary="Least squares with targets a=0 (fake), b=1 (real), c=1 (G)",
+        summary="Least squares with targets a (fake), b (real), c (G); lsgan:a=-1,b=1,c=0 is the chi-squared coding",
         paper="Mao et al. 2017, Least Squares Generative Adversarial Networks",
         target="ganzoo.losses:LeastSquares",
+        params={"a": 0.0, "b": 1.0, "c": 1.0},
     ))
     register(LossSpec(
         name="hinge",
@@ -42,4 +43,10 @@ def ganzoo_register_losses(register: Callable[[LossSpec], None]) -> None:
         summary="Relativistic average (RaSGAN): is real data more realistic than the fakes on average, and vice versa",
         paper="Jolicoeur-Martineau 2018, The relativistic discriminator: a key element missing from standard GAN",
         target="ganzoo.objectives.ragan:RelativisticAverage",
+    ))
+    register(LossSpec(
+        name="rpgan",
+        summary="Relativistic pairing: each real sample against one generated sample (R3GAN's loss; add r1 and r2)",
+        paper="Jolicoeur-Martineau 2019; Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
+        target="ganzoo.objectives.rpgan:RelativisticPairing",
     ))

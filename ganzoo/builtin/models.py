@@ -54,6 +54,10 @@ _DCGAN_ADAM: _Adam = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 # neither change alone drew digits, both together did; on Stacked MNIST the head made
 # channels drop digits and the paper's plain logit did better (benchmarks/results/image-sweeps.md).
 _INFOGAN_ADAM: _Adam = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+# R3GAN on the 2-D mixtures: vanilla's MLPs and point recipe (latent 2, batch 100, long training,
+# rates decayed over the second half) with the model's own loss and R1 + R2 terms (unmeasured there).
+_R3GAN_POINTS = Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=100000,
+                         lr_decay=0.5, ema=True, ema_decay=0.999)
 _ZOO = [
     ModelSpec(
         name="dcgan",
@@ -117,6 +121,37 @@ _ZOO = [
         options={"width": 32, "norm": "none"},
     ),
     ModelSpec(
+        name="r3gan",
+        summary="R3GAN: relativistic pairing loss with R1 and R2, a normalisation-free ResNet of grouped convolutions",
+        paper="Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
+        generator="ganzoo.models.r3gan:generator",
+        discriminator="ganzoo.models.r3gan:discriminator",
+        loss="rpgan",
+        dataset="emoji",
+        # The paper's optimiser (Adam, betas 0 and 0.99, equal rates) and its CIFAR-10 gamma for R1
+        # and R2, which are the model's own terms: `--reg r1:G --reg r2:G` retunes them.
+        defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
+                          ema=True, ema_decay=0.999),
+        terms=("r1:0.05", "r2:0.05"),
+        options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
+        point_defaults=_R3GAN_POINTS,
+    ),
+    ModelSpec(
+        name="cr3gan",
+        summary="Class-conditional R3GAN: label embedding joins z in G, projection in D",
+        paper="Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
+        generator="ganzoo.models.r3gan:generator",
+        discriminator="ganzoo.models.r3gan:discriminator",
+        loss="rpgan",
+        dataset="emoji",
+        conditional=True,
+        defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
+                          ema=True, ema_decay=0.999),
+        terms=("r1:0.05", "r2:0.05"),
+        options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
+        point_defaults=_R3GAN_POINTS,
+    ),
+    ModelSpec(
         name="lsgan",
         summary="Least squares GAN: DCGAN networks, least-squares loss",
         paper="Mao et al. 2017, Least Squares Generative Adversarial Networks",
@@ -153,5 +188,27 @@ _ZOO = [
         defaults=Defaults(latent_dim=62, batch_size=64, steps=5000, **_INFOGAN_ADAM),
         terms=("info:1",),
         options={"width": 64, "continuous_weight": 0.1},
+    ),
+    ModelSpec(
+        name="stylegan2",
+        summary="StyleGAN2: mapping net, modulated convs, noise, skip G, residual D; truncation in w",
+        paper="Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN",
+        generator="ganzoo.models.stylegan2:generator",
+        discriminator="ganzoo.models.stylegan2:discriminator",
+        loss="nonsaturating",
+        dataset="emoji",
+        # The paper's optimiser (Adam at 0.0025, betas 0 and 0.99), lazy R1 every 16 D updates and
+        # path length every 4 G updates at its weight 2. R1's gamma is StyleGAN2-ADA's CIFAR-10 value,
+        # 0.01 (its heuristic 0.0002 * 32^2 / batch 32 gives 0.0064; FFHQ-1024 takes 10). The EMA's
+        # decay 0.998 is the paper's 10k-image half-life at batch 32. CPU sizes where the paper has
+        # z and w of 512 and 512 channels: z and w 128, channels 32 at 32 px doubling to 128. At
+        # 1 thread on a shared 2-core machine (load 4-5) that trains 1.3-2.4 steps/s on emoji at
+        # 32 px (3,000 steps in 30 minutes: emoji-like shapes and colours, still speckled).
+        defaults=Defaults(latent_dim=128, batch_size=32, lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), steps=3000,
+                          reg=("r1:0.01@16", "pl:2@4"), ema=True, ema_decay=0.998),
+        options={"channels": 32, "max_channels": 128, "mapping_layers": 8, "mixing": 0.9, "w_dim": 128},
+        # On 2-D points both networks are vanilla's MLPs (no mapping for path length): vanilla's point recipe.
+        point_defaults=Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
+                                steps=100000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
     ),
 ]

@@ -22,6 +22,13 @@ def ganzoo_register_regularizers(register: Callable[[RegularizerSpec], None]) ->
         default_weight=1.0,
     ))
     register(RegularizerSpec(
+        name="r2",
+        summary="R2: weight/2 * E[||grad D(G(z))||^2] on generated data, on the D pass the loss already made",
+        paper="Mescheder et al. 2018; Huang et al. 2024 (R3GAN pairs it with R1)",
+        target="ganzoo.objectives.penalties:R2",
+        default_weight=1.0,
+    ))
+    register(RegularizerSpec(
         name="acgan-aux",
         summary=("ACGAN's class loss on D's class head: real (and, with --set aux_fakes=true, fake) images for D, "
                  "fake for G"),
@@ -35,4 +42,11 @@ def ganzoo_register_regularizers(register: Callable[[RegularizerSpec], None]) ->
         paper="Chen et al. 2016, InfoGAN: Interpretable Representation Learning by Information Maximizing GANs",
         target="ganzoo.models.infogan:MutualInformation",
         default_weight=1.0,
+    ))
+    register(RegularizerSpec(
+        name="pl",
+        summary="Path-length regularisation of a style-based G: weight * E[(||J_w^T y|| - a)^2]; pl:2@4 as the paper",
+        paper="Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN",
+        target="ganzoo.objectives.path_length:PathLength",
+        default_weight=2.0,
     ))

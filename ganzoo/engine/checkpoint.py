@@ -1,12 +1,16 @@
 """Checkpoints that survive a kill at any instant: safetensors weights plus a weights-only ``state.pt``.
 
 A save writes a complete checkpoint into ``.checkpoint-ID.tmp``, flushes it to disk and
-renames it ``.checkpoint-ID.ready``: from then on it is known to be whole. Only then is
-the previous ``checkpoint/`` moved aside and the new one renamed into place, and only
-after that is the old one deleted. So at every instant a complete checkpoint is
-reachable — ``checkpoint/``, a ``.ready`` one, or ``.checkpoint.old`` — and
-:func:`checkpoint_dir` picks the newest of them; :func:`tidy` (run when training
-starts) promotes it and deletes the half-written ``.tmp`` folders a kill left behind.
+renames it ``.checkpoint-ID.ready``. Only then is the previous ``checkpoint/`` moved aside
+(``.checkpoint.old``) and the new one renamed into place, and only after that is the old
+one deleted. So at every instant a complete checkpoint is reachable — ``checkpoint/``, a
+``.ready`` one, or ``.checkpoint.old``. A staged folder (``.ready`` or ``.old``) may also be
+a stale copy or a damaged one, so it is trusted only after it is read whole (every file
+there and parsing, weights finite, a step in ``state.pt``) and only when it is strictly
+newer than a whole ``checkpoint/``: :func:`checkpoint_dir` picks by that rule without
+moving anything; :func:`tidy` (run under the lock when training resumes) promotes the pick,
+deletes the half-written ``.tmp`` folders and renames every staged folder it passes over
+``.checkpoint-ID.rejected``, with a note, so no data is lost and no run rolls back.
 Loading never unpickles code: weights are safetensors and ``state.pt`` is read with
 ``weights_only=True``.
 """
@@ -17,7 +21,9 @@ import io
 import os
 import shutil
 import signal
+import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +32,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from ganzoo.errors import GanzooError, io_error
+from ganzoo.errors import GanzooError, io_error, writing
 
 CHECKPOINT = "checkpoint"
 OLD = f".{CHECKPOINT}.old"
@@ -133,58 +139,143 @@ def _promote(run_dir: Path, ready: Path, step: int = -1) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _complete(folder: Path) -> bool:
-    return (folder / GENERATOR).is_file() and (folder / STATE).is_file()
-
-
-def _candidates(run_dir: Path) -> list[Path]:
-    """Complete checkpoints a run folder holds, newest first: an interrupted save's
-    ``.ready`` folders are newer than ``checkpoint/``, which is newer than ``.checkpoint.old``."""
-    ready = sorted(run_dir.glob(f".{CHECKPOINT}-*.ready"), key=_step_of, reverse=True)
-    return [c for c in (*ready, run_dir / CHECKPOINT, run_dir / OLD) if _complete(c)]
-
-
-def _step_of(folder: Path) -> int:
+def _verify(folder: Path, needed: set[str]) -> tuple[int | None, str]:
+    """(step, "") when ``folder`` is a whole checkpoint, else (None, why not): every needed
+    file is there, every weights file parses and is finite, state.pt loads and has a step."""
+    if not folder.is_dir():
+        return None, "not a folder"
+    missing = sorted(name for name in needed if not (folder / name).is_file())
+    if missing:
+        return None, f"{', '.join(missing)} missing"
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            tensors = load_file(str(path))
+        except Exception:  # safetensors raises its own error, or OSError, or worse on odd bytes
+            return None, f"{path.name} unreadable"
+        if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
+            return None, f"{path.name} holds NaN or infinite weights"
     try:
-        return int(load_state(folder)["step"])
-    except (GanzooError, KeyError, TypeError, ValueError):
-        return -1
+        state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    except Exception:  # what torch raises on foreign bytes varies: IndexError, UnpicklingError, ...
+        return None, f"{STATE} unreadable"
+    step = state.get("step") if isinstance(state, dict) else None
+    if not isinstance(step, int) or isinstance(step, bool):
+        return None, f"{STATE} holds no step"
+    return step, ""
+
+
+def _shown(folder: Path) -> str:
+    return f"{CHECKPOINT}/" if folder.name == CHECKPOINT else folder.name
+
+
+def _survey(run_dir: Path) -> tuple[Path | None, int | None, list[tuple[Path, int | None, str]]]:
+    """The checkpoint to use, its step (None when nothing was checked) and every other
+    checkpoint folder with its step (None when damaged) and why it is not used. With no
+    staged folder ``checkpoint/`` is taken unread (loading it checks it); else every folder
+    is verified and the newest whole one wins, ``checkpoint/`` before ``.checkpoint.old``
+    before a ``.ready`` of the same step: a staged folder is only used when it is strictly
+    newer than a whole ``checkpoint/``."""
+    final, old = run_dir / CHECKPOINT, run_dir / OLD
+    staged = sorted(run_dir.glob(f".{CHECKPOINT}-*.ready")) + ([old] if old.is_dir() else [])
+    if not staged:
+        return (final if final.is_dir() else None), None, []
+    needed = {GENERATOR, DISCRIMINATOR, STATE}
+    base = {*needed, *(p.name for p in final.glob("*.safetensors"))}
+    checked = [(final, *_verify(final, needed))] if final.is_dir() else []
+    checked += [(folder, *_verify(folder, base)) for folder in staged]
+    rank = {final: 2, old: 1}
+    whole = [(step, rank.get(folder, 0), folder) for folder, step, _ in checked if step is not None]
+    if not whole:
+        return None, None, checked
+    best, _, chosen = max(whole, key=lambda w: w[:2])
+    others = []
+    for folder, step, why in checked:
+        if folder != chosen:
+            than = "older than" if step is not None and step < best else "not newer than"
+            others.append((folder, step, why or f"step {step}, {than} {_shown(chosen)} at step {best}"))
+    return chosen, best, others
 
 
 def previous_step(run_dir: Path) -> int | None:
-    """The step of the newest complete checkpoint, or None when there is none."""
-    found = _candidates(Path(run_dir)) if Path(run_dir).is_dir() else []
-    return _step_of(found[0]) if found else None
+    """The step of the checkpoint a resume would use, or None when there is none."""
+    if not Path(run_dir).is_dir():
+        return None
+    chosen, step, _ = _survey(Path(run_dir))
+    return step if step is not None or chosen is None else _step_of(chosen)
+
+
+def _step_of(folder: Path) -> int | None:
+    try:
+        return int(load_state(folder)["step"])
+    except (GanzooError, KeyError, TypeError, ValueError):
+        return None
 
 
 def has_checkpoint(run_dir: Path) -> bool:
-    return bool(_candidates(Path(run_dir))) if Path(run_dir).is_dir() else False
-
-
-def tidy(run_dir: Path) -> None:
-    """Undo what a kill during a save left: the newest complete checkpoint becomes
-    ``checkpoint/``; half-written ``.tmp`` folders and older leftovers are deleted.
-    Called by the process that holds the run folder's lock, before it trains."""
+    """Whether a resume has a checkpoint to continue from: a damaged ``checkpoint/`` or
+    ``.checkpoint.old`` counts, so that resuming names the damage instead of starting over."""
     run_dir = Path(run_dir)
-    for tmp in run_dir.glob(f".{CHECKPOINT}-*.tmp"):
-        shutil.rmtree(tmp, ignore_errors=True)
-    found = _candidates(run_dir)
-    if found and found[0].name.endswith(".ready"):
-        _promote(run_dir, found[0])
-    for leftover in run_dir.glob(f".{CHECKPOINT}-*.ready"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    if (run_dir / CHECKPOINT).exists():
-        shutil.rmtree(run_dir / OLD, ignore_errors=True)
+    if not run_dir.is_dir():
+        return False
+    return (run_dir / CHECKPOINT).is_dir() or (run_dir / OLD).is_dir() or _survey(run_dir)[0] is not None
+
+
+def _set_aside(folder: Path) -> Path:
+    aside = folder.with_suffix(".rejected") if folder.name.endswith(".ready") else folder
+    if aside == folder or aside.exists():
+        aside = folder.parent / f".{CHECKPOINT}-{uuid.uuid4().hex[:8]}.rejected"
+    folder.rename(aside)
+    return aside
+
+
+def tidy(run_dir: Path, echo: Callable[[str], None] | None = None) -> None:
+    """Undo what a kill during a save left, before training resumes (called by the process
+    that holds the run folder's lock): half-written ``.tmp`` folders are deleted and the
+    checkpoint :func:`_survey` picks becomes ``checkpoint/``. A staged folder that is not
+    used is renamed ``.checkpoint-ID.rejected``, never deleted, with one note through
+    ``echo`` (stderr when None); so is a damaged ``checkpoint/`` that a whole staged one
+    replaces. ``.checkpoint.old`` is the superseded checkpoint: once another is used it is
+    deleted (damaged, it is a deletion a kill cut short); when nothing whole is left it and
+    ``checkpoint/`` stay where they are, for :func:`checkpoint_dir` to name the damage."""
+    run_dir = Path(run_dir)
+    say = echo or (lambda line: print(line, file=sys.stderr))
+    final, old = run_dir / CHECKPOINT, run_dir / OLD
+    with writing(run_dir, "fix its permissions or free some space, then resume", action="tidy the checkpoints in"):
+        for tmp in run_dir.glob(f".{CHECKPOINT}-*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        chosen, step, others = _survey(run_dir)
+        after = f"the run continues from step {step}" if chosen is not None else "no whole checkpoint is left"
+        for folder, kept, why in others:
+            if chosen is None and folder in (final, old):
+                continue  # left in place: resuming names their damage
+            if folder == old:
+                shutil.rmtree(old)
+            elif folder != final or kept is None:  # a whole, older checkpoint/ is replaced as a save does it
+                say(f"note: set aside '{_shown(folder)}' as '{_set_aside(folder).name}' ({why}); {after}")
+        if chosen == old:
+            old.rename(final)
+            _sync_folder(run_dir)
+        elif chosen is not None and chosen != final:
+            _promote(run_dir, chosen)
+        elif final.is_dir() and old.is_dir():
+            shutil.rmtree(old)
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
-    """The newest complete checkpoint of a run, wherever a killed save left it."""
+    """The checkpoint a resume, sample, export or eval reads, wherever a killed save left it
+    (see :func:`_survey`); nothing is moved, so this runs without the run folder's lock."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise GanzooError(f"run directory '{run_dir}' does not exist")
-    found = _candidates(run_dir)
-    if found:
-        return found[0]
+    chosen, _, others = _survey(run_dir)
+    if chosen is None and others:  # a save running beside us may have renamed folders as they were read
+        chosen, _, others = _survey(run_dir)
+    if chosen is not None:
+        return chosen
+    if others:
+        damage = "; ".join(f"'{_shown(folder)}': {why}" for folder, _, why in others)
+        raise GanzooError(f"run directory '{run_dir}' holds no whole checkpoint ({damage}); restore one from a backup "
+                          f"or start the run again with a new --out")
     raise GanzooError(f"run directory '{run_dir}' has no checkpoint yet (training stopped before its first one); "
                       f"continue it with: ganzoo train --resume {run_dir}")
 

@@ -6,10 +6,10 @@ Two things go wrong with a plain EMA of a GAN generator:
   steps, so early EMA samples are worse than the raw generator's. The decay is warmed
   up instead (timm's schedule: 1 - (1 + step)^-3/4, capped at the configured decay,
   which it reaches after about 10,000 steps at 0.999);
-- BatchNorm running statistics are averaged alongside the weights, but an average of
-  statistics is not the statistics of the averaged weights. Before the EMA generator
-  is used (sample grids, the checkpoint that ``sample``, ``export`` and ``eval`` read),
-  its statistics are measured again from its own activations on fixed latents.
+- buffers are not weights: they are copied from G at every update (:func:`update_ema`),
+  and BatchNorm running statistics, which belong to neither set of weights, are
+  measured again from the EMA generator's own activations on fixed latents before it is
+  used (sample grids, the checkpoint that ``sample``, ``export`` and ``eval`` read).
 """
 
 from __future__ import annotations
@@ -26,10 +26,22 @@ RECALIBRATION_BATCHES = 16
 
 
 def make_ema(G: nn.Module, decay: float, device: torch.device) -> Any:
-    """timm's EMA of ``G`` with its decay warm-up."""
+    """timm's EMA of ``G``'s parameters with its decay warm-up; :func:`update_ema` copies the buffers."""
     from timm.utils import ModelEmaV3
 
-    return ModelEmaV3(G, decay=decay, use_warmup=True, warmup_power=3 / 4, device=device)
+    return ModelEmaV3(G, decay=decay, use_warmup=True, warmup_power=3 / 4, device=device, exclude_buffers=True)
+
+
+@torch.no_grad()
+def update_ema(ema: Any, G: nn.Module, step: int) -> None:
+    """Average the parameters; copy the buffers, as StyleGAN2's training loop does. A buffer
+    is a statistic the generator tracks itself (StyleGAN2's average w, spectral norm's
+    vectors): an average of it lags behind the value that belongs to the weights, so the EMA
+    generator's truncation would pull towards a stale centre. BatchNorm statistics are
+    measured again before the EMA generator is used either way."""
+    ema.update(G, step=step)
+    for mine, theirs in zip(ema.module.buffers(), G.buffers()):
+        mine.copy_(theirs)
 
 
 @torch.no_grad()

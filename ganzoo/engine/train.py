@@ -31,7 +31,7 @@ from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, save_json, validate
-from ganzoo.engine.ema import make_ema, recalibrate_batchnorm
+from ganzoo.engine.ema import make_ema, recalibrate_batchnorm, update_ema
 from ganzoo.engine.runlock import RunLock
 from ganzoo.errors import GanzooError, writing
 from ganzoo.objectives import Part, build_parts, check_state, collect_terms, total
@@ -180,6 +180,9 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     if device.type == "cuda" and len(data.shape) == 3:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     parts = build_parts(cfg, registry)
+    tuner = getattr(augment, "objective", None)  # ADA steers its probability from D's outputs
+    if callable(tuner):
+        parts.append(Part(tuner(cfg.batch_size), f"--augment {cfg.augment}", 1, f"augmentation '{cfg.augment}'"))
     setup = Setup(G=G, D=D, num_classes=num_classes, options=dict(cfg.options), device=device,
                   data_shape=tuple(data.shape), n_critic=cfg.n_critic, steps=cfg.steps)
     for part in parts:
@@ -221,7 +224,7 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
     if ctx.is_main:
         if resume:
             lock.acquire()
-            ckpt.tidy(run_dir)  # a save killed half-way: its newest complete checkpoint goes in place
+            ckpt.tidy(run_dir, echo=echo)  # a save killed half-way: its newest whole checkpoint goes in place
         else:
             _new_run_dir(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
     distributed.barrier(ctx)
@@ -423,7 +426,10 @@ def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) 
         fake_g = generate(run.G_run, z, labels, codes)
     if any(p.needs_real_grad and p.due(d_step) for p in run.parts):
         real = real.detach().requires_grad_(True)
-    ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake_g.detach())
+    fake = fake_g.detach()
+    if any(p.needs_fake_grad and p.due(d_step) for p in run.parts):
+        fake = fake.requires_grad_(True)
+    ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake)
     _update(run, ctx, d_step, record)
     for which in ("real", "fake"):
         out = ctx.computed(which)
@@ -437,7 +443,7 @@ def _g_update(run: Run, step: int, d_ctx: Step, fake_g: Tensor, record: dict[str
     ctx = _step(run, "g", step, d_ctx.d_step, d_ctx.real.detach(), d_ctx.labels, d_ctx.z, d_ctx.codes, fake_g)
     _update(run, ctx, step, record)
     if run.ema is not None:
-        run.ema.update(run.G, step=step)
+        update_ema(run.ema, run.G, step)
 
 
 def _update(run: Run, ctx: Step, index: int, record: dict[str, Tensor]) -> None:
@@ -465,6 +471,8 @@ def _update(run: Run, ctx: Step, index: int, record: dict[str, Tensor]) -> None:
     for module in frozen:
         module.requires_grad_(True)
     record.update({f"{phase}/{name}": value.detach() for name, value in terms.items()})
+    for name, value in ctx.logged.items():
+        record[f"stat/{name}"] = value.detach() if isinstance(value, Tensor) else torch.tensor(float(value))
 
 
 def _decay_rates(run: Run, step: int) -> None:
@@ -571,7 +579,7 @@ def _board_samples(run: Run, step: int, path: Path) -> None:
 
 def _postfix(metrics: dict[str, float]) -> str:
     """The terms alone, not the totals: a wrong weight shows up as one term dwarfing the others."""
-    terms = [k for k in metrics if k.startswith(("d/", "g/"))]
+    terms = [k for k in metrics if k.startswith(("d/", "g/", "stat/"))]
     return " ".join(f"{k}={metrics[k]:.3g}" for k in terms)
 
 

@@ -1,7 +1,7 @@
 """Offline evaluation: figures that need nothing from the internet.
 
 - :mod:`ganzoo.metrics.mixtures` — mode coverage on the 2-D Gaussian mixtures (PacGAN / VEEGAN protocol)
-- :mod:`ganzoo.metrics.classifier` — the shipped digit classifiers (numpy inference of safetensors weights),
+- :mod:`ganzoo.metrics.classifier` — the shipped digit and emoji classifiers (numpy inference of safetensors weights),
   trained by :mod:`ganzoo.metrics.train_classifier`
 - :mod:`ganzoo.metrics.features` — Fréchet distance, improved precision/recall, class coverage,
   conditional accuracy in the classifier's features

@@ -1,21 +1,23 @@
-"""The digit classifiers ganzoo ships, run in plain numpy.
+"""The classifiers ganzoo ships, run in plain numpy.
 
 Why numpy: FID-style metrics usually download an Inception network, which an
-offline machine cannot do. ganzoo instead ships two small LeNet-style CNNs as
-safetensors files inside the package (``mnist28`` for 28x28 MNIST digits,
-``digits8`` for scikit-learn's 8x8 digits; a bilinear upsampling of 8x8 digits
-to 28x28 looks nothing like MNIST, so each resolution has its own network). They
-are trained by :mod:`ganzoo.metrics.train_classifier` (torch, fixed seed, a
-train split) and read here with ``safetensors.numpy``: evaluation then needs
-neither torch nor onnxruntime for the classifier, so a run directory and the
-ONNX file exported from it go through exactly the same metric code, and the
-figures of the two can be compared number for number. The networks are tiny
-(47,000 weights, 183 KB, for ``mnist28``; 14,000 for ``digits8``); an im2col
-convolution in numpy classifies tens of thousands of images in seconds.
+offline machine cannot do. ganzoo instead ships small LeNet-style CNNs as
+safetensors files inside the package: ``mnist28`` for 28x28 MNIST digits,
+``digits8`` for scikit-learn's 8x8 digits (a bilinear upsampling of 8x8 digits
+to 28x28 looks nothing like MNIST, so each resolution has its own network) and
+``emoji32`` for the colour ``emoji`` set's 9 Unicode groups. They are trained by
+:mod:`ganzoo.metrics.train_classifier` (torch, fixed seed, a train split) and
+read here with ``safetensors.numpy``: evaluation then needs neither torch nor
+onnxruntime for the classifier, so a run directory and the ONNX file exported
+from it go through exactly the same metric code, and the figures of the two can
+be compared number for number. The networks are tiny (47,000 weights, 183 KB,
+for ``mnist28``; 14,000 for ``digits8``; 273,000, 1.1 MB, for ``emoji32``); an
+im2col convolution in numpy classifies tens of thousands of images in seconds.
 
-Architecture (stored in the file's metadata, so the reader needs no code change
-when the trainer changes a width): conv(kernel, padding) - ReLU - 2x2 max-pool -
-conv - ReLU - 2x2 max-pool - linear(hidden) - ReLU - linear(10). The ``hidden``
+Architecture (stored in the file's metadata and weight shapes, so the reader
+needs no code change when the trainer changes a width or a depth): one or more
+conv(kernel, padding) - ReLU - 2x2 max-pool blocks (two for the digits, three
+for emoji), then linear(hidden) - ReLU - linear(classes). The ``hidden``
 activations are the "penultimate features" for the Fréchet distance and
 precision/recall.
 """
@@ -34,7 +36,7 @@ from ganzoo.errors import GanzooError
 
 HERE = Path(__file__).resolve().parent
 #: Classifier name -> the image side it reads.
-CLASSIFIERS = {"mnist28": 28, "digits8": 8}
+CLASSIFIERS = {"mnist28": 28, "digits8": 8, "emoji32": 32}
 #: Share of each class held out from training; the accuracy ganzoo reports is on these.
 HELDOUT_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -82,7 +84,7 @@ def _maxpool2(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class DigitClassifier:
+class Classifier:
     """A shipped LeNet: ``predict`` for class labels, ``features`` for distances."""
 
     name: str
@@ -97,11 +99,24 @@ class DigitClassifier:
     def feature_dim(self) -> int:
         return int(self.weights["fc1.weight"].shape[0])
 
+    @property
+    def in_channels(self) -> int:
+        return int(self.weights["conv1.weight"].shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.weights["fc2.weight"].shape[0])
+
+    @property
+    def depth(self) -> int:
+        """Conv blocks: conv1, conv2, ... as far as the weights go."""
+        return sum(1 for k in self.weights if k.startswith("conv") and k.endswith(".weight"))
+
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 4 or x.shape[1:] != (1, self.size, self.size):
+        if x.ndim != 4 or x.shape[1:] != (self.in_channels, self.size, self.size):
             raise GanzooError(
-                f"classifier '{self.name}' reads images [N, 1, {self.size}, {self.size}] in [-1, 1], "
+                f"classifier '{self.name}' reads images [N, {self.in_channels}, {self.size}, {self.size}] in [-1, 1], "
                 f"got {list(x.shape)}; "
                 "resize the images or pick the classifier for their size")
         return x
@@ -110,14 +125,14 @@ class DigitClassifier:
         w = self.weights
         h = x.transpose(0, 2, 3, 1)
         # ReLU after the pool: the two commute, and the pooled array is four times smaller.
-        h = np.maximum(_maxpool2(_conv2d(h, w["conv1.weight"], w["conv1.bias"], self.padding)), 0)
-        h = np.maximum(_maxpool2(_conv2d(h, w["conv2.weight"], w["conv2.bias"], self.padding)), 0)
+        for i in range(1, self.depth + 1):
+            h = np.maximum(_maxpool2(_conv2d(h, w[f"conv{i}.weight"], w[f"conv{i}.bias"], self.padding)), 0)
         h = h.transpose(0, 3, 1, 2).reshape(len(h), -1)  # flatten in torch's (C, H, W) order
         feats = np.maximum(h @ w["fc1.weight"].T + w["fc1.bias"], 0)
         return feats, feats @ w["fc2.weight"].T + w["fc2.bias"]
 
     def run(self, x: np.ndarray, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
-        """(penultimate features [N, hidden], logits [N, 10]), in batches to bound memory."""
+        """(penultimate features [N, hidden], logits [N, classes]), in batches to bound memory."""
         x = self._check(x)
         feats, logits = [], []
         for start in range(0, len(x), batch):
@@ -125,7 +140,7 @@ class DigitClassifier:
             feats.append(f)
             logits.append(lg)
         if not feats:
-            return np.zeros((0, self.feature_dim), np.float32), np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.feature_dim), np.float32), np.zeros((0, self.num_classes), np.float32)
         return np.concatenate(feats), np.concatenate(logits)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -136,7 +151,7 @@ class DigitClassifier:
 
 
 @cache
-def load_classifier(name: str) -> DigitClassifier:
+def load_classifier(name: str) -> Classifier:
     """Read a shipped classifier; one-line error when the file is missing or foreign."""
     if name not in CLASSIFIERS:
         raise GanzooError(f"unknown classifier '{name}': choose {', '.join(CLASSIFIERS)}")
@@ -152,7 +167,8 @@ def load_classifier(name: str) -> DigitClassifier:
     try:
         arch = json.loads(info["arch"])
         weights = {k: v.astype(np.float32) for k, v in load_file(str(path)).items()}
-        expected = {f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2") for p in ("weight", "bias")}
+        layers = [f"conv{i + 1}" for i in range(len(arch.get("channels", (16, 32))))] + ["fc1", "fc2"]
+        expected = {f"{layer}.{p}" for layer in layers for p in ("weight", "bias")}
         missing = expected - set(weights)
         if missing:
             raise KeyError(", ".join(sorted(missing)))
@@ -160,15 +176,16 @@ def load_classifier(name: str) -> DigitClassifier:
         raise GanzooError(f"{path} is not a ganzoo classifier ({exc}); recreate it with: "
                           f"python -m ganzoo.metrics.train_classifier {name}") from None
     acc = float(info["heldout_accuracy"]) if "heldout_accuracy" in info else None
-    return DigitClassifier(name, int(arch["size"]), int(arch["kernel"]), int(arch["padding"]), weights, acc, info)
+    return Classifier(name, int(arch["size"]), int(arch["kernel"]), int(arch["padding"]), weights, acc, info)
 
 
 def resize_images(x: np.ndarray, size: int) -> np.ndarray:
     """Resize [N, C, H, W] images to size x size with Pillow's antialiased bilinear filter.
 
-    Used when a generator makes digits at another resolution (a DCGAN at 32 or 64
-    px): generated and real images go through the same resize before the
-    classifier sees them, so neither side gains from it."""
+    Used when a generator makes images at another resolution than its classifier
+    reads (a DCGAN's digits at 32 or 64 px, emoji at 64 px): generated and real
+    images go through the same resize before the classifier sees them, so neither
+    side gains from it."""
     x = np.asarray(x, dtype=np.float32)
     if x.shape[-1] == size and x.shape[-2] == size:
         return x

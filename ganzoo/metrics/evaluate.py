@@ -12,21 +12,28 @@ digits, mnist5k, mnist      Fréchet distance, precision/recall (k = 3) in the  
                             shipped classifier's features; classes covered,
                             KL(class histogram ‖ uniform)
                             (:mod:`ganzoo.metrics.features`)
+emoji                       the same in the shipped emoji classifier's features;    5,000
+                            classes are the 9 Unicode groups
 stacked-mnist               modes captured of 1,000, KL to uniform                  26,000
                             (:mod:`ganzoo.metrics.stacked`)
 ==========================  =====================================================  ==========
 
 Conditional models also get a *conditional accuracy*: labels are requested in
 equal numbers, and the figure is the share of samples that the classifier (for
-points: the nearest mode) assigns to the label asked for. A digits generator with
-a categorical latent code of at most 10 values (InfoGAN's c1) gets a *code
-accuracy*: the same share under the best one-to-one matching of code values to
-digits, drawn without labels, as InfoGAN reports its "5 % error" on MNIST.
+points: the nearest mode) assigns to the label asked for (for emoji: the group).
+A digits or emoji generator with a categorical latent code of at most as many
+values as classes (InfoGAN's c1) gets a *code accuracy*: the same share under the
+best one-to-one matching of code values to classes, drawn without labels, as
+InfoGAN reports its "5 % error" on MNIST.
+
+Which classifier scores which data set is decided in one table,
+:data:`FEATURE_SCORING`; everything after it reads the classifier's own input
+shape and class count.
 
 Next to every figure stands the same figure for real data (as many samples of
-the data set as the model gets; for digits the whole set, at most 10,000), so a
+the data set as the model gets; for digits and emoji the whole set, at most 10,000), so a
 reader sees at once what "good" is: only about 99 % of real ring8 points are high
-quality, and the classifier is not perfect either (for digits and mnist5k it was
+quality, and the classifier is not perfect either (for digits, mnist5k and emoji it was
 trained on 80 % of those very images, so their real-data column leans optimistic;
 the held-out accuracy printed under the table is the honest figure). The reference set is the data
 set loaded with seed 0 whatever seed the run trained with, so a run and its ONNX
@@ -56,9 +63,7 @@ import numpy as np
 from ganzoo.errors import GanzooError, check_writable, writing
 
 #: Samples per protocol when --n is not given.
-DEFAULT_N = {"mixture": 2500, "digits": 5000, "stacked-mnist": 26_000}
-#: Built-in data set -> shipped classifier that reads its digits.
-DIGIT_CLASSIFIER = {"digits": "digits8", "mnist5k": "mnist28", "mnist": "mnist28"}
+DEFAULT_N = {"mixture": 2500, "digits": 5000, "emoji": 5000, "stacked-mnist": 26_000}
 STACKED = "stacked-mnist"
 #: Real images used as the reference set of the feature metrics (a seeded random subset above this).
 MAX_REAL = 10_000
@@ -67,6 +72,27 @@ GENERATE_BATCH = 1000
 REFERENCE_SEED = 0
 
 Generate = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FeatureScoring:
+    """How an image data set is scored in a shipped classifier's features."""
+
+    protocol: str  # what eval.json records as the protocol
+    classifier: str  # a name in ganzoo.metrics.classifier.CLASSIFIERS
+    classes: str  # what the classes are, for the printed table ("code accuracy (c1 matched to digits)")
+    reference: str | None = None  # the data set real samples come from, when not the run's own (a subset's)
+
+
+#: Built-in image data set -> the shipped classifier whose features and predictions score it.
+FEATURE_SCORING = {
+    "digits": FeatureScoring("digits", "digits8", "digits"),
+    "mnist5k": FeatureScoring("digits", "mnist28", "digits"),
+    "mnist": FeatureScoring("digits", "mnist28", "digits"),
+    "emoji": FeatureScoring("emoji", "emoji32", "groups"),
+    "emoji-1k": FeatureScoring("emoji", "emoji32", "groups", reference="emoji"),
+}
+FEATURE_PROTOCOLS = frozenset(scoring.protocol for scoring in FEATURE_SCORING.values())
 
 
 @dataclass
@@ -202,7 +228,7 @@ def _sample(target: Evaluated, n: int, seed: int, progress: bool = False
 
 # -- the reference data set ---------------------------------------------------------------------
 UNSUPPORTED = ("ganzoo eval has no offline metric for data set '{name}': it scores ring8, grid25 (and other 2-D "
-               "mixtures that declare their modes), digits, mnist5k, mnist and stacked-mnist")
+               "mixtures that declare their modes), digits, mnist5k, mnist, emoji and stacked-mnist")
 
 
 def protocol_for(dataset: str, plugin: str) -> str | None:
@@ -217,8 +243,8 @@ def protocol_for(dataset: str, plugin: str) -> str | None:
         return "mixture"
     if dataset == STACKED:
         return "stacked-mnist"
-    if dataset in DIGIT_CLASSIFIER:
-        return "digits"
+    if dataset in FEATURE_SCORING:
+        return FEATURE_SCORING[dataset].protocol
     raise GanzooError(UNSUPPORTED.format(name=dataset))
 
 
@@ -230,6 +256,9 @@ def _load_data(target: Evaluated, data_dir: str | None, download: bool):
     spec, arg = get_registry().dataset(target.dataset)
     name = spec.name if spec.plugin == BUILTIN_PLUGIN else spec.qualified_name
     protocol = protocol_for(spec.name, spec.plugin)
+    scoring = FEATURE_SCORING.get(spec.name) if spec.plugin == BUILTIN_PLUGIN else None
+    if scoring is not None and scoring.reference:  # a subset is scored against the whole set
+        spec, arg = get_registry().dataset(scoring.reference)
     options = dict(target.data_options)
     if data_dir:
         options["data_dir"] = data_dir
@@ -284,7 +313,9 @@ def _check_images(target: Evaluated, data, channels: int) -> None:
                           f"{list(data.shape)} images; evaluate a generator trained on it")
 
 
-def _digits(target: Evaluated, name: str, data, n: int, seed: int, progress: bool = False) -> tuple[dict, dict, dict]:
+def _features(target: Evaluated, scoring: FeatureScoring, data, n: int, seed: int, progress: bool = False
+              ) -> tuple[dict, dict, dict]:
+    """Fréchet distance, precision/recall and class figures in the features of ``scoring``'s classifier."""
     from ganzoo.metrics.classifier import load_classifier, resize_images
     from ganzoo.metrics.features import (
         K_NEAREST,
@@ -295,27 +326,32 @@ def _digits(target: Evaluated, name: str, data, n: int, seed: int, progress: boo
         precision_recall,
     )
 
-    _check_images(target, data, 1)
-    clf = load_classifier(DIGIT_CLASSIFIER[name])
+    clf = load_classifier(scoring.classifier)
+    _check_images(target, data, clf.in_channels)
     fake, labels, codes = _sample(target, n, seed, progress)
     real, real_y = _real_images(data, REFERENCE_SEED, MAX_REAL)
     f_fake, logits_fake = clf.run(resize_images(fake, clf.size))
     f_real, logits_real = clf.run(resize_images(real, clf.size))
     pred_fake, pred_real = logits_fake.argmax(1), logits_real.argmax(1)
     m = min(len(f_fake), len(f_real))
-    precision, recall = precision_recall(f_real[:m], f_fake[:m], K_NEAREST)
+    # A seeded subset of the real set, not its first m: data sets stored class by class (emoji
+    # by group) would otherwise give fewer samples than the set a reference of a few classes.
+    pick = np.sort(np.random.default_rng(REFERENCE_SEED).choice(len(f_real), m, replace=False))
+    precision, recall = precision_recall(f_real[pick], f_fake[:m], K_NEAREST)
     model = {"frechet_distance": frechet_distance(f_real, f_fake), "precision": precision, "recall": recall,
-             "pr_samples": m, **class_metrics(pred_fake, 10)}
-    ref = dict(class_metrics(pred_real, 10))
+             "pr_samples": m, **class_metrics(pred_fake, clf.num_classes)}
+    ref = dict(class_metrics(pred_real, clf.num_classes))
     if labels is not None:
         model["conditional_accuracy"] = conditional_accuracy(pred_fake, labels)
         if real_y is not None:
             ref["conditional_accuracy"] = conditional_accuracy(pred_real, real_y)
-    first = next((c for c in target.codes if c["kind"] == "categorical" and int(c["size"]) <= 10), None)
-    if first is not None:  # InfoGAN's c1: does the code, unsupervised, sort the digits?
-        model.update(code_accuracy(pred_fake, codes[first["name"]], 10), code=first["name"])
+    first = next((c for c in target.codes if c["kind"] == "categorical" and int(c["size"]) <= clf.num_classes), None)
+    if first is not None:  # InfoGAN's c1: does the code, unsupervised, sort the classes?
+        model.update(code_accuracy(pred_fake, codes[first["name"]], clf.num_classes), code=first["name"])
     info = {"name": clf.name, "heldout_accuracy": clf.heldout_accuracy, "features": clf.feature_dim,
-            "real_samples": len(real), "k": K_NEAREST}
+            "real_samples": len(real), "k": K_NEAREST, "classes": scoring.classes}
+    if "class_names" in clf.info:
+        info["class_names"] = json.loads(clf.info["class_names"])
     return model, ref, info
 
 
@@ -359,8 +395,8 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
             raise GanzooError(f"generator makes {list(target.output_shape)} samples, but data set '{name}' holds "
                               f"{list(data.shape)} points; evaluate a generator trained on it")
         model, real, classifier = _mixture(target, data, n, seed, progress)
-    elif protocol == "digits":
-        model, real, classifier = _digits(target, name, data, n, seed, progress)
+    elif protocol in FEATURE_PROTOCOLS:
+        model, real, classifier = _features(target, FEATURE_SCORING[name], data, n, seed, progress)
     else:
         model, real, classifier = _stacked(target, data, n, seed, progress)
     return {
@@ -416,11 +452,14 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
                  ("median distance to nearest mode (sigma)", m.get("median_distance_sigma"),
                   r.get("median_distance_sigma"), "num", None),
                  ("reverse KL to uniform (nats)", m["reverse_kl"], r["reverse_kl"], "num", None)]
-    elif proto == "digits":
+    elif proto in FEATURE_PROTOCOLS:
+        from ganzoo.metrics.features import MIN_CLASS_SHARE
+
+        share = 100 * MIN_CLASS_SHARE / m["num_classes"]
         rows += [("Frechet distance (classifier features)", m["frechet_distance"], None, "num", None),
                  (f"precision (k={result['classifier']['k']})", m["precision"], None, "share", None),
                  (f"recall (k={result['classifier']['k']})", m["recall"], None, "share", None),
-                 ("classes covered (>= 1 % each)", m["classes_covered"], r["classes_covered"], "count",
+                 (f"classes covered (>= {share:.3g} % each)", m["classes_covered"], r["classes_covered"], "count",
                   m["num_classes"]),
                  ("KL(class histogram || uniform)", m["class_kl"], r["class_kl"], "num", None)]
     elif proto == "inception":
@@ -433,7 +472,8 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     if "conditional_accuracy" in m:
         rows.append(("conditional accuracy", m["conditional_accuracy"], r.get("conditional_accuracy"), "share", None))
     if "code_accuracy" in m:
-        rows.append((f"code accuracy ({m['code']} matched to digits)", m["code_accuracy"], None, "share", None))
+        classes = (result.get("classifier") or {}).get("classes", "classes")
+        rows.append((f"code accuracy ({m['code']} matched to {classes})", m["code_accuracy"], None, "share", None))
     return [(label, _fmt(a, kind, total), _fmt(b, kind, total)) for label, a, b, kind, total in rows]
 
 

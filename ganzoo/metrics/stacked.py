@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
-from ganzoo.metrics.classifier import DigitClassifier, resize_images
+from ganzoo.metrics.classifier import Classifier, resize_images
 from ganzoo.metrics.histogram import counts, kl_to_uniform
 
 NUM_SAMPLES = 26_000
 NUM_MODES = 1000
 
 
-def channel_digits(images: np.ndarray, classifier: DigitClassifier) -> np.ndarray:
+def channel_digits(images: np.ndarray, classifier: Classifier) -> np.ndarray:
     """[N, 3] digits, one per channel, of [N, 3, H, W] images in [-1, 1]."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[1] != 3:
@@ -39,7 +39,7 @@ def triple_modes(digits: np.ndarray) -> np.ndarray:
     return digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
 
 
-def stacked_mnist_modes(images: np.ndarray, classifier: DigitClassifier) -> dict[str, Any]:
+def stacked_mnist_modes(images: np.ndarray, classifier: Classifier) -> dict[str, Any]:
     """Modes captured (of 1,000) and KL to uniform for [N, 3, H, W] Stacked MNIST samples.
 
     Returns ``modes_captured``, ``num_modes``, ``kl``, ``num_samples`` and ``assigned``

@@ -82,6 +82,10 @@ class Part:
         return bool(self.objective.needs_real_grad)
 
     @property
+    def needs_fake_grad(self) -> bool:
+        return bool(getattr(self.objective, "needs_fake_grad", False))
+
+    @property
     def double_backward(self) -> bool:
         return bool(self.objective.double_backward)
 
@@ -120,16 +124,17 @@ def _made(spec: Any, kind: str, obj: Any, legacy: tuple[str, ...]) -> None:
         "see 'Write a new GAN objective' in docs/plugins.md")
 
 
-def _call(spec: Any, kind: str, *args: Any) -> Any:
+def _call(spec: Any, kind: str, *args: Any, **params: Any) -> Any:
     target = load_target(spec, kind)
     try:
-        return target(*args)
+        return target(*args, **params)
     except GanzooError:
         raise
     except Exception as exc:
         if strict_plugins():
             raise
-        want = "target(weight)" if kind == "regularizer" else "target()"
+        want = "target(weight" if kind == "regularizer" else "target("
+        want += (", " if kind == "regularizer" and params else "") + ", ".join(f"{k}=..." for k in params) + ")"
         raise GanzooError(f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}'): {want} raised "
                           f"{describe(exc)}; ganzoo calls it as {want}") from None
 
@@ -141,15 +146,15 @@ def _origin(spec: Any, kind: str) -> str:
 def build_parts(cfg: Any, registry: Any) -> list[Part]:
     """The run's objectives in order: the adversarial loss, the model's own terms (such as
     ACGAN's class loss), then each ``--reg``."""
-    from ganzoo.engine.config import parse_reg
+    from ganzoo.engine.config import parse_loss, parse_reg
 
-    spec = registry.loss(cfg.loss)
-    loss = _call(spec, "loss")
+    spec, params = parse_loss(cfg.loss, registry)
+    loss = _call(spec, "loss", **params)
     _made(spec, "loss", loss, ("d_loss", "g_loss"))
     parts = [Part(loss if isinstance(loss, Objective) else LossObjective(loss), cfg.loss, 1, _origin(spec, "loss"))]
     for item in [*cfg.terms, *cfg.reg]:
         reg = parse_reg(item, registry)
-        obj = _call(reg.spec, "regularizer", reg.weight)
+        obj = _call(reg.spec, "regularizer", reg.weight, **reg.params)
         _made(reg.spec, "regularizer", obj, ("d_term", "g_term"))
         wrapped = obj if isinstance(obj, Objective) else RegularizerObjective(obj, reg.spec.name)
         parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer")))

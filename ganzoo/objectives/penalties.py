@@ -1,8 +1,8 @@
-"""Penalties on D's input gradient: WGAN-GP's gradient penalty and R1.
+"""Penalties on D's input gradient: WGAN-GP's gradient penalty, R1 and R2.
 
-Both are objectives (plugin API 1.1), so they see the step's shared D outputs: R1
-differentiates the real logits D already computed for the adversarial loss instead of
-running D a second time, which also keeps BatchNorm statistics to one pass per batch.
+All are objectives, so they see the step's shared D outputs: R1 differentiates the real
+logits D already computed for the adversarial loss, and R2 the generated ones, instead
+of running D a second time, which also keeps BatchNorm statistics to one pass per batch.
 """
 
 from __future__ import annotations
@@ -56,6 +56,28 @@ class R1(Objective):
     def d_terms(self, step: Step) -> dict[str, Tensor]:
         (grad,) = torch.autograd.grad(step.d_real.logits.sum(), step.real, create_graph=True)
         return {"r1": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
+
+    def g_terms(self, step: Step) -> dict[str, Tensor]:
+        return {}  # a constraint on D alone
+
+
+class R2(Objective):
+    """Mescheder et al. 2018's R2: (weight / 2) * E ||grad_x D(x)||^2 on *generated* data.
+    R3GAN (Huang et al. 2024) shows that with the relativistic pairing loss R1 alone does
+    not give local convergence and R1 + R2 does. The penalty differentiates the logits of
+    D's own pass on the generated batch (``needs_fake_grad``), so it costs a double
+    backward but no extra forward; lazy ``r2:W@K`` works as for R1."""
+
+    needs_fake_grad = True
+    double_backward = True
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def d_terms(self, step: Step) -> dict[str, Tensor]:
+        (grad,) = torch.autograd.grad(step.d_fake.logits.sum(), step.fake, create_graph=True)
+        return {"r2": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
 
     def g_terms(self, step: Step) -> dict[str, Tensor]:
         return {}  # a constraint on D alone

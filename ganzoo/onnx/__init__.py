@@ -23,5 +23,6 @@ METADATA_KEYS = (
     "ganzoo.weights",
 )
 
-#: Graph input and output names of the I/O contract.
-Z, LABELS, IMAGES = "z", "labels", "images"
+#: Graph input and output names of the I/O contract; ``truncation`` (float32 [1]) only in files
+#: of generators that truncate their own latent space (``ganzoo.truncation`` = "w").
+Z, LABELS, IMAGES, TRUNCATION = "z", "labels", "images", "truncation"

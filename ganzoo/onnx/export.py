@@ -19,6 +19,12 @@ Why each step is there:
   categorical codes, float32 [batch] for continuous ones), and the metadata
   ``ganzoo.codes`` saying their kinds and ranges; verification feeds random valid codes.
   A generator without codes exports exactly as it did before codes existed.
+- Truncation: a generator that truncates in its own latent space (``truncation = "w"``,
+  ``ganzoo.api.truncates_w``: StyleGAN's average w) needs that average inside the graph,
+  so it gets one more input, ``truncation`` float32 [1] (psi), after z, labels and codes,
+  and is verified at psi 1 and at psi 0.7. The metadata ``ganzoo.truncation`` says "w" for
+  it and "z" for every other generator, which the runtime truncates by drawing z from a
+  truncated normal instead.
 """
 
 from __future__ import annotations
@@ -44,9 +50,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.api import Code, codes_of
+from ganzoo.api import Code, codes_of, truncates_w
 from ganzoo.errors import GanzooError, check_writable, io_error
-from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
+from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
 from ganzoo.registry import Registry
 
 #: Verification passes when every output element agrees with PyTorch to this much.
@@ -58,6 +64,8 @@ VERIFY_BATCHES = (1, 7, 64)
 #: and 1) and unlikely to coincide with a feature dimension.
 EXAMPLE_BATCH = 5
 EXPORTERS = ("auto", "dynamo", "torchscript")
+#: psi values a "w" generator is verified at: 1 (no truncation) and one that really pulls w.
+VERIFY_TRUNCATIONS = (1.0, 0.7)
 #: Operators that make a graph non-deterministic: a generator must take its noise as input.
 RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
                         "Multinomial", "Bernoulli"})
@@ -109,8 +117,10 @@ class ExportResult:
             return ("not verified (--no-verify): onnx.checker, shape inference and the onnxruntime comparison "
                     "were skipped")
         figures = ", ".join(f"{_fmt(d)} @ batch {b}" for b, d in self.max_abs_diff.items())
+        psis = (f" at truncation {' and '.join(f'{p:g}' for p in VERIFY_TRUNCATIONS)}"
+                if self.metadata.get("ganzoo.truncation") == "w" else "")
         return (f"verified: onnx.checker (full) + shape inference ok; onnxruntime CPU vs PyTorch "
-                f"max|Δ| {figures} (limit {self.tolerance:g})")
+                f"max|Δ| {figures}{psis} (limit {self.tolerance:g})")
 
     def summary(self) -> str:
         shape = "x".join(str(d) for d in json.loads(self.metadata.get("ganzoo.output_shape", "[]")))
@@ -118,6 +128,7 @@ class ExportResult:
         cond = f", {classes} classes" if classes not in ("", "0") else ""
         codes = [c.get("name", "?") for c in json.loads(self.metadata.get("ganzoo.codes") or "[]")]
         cond += f", codes {', '.join(codes)}" if codes else ""
+        cond += ", truncation psi" if self.metadata.get("ganzoo.truncation") == "w" else ""
         weights = f", {self.weights} weights" if self.weights else ""
         weights += ", fp16" if self.metadata.get("ganzoo.precision") == "fp16" else ""
         return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
@@ -163,6 +174,7 @@ def generator_metadata(G: nn.Module, *, model: str | None = None, dataset: str =
         "ganzoo.steps": "" if steps is None else str(int(steps)),
         "ganzoo.weights": weights,
         "ganzoo.kind": kind,
+        "ganzoo.truncation": "w" if truncates_w(G) else "z",
     }
     if codes:  # only then: a file without codes keeps exactly the keys it always had
         props["ganzoo.codes"] = json.dumps([c.as_dict() for c in codes])
@@ -210,6 +222,8 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
             f"{c['name']} int64 [batch] in [0, {c['size']})" if c["kind"] == "categorical"
             else f"{c['name']} float32 [batch] ~ U({c['low']:g}, {c['high']:g})" for c in codes)
         labels += f"; latent codes {described}"
+    if props.get("ganzoo.truncation") == "w":
+        labels += f"; {TRUNCATION} float32 [1], psi in [0, 1] (1: none, 0: the average w)"
     trained = (f" ({props['ganzoo.weights'] or 'unknown'} weights, {props['ganzoo.steps'] or '?'} steps on "
                f"{props['ganzoo.dataset'] or '?'})")
     proto.doc_string = (
@@ -221,27 +235,34 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
 
 # -- checks before export ---------------------------------------------------------------------
 class _Wrapper(nn.Module):
-    """Fixes the graph signature to exactly ``(z[, labels][, one input per code]) -> images``
-    whatever the generator's forward looks like.
+    """Fixes the graph signature to exactly ``(z[, labels][, one input per code][, truncation])
+    -> images`` whatever the generator's forward looks like.
 
     Inputs are positional, in the order of :func:`_names`. The generator is called as
-    ``G(z)`` or ``G(z, labels)`` when it has no codes (forwards written before codes
-    existed need not accept the keyword) and as ``G(z, labels, codes={name: tensor})``
-    only when it has some."""
+    ``G(z)`` or ``G(z, labels)`` when it has no codes and does not truncate w (forwards
+    written before either existed need not accept the keywords), with ``codes={name:
+    tensor}`` only when it has codes and ``truncation=psi`` (a float32 tensor [1]) only
+    when it truncates w."""
 
     def __init__(self, generator: nn.Module) -> None:
         super().__init__()
         self.generator = generator
         self.conditional = bool(generator.num_classes)
         self.code_names = tuple(c.name for c in codes_of(generator))
+        self.truncates_w = truncates_w(generator)
 
     def forward(self, z: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         labels = rest[0] if self.conditional else None
-        if not self.code_names:
+        values = rest[1:] if self.conditional else rest
+        kwargs: dict[str, Any] = {}
+        if self.code_names:
+            kwargs["codes"] = dict(zip(self.code_names, values))
+        if self.truncates_w:
+            kwargs["truncation"] = values[len(self.code_names)]
+        if not kwargs:
             out = self.generator(z, labels) if self.conditional else self.generator(z)
         else:
-            values = rest[1:] if self.conditional else rest
-            out = self.generator(z, labels, codes=dict(zip(self.code_names, values)))
+            out = self.generator(z, labels, **kwargs)
         return out.to(torch.float32)
 
 
@@ -260,6 +281,7 @@ def _check_generator(G: Any) -> None:
     if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
         raise GanzooError(f"generator output_shape must be positive ints like (1, 28, 28), got {G.output_shape!r}")
     _check_codes(G)
+    _check_truncation(G)
     training = [name or type(G).__name__ for name, m in G.named_modules() if m.training]
     if training:
         raise GanzooError(
@@ -276,10 +298,26 @@ def _check_codes(G: nn.Module) -> None:
         raise GanzooError(f"generator codes must be ganzoo.api.Code objects, got {type(bad[0]).__name__}: "
                           "declare them as codes = (Code('c1', 'categorical', size=10), ...)")
     names = [c.name for c in codes]
-    clash = sorted({n for n in names if n in (Z, LABELS, IMAGES) or names.count(n) > 1})
+    taken = (Z, LABELS, IMAGES, TRUNCATION) if truncates_w(G) else (Z, LABELS, IMAGES)
+    clash = sorted({n for n in names if n in taken or names.count(n) > 1})
     if clash:
         raise GanzooError(f"generator code name(s) {', '.join(clash)} clash with another graph input or output; "
-                          f"rename them (names must be unique and not {Z}, {LABELS} or {IMAGES})")
+                          f"rename them (names must be unique and not {', '.join(taken[:-1])} or {taken[-1]})")
+
+
+def _check_truncation(G: nn.Module) -> None:
+    """A generator that declares ``truncation = "w"`` is called with ``truncation=psi``: say
+    so here rather than through the TypeError its forward would raise mid-export."""
+    if not truncates_w(G):
+        return
+    try:
+        params = inspect.signature(G.forward).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if not any(p.name == "truncation" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        raise GanzooError(f"generator {type(G).__name__} declares truncation = 'w' but its forward takes no "
+                          "truncation= keyword: add forward(z, labels=None, *, truncation=None) (psi; None or 1: "
+                          "none) or drop the attribute")
 
 
 def _device(G: nn.Module) -> torch.device:
@@ -288,8 +326,10 @@ def _device(G: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """Random valid inputs in the order of :func:`_names`: z, labels, then each code from its prior."""
+def _inputs(G: nn.Module, batch: int, generator: torch.Generator, truncation: float = VERIFY_TRUNCATIONS[-1]
+            ) -> tuple[torch.Tensor, ...]:
+    """Random valid inputs in the order of :func:`_names`: z, labels, each code from its prior,
+    then psi ([1]) for a generator that truncates w."""
     latent_dim, num_classes = cast(int, G.latent_dim), cast(int, G.num_classes)
     z = torch.randn(batch, latent_dim, generator=generator)
     inputs = [z]
@@ -300,6 +340,8 @@ def _inputs(G: nn.Module, batch: int, generator: torch.Generator) -> tuple[torch
             inputs.append(torch.randint(0, code.size, (batch,), generator=generator, dtype=torch.int64))
         else:
             inputs.append(torch.rand(batch, generator=generator) * (code.high - code.low) + code.low)
+    if truncates_w(G):
+        inputs.append(torch.tensor([truncation], dtype=torch.float32))
     return tuple(t.to(_device(G)) for t in inputs)
 
 
@@ -382,7 +424,8 @@ def _captured(log: list[str]) -> Iterator[None]:
 
 
 def _names(G: nn.Module) -> list[str]:
-    return [*([Z, LABELS] if G.num_classes else [Z]), *(c.name for c in codes_of(G))]
+    return [*([Z, LABELS] if G.num_classes else [Z]), *(c.name for c in codes_of(G)),
+            *([TRUNCATION] if truncates_w(G) else [])]
 
 
 def _opset_of(proto: Any) -> int:
@@ -392,9 +435,11 @@ def _opset_of(proto: Any) -> int:
 def _export_dynamo(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G: nn.Module, opset: int | None) -> Any:
     batch = torch.export.Dim("batch")
     names = _names(G)
-    # keyed like torch.export binds the wrapper's forward(z, *rest): {"z": ..., "rest": (one per input)}
+    # keyed like torch.export binds the wrapper's forward(z, *rest): {"z": ..., "rest": (one per input)};
+    # every input has the batch first except psi, which is [1] whatever the batch
     bound = inspect.signature(wrapper.forward).bind(*example).arguments
-    dynamic = {key: tuple({0: batch} for _ in value) if isinstance(value, tuple) else {0: batch}
+    batched = [not (truncates_w(G) and i == len(names) - 1) for i in range(len(names))]
+    dynamic = {key: tuple({0: batch} if b else {} for b in batched[1:]) if isinstance(value, tuple) else {0: batch}
                for key, value in bound.items()}
     program = torch.onnx.export(
         wrapper, example, dynamo=True, external_data=False, optimize=True, verbose=False,
@@ -417,7 +462,7 @@ def _export_torchscript(wrapper: nn.Module, example: tuple[torch.Tensor, ...], G
         path = Path(tmp) / "model.onnx"
         torch.onnx.export(
             wrapper, example, str(path), dynamo=False, input_names=names, output_names=[IMAGES],
-            dynamic_axes={name: {0: "batch"} for name in [*names, IMAGES]},
+            dynamic_axes={name: {0: "batch"} for name in [*(names[:-1] if truncates_w(G) else names), IMAGES]},
             opset_version=opset if opset is not None else min(default, ts_max),
         )
         return onnx.load(str(path))
@@ -513,6 +558,13 @@ def _check_io(model: Any, G: nn.Module) -> None:
     for value, code in zip(inputs[first:], codes_of(G)):
         elem = onnx.TensorProto.INT64 if code.kind == "categorical" else onnx.TensorProto.FLOAT
         _check_value(value, elem, [None], f"{code.kind} code input")
+    if truncates_w(G):
+        psi = inputs[-1].type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in psi.shape.dim]
+        if psi.elem_type != onnx.TensorProto.FLOAT or dims != [1]:
+            raise VerificationError(f"verification failed: input '{TRUNCATION}' is "
+                                    f"{onnx.TensorProto.DataType.Name(psi.elem_type).lower()} {dims}, "
+                                    "the contract wants float [1]")
     _check_value(model.graph.output[0], onnx.TensorProto.FLOAT, [None, *cast("tuple[int, ...]", G.output_shape)],
                  "output")
 
@@ -545,7 +597,8 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
     Raises :class:`VerificationError` with the reason when the checker, shape inference,
     the I/O contract or the numbers disagree. Inputs are fresh random draws (seeded, so a
     failure reproduces), random labels for conditional models, random codes from their
-    priors for generators with latent codes."""
+    priors for generators with latent codes; a generator that truncates w is compared at
+    every psi of ``VERIFY_TRUNCATIONS`` (the worst per batch is reported)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -569,19 +622,21 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
     wrapper = _Wrapper(G).eval()
     rng = torch.Generator().manual_seed(seed)
     diffs: dict[int, float] = {}
+    psis = VERIFY_TRUNCATIONS if truncates_w(G) else VERIFY_TRUNCATIONS[:1]
     for batch in batches:
-        inputs = _inputs(G, batch, rng)
-        want = _forward(wrapper, inputs).detach().cpu().numpy()
-        feeds = {name: t.detach().cpu().numpy() for name, t in zip(_names(G), inputs)}
-        try:
-            got = session.run([IMAGES], feeds)[0]
-        except Exception as exc:
-            raise VerificationError(f"verification failed: onnxruntime fails at batch {batch}: "
-                                    f"{_one_line(exc)}") from None
-        if got.shape != want.shape:
-            raise VerificationError(f"verification failed: at batch {batch} onnxruntime returns {list(got.shape)}, "
-                                    f"PyTorch {list(want.shape)}; the batch dimension is not really dynamic")
-        diffs[batch] = _max_abs_diff(got, want)
+        for psi in psis:
+            inputs = _inputs(G, batch, rng, psi)
+            want = _forward(wrapper, inputs).detach().cpu().numpy()
+            feeds = {name: t.detach().cpu().numpy() for name, t in zip(_names(G), inputs)}
+            at = f"batch {batch}" + (f", truncation {psi:g}" if len(psis) > 1 else "")
+            try:
+                got = session.run([IMAGES], feeds)[0]
+            except Exception as exc:
+                raise VerificationError(f"verification failed: onnxruntime fails at {at}: {_one_line(exc)}") from None
+            if got.shape != want.shape:
+                raise VerificationError(f"verification failed: at {at} onnxruntime returns {list(got.shape)}, "
+                                        f"PyTorch {list(want.shape)}; the batch dimension is not really dynamic")
+            diffs[batch] = max(diffs.get(batch, 0.0), _max_abs_diff(got, want))
     worst = max(diffs, key=lambda b: diffs[b])
     if not diffs[worst] <= tolerance:
         figures = ", ".join(f"{_fmt(d)} @ batch {b}" for b, d in diffs.items())
@@ -621,7 +676,7 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
         props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims
     props.update({k: v for k, v in generator_metadata(G).items()
                   if k in ("ganzoo.latent_dim", "ganzoo.num_classes", "ganzoo.output_shape", "ganzoo.version",
-                           "ganzoo.codes")})
+                           "ganzoo.codes", "ganzoo.truncation")})
     wrapper = _Wrapper(G).eval()
     example = _inputs(G, EXAMPLE_BATCH, torch.Generator().manual_seed(1234))
     _check_forward(wrapper, G, example)
@@ -704,7 +759,7 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
 
 
 __all__ = [
-    "EXPORTERS", "METADATA_KEYS", "TOLERANCE", "VERIFY_BATCHES", "ExportError", "ExportResult", "VerificationError",
-    "default_output", "export_generator", "export_run", "generator_metadata", "read_metadata", "run_metadata",
-    "verify_onnx",
+    "EXPORTERS", "METADATA_KEYS", "TOLERANCE", "VERIFY_BATCHES", "VERIFY_TRUNCATIONS", "ExportError", "ExportResult",
+    "VerificationError", "default_output", "export_generator", "export_run", "generator_metadata", "read_metadata",
+    "run_metadata", "verify_onnx",
 ]

@@ -20,6 +20,15 @@ gives the same codes everywhere too (``ganzoo sample`` uses it for the torch sid
 
     G = runtime.load("exports/infogan.onnx")
     digits = G.sample(10, codes={"c1": range(10), "c2": 0.5}, seed=0)  # c3 from its prior
+
+Truncation (``truncation=psi``, 0 <= psi <= 1; lower = more typical, less varied) works
+two ways, as the metadata ``ganzoo.truncation`` says. A ``"w"`` file (StyleGAN) takes psi
+as a graph input ``truncation`` float32 [1] and pulls its own w toward the average w it
+tracked in training; z stays plain N(0, I). Every other file (``"z"``, and files exported
+before the key existed) is truncated here, in numpy, by how z is drawn:
+:func:`truncated_latents` (the sampler BigGAN's authors published). Both ``ganzoo sample``
+and ``ganzoo generate`` draw z with these functions, so a seed and a psi give the same z
+in both.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
-from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, Z
+from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
 
 PROVIDERS = ("auto", "cpu", "cuda")
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -50,6 +59,61 @@ _LOAD_FAILED = re.compile(r"^Load model from .* failed:\s*")
 def latents(n: int, latent_dim: int, seed: int | None = None) -> np.ndarray:
     """Standard-normal latents ``[n, latent_dim]`` float32; a seed gives the same ones everywhere."""
     return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+
+
+# -- truncation ----------------------------------------------------------------------------------
+#: Where the truncated normal is cut: BigGAN's published sampler, truncnorm(-2, 2).
+TRUNCATION_BOUND = 2.0
+#: Mixed into the seed of the stream that redraws latents outside the bound, so that the
+#: entries inside it stay those of :func:`latents` (psi only shrinks them).
+_TRUNCATION_STREAM = 0x7472756E  # "trun"
+TRUNCATION_KINDS = ("w", "z")
+
+
+def check_truncation(psi: Any, flag: str = "truncation") -> float:
+    """psi as a float in ``[0, 1]`` (None: 1.0, no truncation), or a one-line :class:`GanzooError`
+    naming ``flag``. Text is accepted so that the CLI and the demo check with the same words."""
+    if psi is None:
+        return 1.0
+    value = float("nan")
+    if isinstance(psi, str):
+        try:
+            value = float(psi.strip())
+        except ValueError:
+            pass
+    elif isinstance(psi, (int, float, np.integer, np.floating)) and not isinstance(psi, (bool, np.bool_)):
+        value = float(psi)
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise GanzooError(f"{flag} must be a number in 0..1 (1: no truncation; lower = more typical, less varied), "
+                          f"got {psi!r:.40}")
+    return value
+
+
+def truncated_latents(n: int, latent_dim: int, seed: int | None = None, truncation: Any = None) -> np.ndarray:
+    """Latents ``[n, latent_dim]`` float32 from a truncated normal, scaled by psi:
+    ``psi * TN(-2, 2)``, each entry a standard normal redrawn until ``|z| <= 2`` (Brock et
+    al. 2019, BigGAN). psi = 1 (or None) is :func:`latents` itself, psi = 0 is z = 0.
+
+    The entries :func:`latents` gives for (n, seed) that lie inside the bound are kept, and
+    the ones outside are redrawn, in row-major order, from a second stream seeded by the
+    seed; so a seed gives the same z everywhere, the first k rows for (n, seed) are those
+    for (k, seed), and moving psi only shrinks the same z. ``seed=None`` draws fresh ones."""
+    psi = check_truncation(truncation)
+    _check_seed(seed)
+    z = latents(n, latent_dim, seed)
+    if psi == 1.0:
+        return z
+    if psi == 0.0:
+        return np.zeros_like(z)
+    outside = np.flatnonzero(np.abs(z) > TRUNCATION_BOUND)
+    if outside.size:
+        rng = np.random.default_rng() if seed is None else np.random.default_rng([_TRUNCATION_STREAM, int(seed)])
+        kept = np.empty(0, dtype=np.float32)
+        while kept.size < outside.size:  # about 4.6 % of draws fall outside: one more round is rare
+            draws = rng.standard_normal(outside.size - kept.size + 16, dtype=np.float32)
+            kept = np.concatenate([kept, draws[np.abs(draws) <= TRUNCATION_BOUND]])
+        z.reshape(-1)[outside] = kept[:outside.size]
+    return z * np.float32(psi)
 
 
 # -- latent codes -------------------------------------------------------------------------------
@@ -331,16 +395,19 @@ class Generator:
     ``version``, ``modes`` (mixture centres or None), ``metadata`` (every metadata_prop),
     ``codes`` (the latent codes the graph takes beside z, as ``ganzoo.codes`` lists them:
     ``{"name", "kind": "categorical", "size"}`` or ``{"name", "kind": "continuous", "low",
-    "high"}``; [] for generators without codes), ``provider`` (the onnxruntime provider
-    running it), ``path``, ``session``."""
+    "high"}``; [] for generators without codes), ``truncation`` ("w": the graph takes psi
+    and truncates w itself; "z": psi truncates the latents as they are drawn), ``provider``
+    (the onnxruntime provider running it), ``path``, ``session``."""
 
     def __init__(self, path: Path, session: Any, latent_dim: int, num_classes: int,
                  output_shape: tuple[int, ...] | None, metadata: dict[str, str], input_name: str,
-                 labels_name: str | None, output_name: str, codes: list[dict[str, Any]] | None = None) -> None:
+                 labels_name: str | None, output_name: str, codes: list[dict[str, Any]] | None = None,
+                 truncation_name: str | None = None) -> None:
         self.path, self.session, self.metadata = path, session, metadata
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, output_shape
         self.codes: list[dict[str, Any]] = list(codes or [])
-        self._z, self._labels, self._out = input_name, labels_name, output_name
+        self._z, self._labels, self._out, self._truncation = input_name, labels_name, output_name, truncation_name
+        self.truncation: str = "w" if truncation_name is not None else "z"
         self.provider: str = session.get_providers()[0]
         self.model = metadata.get("ganzoo.model", path.stem)
         self.dataset: str | None = metadata.get("ganzoo.dataset") or None
@@ -369,9 +436,18 @@ class Generator:
     def conditional(self) -> bool:
         return self.num_classes > 0
 
-    def latents(self, n: int, seed: int | None = None) -> np.ndarray:
-        """The latents :meth:`sample` uses for (n, seed)."""
-        return latents(_count(n), self.latent_dim, seed)
+    @property
+    def truncates_w(self) -> bool:
+        """Whether the graph takes psi itself (``ganzoo.truncation`` = "w")."""
+        return self._truncation is not None
+
+    def latents(self, n: int, seed: int | None = None, truncation: Any = None) -> np.ndarray:
+        """The latents :meth:`sample` uses for (n, seed, truncation): plain N(0, I) for a file
+        that truncates w itself, :func:`truncated_latents` for every other one."""
+        n, psi = _count(n), check_truncation(truncation)
+        if self.truncates_w:
+            return latents(n, self.latent_dim, seed)
+        return truncated_latents(n, self.latent_dim, seed, psi)
 
     def default_labels(self, n: int) -> np.ndarray:
         """Every class, class-major (equal shares, the first classes one more when n is not a multiple)."""
@@ -409,13 +485,27 @@ class Generator:
         validated, the others drawn from their priors with ``seed``. {} without codes."""
         return resolve_codes(self.codes, codes, n, seed, model=self.model)
 
+    def _graph_psi(self, truncation: Any) -> np.ndarray | None:
+        """psi as the graph's ``truncation`` input; None for a file that truncates z, where
+        psi belongs to how z is drawn and :meth:`run`, given z, cannot apply it."""
+        psi = check_truncation(truncation)
+        if self.truncates_w:
+            return np.array([psi], dtype=np.float32)
+        if psi != 1.0:
+            raise GanzooError(f"'{self.model}' truncates z as it is drawn, not inside the graph: draw z with "
+                              f"latents(n, seed, truncation={psi:g}), or call sample(..., truncation={psi:g})")
+        return None
+
     def run(self, z: np.ndarray, labels: Any = None, codes: Mapping[str, Any] | None = None,
-            batch_size: int = CHUNK, seed: int | None = None) -> np.ndarray:
+            batch_size: int = CHUNK, seed: int | None = None, truncation: Any = None) -> np.ndarray:
         """The generator on given latents ``[n, latent_dim]`` (float32), labels and codes,
         run ``batch_size`` rows at a time so that n = 50,000 does not need 50,000 activations.
 
         ``codes``: ``{name: scalar or n values}``; codes left out are drawn from their
-        priors (:func:`sample_codes` with ``seed``; None: fresh draws)."""
+        priors (:func:`sample_codes` with ``seed``; None: fresh draws). ``truncation``: psi
+        for a file that truncates w (``truncates_w``; None: 1); other files are truncated
+        by the z they are given (:meth:`latents`), so psi < 1 is an error there."""
+        psi = self._graph_psi(truncation)
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim or not len(z):
             raise GanzooError(f"z must have shape [n, {self.latent_dim}] with n >= 1, got {list(z.shape)}")
@@ -423,15 +513,18 @@ class Generator:
         c = self.check_codes(codes, len(z), seed)
         step = max(1, int(batch_size))
         parts = [self._run(z[i:i + step], None if y is None else y[i:i + step],
-                           {name: v[i:i + step] for name, v in c.items()}) for i in range(0, len(z), step)]
+                           {name: v[i:i + step] for name, v in c.items()}, psi) for i in range(0, len(z), step)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _run(self, z: np.ndarray, y: np.ndarray | None, codes: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def _run(self, z: np.ndarray, y: np.ndarray | None, codes: dict[str, np.ndarray] | None = None,
+             psi: np.ndarray | None = None) -> np.ndarray:
         feeds = {self._z: z}
         if self._labels is not None:
             feeds[self._labels] = np.ascontiguousarray(y)
         for name, value in (codes or {}).items():
             feeds[name] = np.ascontiguousarray(value)
+        if self._truncation is not None:
+            feeds[self._truncation] = psi if psi is not None else np.ones(1, dtype=np.float32)
         try:
             if self.provider == CUDA:  # IO binding: inputs copied once, output allocated by the provider
                 binding = self.session.io_binding()
@@ -445,7 +538,7 @@ class Generator:
             raise GanzooError(f"onnxruntime failed on '{self.path}': {_short(exc)}") from None
 
     def sample(self, n: int, labels: Any = None, codes: Mapping[str, Any] | None = None, seed: int | None = None,
-               batch_size: int = CHUNK) -> np.ndarray:
+               batch_size: int = CHUNK, truncation: Any = None) -> np.ndarray:
         """``n`` samples ``[n, *output_shape]`` float32.
 
         ``labels``: None (conditional models: every class in turn), one int, or n ints.
@@ -454,11 +547,13 @@ class Generator:
         code, any finite number for a continuous one (outside the prior's ``[low, high]``
         the generator extrapolates: allowed, and worth a look). Codes left out are drawn
         from their priors. ``seed``: None draws fresh latents and codes; an int gives the
-        same ones everywhere (:func:`latents`, :func:`sample_codes`)."""
-        n = _count(n)
+        same ones everywhere (:func:`latents`, :func:`sample_codes`). ``truncation``: psi in
+        [0, 1] (None: 1, none); lower = more typical, less varied (see the module's doc)."""
+        n, psi = _count(n), check_truncation(truncation)
         y = self.check_labels(labels, n)
         c = self.check_codes(codes, n, seed)
-        return self.run(latents(n, self.latent_dim, seed), y, c, batch_size=batch_size)
+        return self.run(self.latents(n, seed, psi), y, c, batch_size=batch_size,
+                        truncation=psi if self.truncates_w else None)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -475,18 +570,21 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mapping[str, Any] | None = None,
-         seed: int = 0, scale: float = 1.0) -> list[np.ndarray]:
+         seed: int = 0, truncation: Any = None) -> list[np.ndarray]:
     """A latent walk: ``frames`` batches of ``n`` samples, each sample moving from its latent
     under ``seed`` to its latent under ``seed + 1`` (reached at frame frames/2) and back, so
-    the animation loops without a jump; labels and codes stay fixed; ``scale`` < 1 truncates z."""
+    the animation loops without a jump; labels and codes stay fixed. ``truncation`` is psi,
+    as in :meth:`Generator.sample`: the walk runs between the two seeds' truncated latents
+    (a "w" file gets psi at every frame)."""
     if isinstance(frames, bool) or frames < 2:
         raise GanzooError(f"--interpolate takes the number of frames, at least 2, got {frames}")
-    n = _count(n)
+    n, psi = _count(n), check_truncation(truncation)
     y = model.check_labels(labels, n)
     c = model.check_codes(codes, n, seed)
-    a, b = (latents(n, model.latent_dim, s) * np.float32(scale) for s in (seed, seed + 1))
+    a, b = (model.latents(n, s, psi) for s in (seed, seed + 1))
+    graph_psi = psi if model.truncates_w else None
     ts = (1 - np.cos(2 * np.pi * np.arange(frames) / frames)) / 2  # 0 → 1 → back, easing at both ends
-    return [model.run(slerp(a, b, float(t)), y, c) for t in ts]
+    return [model.run(slerp(a, b, float(t)), y, c, truncation=graph_psi) for t in ts]
 
 
 def _count(n: Any) -> int:
@@ -582,8 +680,35 @@ def _sample_shape(path: Path, metadata: dict[str, str], out: Any) -> tuple[int, 
     return tuple(static) if static else None
 
 
+def _truncation_input(path: Path, by_name: dict[str, Any], metadata: dict[str, str], codes: list[dict[str, Any]]
+                      ) -> str | None:
+    """The graph input psi goes to: ``truncation`` for a "w" file, None for the others
+    (``ganzoo.truncation`` = "z", or absent: files from before truncation existed). The
+    metadata and the graph must agree, or the file would be run the wrong way silently."""
+    kind = metadata.get("ganzoo.truncation")
+    if kind is not None and kind not in TRUNCATION_KINDS:
+        raise GanzooError(f"'{path}' has a corrupt ganzoo.truncation {kind!r:.40} (want 'w' or 'z'); "
+                          "export it again")
+    value = by_name.get(TRUNCATION)
+    if kind == "w":
+        if any(c["name"] == TRUNCATION for c in codes):
+            raise GanzooError(f"'{path}' says ganzoo.truncation=w and also lists a code named '{TRUNCATION}'; "
+                              "export it again")
+        if value is None:
+            raise GanzooError(f"'{path}' says ganzoo.truncation=w but its graph has no '{TRUNCATION}' input; "
+                              "export it again")
+        if value.type != "tensor(float)" or list(value.shape) != [1]:
+            raise GanzooError(f"input '{TRUNCATION}' of '{path}' is {value.type} {value.shape}; psi must be "
+                              "tensor(float) [1]; export it again")
+        return TRUNCATION
+    if value is not None and not any(c["name"] == TRUNCATION for c in codes):
+        raise GanzooError(f"'{path}' has a '{TRUNCATION}' input but its metadata says ganzoo.truncation="
+                          f"{kind or '(missing)'}, not w; export it again")
+    return None
+
+
 def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: int | None
-                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str, list[dict[str, Any]]]:
+                ) -> tuple[int, int, tuple[int, ...] | None, str, str | None, str, list[dict[str, Any]], str | None]:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     by_name = {i.name: i for i in inputs}
     dim, meta_latent = _latent_size(path, inputs, metadata, latent_dim)
@@ -592,7 +717,9 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
 
     labels_in = by_name.get(LABELS)
     codes = parse_codes_metadata(metadata.get("ganzoo.codes"), f"'{path}'")
-    others = [i.name for i in inputs if i.name not in (z_in.name, LABELS, *(c["name"] for c in codes))]
+    truncation_in = _truncation_input(path, by_name, metadata, codes)
+    fed = (z_in.name, LABELS, *(c["name"] for c in codes), *([truncation_in] if truncation_in else []))
+    others = [i.name for i in inputs if i.name not in fed]
     if others:
         listed = f" (its ganzoo.codes lists {describe_codes(codes)})" if codes else ""
         raise GanzooError(f"'{path}' has inputs this runtime cannot feed: {', '.join(others)}{listed}")
@@ -604,7 +731,7 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
         raise GanzooError(f"'{path}' has outputs {', '.join(o.name for o in outputs)}; a generator returns '{IMAGES}'")
     shape = _sample_shape(path, metadata, out)
     return (dim, num_classes, shape, z_in.name, labels_in.name if labels_in is not None else None, out.name,
-            codes)
+            codes, truncation_in)
 
 
 def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None,
@@ -628,9 +755,11 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
         raise GanzooError(f"threads must be a positive integer, got {threads!r}")
     session = _session(path, provider, threads)
     metadata = dict(session.get_modelmeta().custom_metadata_map)
-    dim, classes, shape, z_name, labels_name, out_name, codes = _resolve_io(path, session, metadata, latent_dim)
-    return Generator(path, session, dim, classes, shape, metadata, z_name, labels_name, out_name, codes)
+    dim, classes, shape, z_name, labels_name, out_name, codes, psi_name = _resolve_io(path, session, metadata,
+                                                                                      latent_dim)
+    return Generator(path, session, dim, classes, shape, metadata, z_name, labels_name, out_name, codes, psi_name)
 
 
-__all__ = ["CHUNK", "PROVIDERS", "Generator", "default_threads", "describe_codes", "latents", "load",
-           "parse_codes_metadata", "resolve_codes", "sample_codes"]
+__all__ = ["CHUNK", "PROVIDERS", "TRUNCATION", "TRUNCATION_BOUND", "Generator", "check_truncation", "default_threads",
+           "describe_codes", "latents", "load", "parse_codes_metadata", "resolve_codes", "sample_codes",
+           "truncated_latents", "walk"]
