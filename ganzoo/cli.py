@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import click
 
-from ganzoo import __version__
+from ganzoo import __version__, limits
 from ganzoo.errors import GanzooError, check_writable, io_error
 from ganzoo.registry import KINDS, Registry, get_registry
 
@@ -26,7 +26,28 @@ class _UserError(click.ClickException):
     exit_code = 2
 
 
+class _Command(click.Command):
+    """Every command refuses an empty string for any option or argument, in one line: ``--out ''``
+    would otherwise silently mean the default run folder, ``--host ''`` every interface."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        names = {p.name: _flag(p) for p in self.params if p.name}
+        limits.check_not_empty(ctx.params, names)
+        return rest
+
+
+def _flag(param: click.Parameter) -> str:
+    """How the user spells ``param``: its longest option (``--output`` for ``-o/--output``) or its metavar."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name.upper()
+
+
 class GanzooGroup(click.Group):
+    command_class = _Command
+    group_class = type  # sub-groups (ganzoo plugin) are GanzooGroups with _Commands too
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -127,7 +148,7 @@ def _defaults_lines(spec: Any) -> list[str]:
     return lines
 
 
-class _TrainCommand(click.Command):
+class _TrainCommand(_Command):
     """``ganzoo train MODEL --help`` adds MODEL's resolved defaults below the options."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -345,6 +366,43 @@ def plugins_cmd(as_json: bool) -> None:
             click.echo(f"  {c.line()}")
 
 
+# -- bounds on numbers (ganzoo.limits says why each sits where it does) -------------------------
+def _bounded(low: int, high: int, why: str = "") -> Any:
+    """A click callback: the option's integer in low..high, or one ``Error:`` line naming it.
+    Run while the options are parsed, so before any file is opened or folder made."""
+    def check(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        return limits.check_int(_flag(param), value, low, high, why) if value is not None else None
+
+    return check
+
+
+def _at_most(high: int, why: str) -> Any:
+    """A click callback for the upper bound alone, where the command's own check words the lower one."""
+    def check(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        if value is not None and value > high:
+            limits.check_int(_flag(param), value, 0, high, why)
+        return value
+
+    return check
+
+
+def _seed(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    return limits.check_seed(value, _flag(param)) if value is not None else None
+
+
+def _threads(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """The upper bound only: below 1 is the bench's own one-line error."""
+    return limits.check_threads(value, _flag(param), auto=False) if value is not None and value > 0 else value
+
+
+def _max_time(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Infinite, NaN and over an hour here; zero and below are the bench's own error."""
+    if value is not None and not value <= limits.BENCH_SECONDS_MAX:
+        raise GanzooError(f"--max-time must be at most {limits.BENCH_SECONDS_MAX:,} seconds (per backend and "
+                          f"batch size), got {value}")
+    return value
+
+
 # -- train / sample ---------------------------------------------------------------------------
 def _betas(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
     if value is None:
@@ -385,8 +443,9 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--augment", help="Augmentation of real and fake images before D: ada (adaptive, Karras et al. 2020; "
               "ada:target=0.6,kimg=100) or diffaug (translation,cutout,color; Zhao et al. 2020), "
               "diffaug:color,translation.")
-@click.option("--steps", type=int, help="Total generator steps (on --resume: the new total).")
-@click.option("--batch-size", type=int, help="Samples per step for D and G (per process under torchrun).")
+@click.option("--steps", type=int, help="Total generator steps (on --resume: the new total; at most 10^9).")
+@click.option("--batch-size", type=int, help="Samples per step for D and G (per process under torchrun; at most "
+              "65,536, and images must fit the memory).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
 @click.option("--lr-decay", type=float, help="Let both learning rates fall linearly to 0 over this last fraction "
@@ -394,11 +453,12 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--betas", callback=_betas, help="Adam betas, e.g. 0.5,0.999.")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--latent-dim", type=int, help="Size of the noise vector z fed to G.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds the weights, the noise and the data order: the same seed trains the same run.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
+              help="Seeds the weights, the noise and the data order: the same seed trains the same run "
+              "(0..4294967295).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
-@click.option("--threads", type=int, help="CPU threads [default: the cores other jobs leave free, from the load "
-              "average; OMP_NUM_THREADS when set]. On a busy machine 1 thread can be 10x faster than 2.")
+@click.option("--threads", type=int, help="CPU threads, 0..4 per core [default 0: the cores other jobs leave free, "
+              "from the load average; OMP_NUM_THREADS when set]. On a busy machine 1 thread can be 10x faster than 2.")
 @click.option("--out", type=click.Path(), help="Run directory to create [default: runs/MODEL-TIMESTAMP].")
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory from its checkpoint.")
 @click.option("--log-every", type=int, help="Log losses every N steps [default: 50].")
@@ -412,7 +472,7 @@ _RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "thr
 @click.option("--set", "options", multiple=True, callback=_settings, help="Model option KEY=VALUE, repeatable.")
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live [default: ~/.cache/ganzoo/data].")
 @click.option("--download", is_flag=True, help="Let torchvision data sets download when missing.")
-@click.option("--image-size", type=int, help="Resize images to this size (folders default to 64).")
+@click.option("--image-size", type=int, help="Resize images to this size, 4..1024 (folders default to 64).")
 @click.option("--stream/--no-stream", default=None, help="folder:PATH sets: decode images as batches need them "
               "(bounded memory) instead of once into memory [default: stream when the set, as uint8, is over "
               "--data-budget].")
@@ -458,6 +518,15 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
             if opts.get(key) is not None and not (key == "device" and opts[key] == "auto"):
                 setattr(cfg, key, opts[key])
         cfg.out = resume
+        for key in ("threads", "workers"):  # a run copied from a larger machine: its counts do not bind this one
+            saved = getattr(cfg, key)
+            if opts.get(key) is None and isinstance(saved, int) and saved > limits.threads_max():
+                click.echo(f"note: the run's --{key} {saved} is more than this machine takes "
+                           f"({limits.threads_max()}); using 0 (automatic)", err=True)
+                setattr(cfg, key, 0)
+        from ganzoo.engine.config import _check_numbers
+
+        _check_numbers(cfg)  # the new --steps, --threads, ... and the run's own numbers, before torch starts
     else:
         if not model:
             raise GanzooError("missing MODEL: e.g. ganzoo train vanilla (see: ganzoo list models)")
@@ -535,7 +604,6 @@ def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: st
 
     Every mistake is named here with the model's codes, before anything is sampled, so
     the user sees what the model takes rather than an error from deep in a forward."""
-    import math
 
     from ganzoo.onnx.runtime import describe_codes
 
@@ -573,15 +641,8 @@ def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: st
                                   f"or {name}=all; {valid}")
             fixed[name] = number
             continue
-        low_text, colon, high_text = value.partition(":")
-        try:
-            bounds = [float(low_text), float(high_text)] if colon else [float(value)]
-        except ValueError:
-            bounds = [math.nan]
-        if not all(math.isfinite(b) for b in bounds):
-            raise GanzooError(f"--code {text}: {name} is continuous: give a finite number like {name}=0.5 "
-                              f"or a sweep LOW:HIGH like {name}=-1:1; {valid}")
-        if not colon:
+        bounds = _continuous(text, name, value, valid)
+        if len(bounds) == 1:
             fixed[name] = bounds[0]
         elif column is not None:
             raise GanzooError(f"--code {column[0]}=...:... and --code {text}: one LOW:HIGH sweep fills the "
@@ -591,8 +652,26 @@ def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: st
     return fixed, rows, column
 
 
+def _continuous(text: str, name: str, value: str, valid: str) -> list[float]:
+    """A continuous code's ``VALUE`` or ``LOW:HIGH``: finite and within limits.CODE_VALUE_MAX."""
+    import math
+
+    low_text, colon, high_text = value.partition(":")
+    try:
+        bounds = [float(low_text), float(high_text)] if colon else [float(value)]
+    except ValueError:
+        bounds = [math.nan]
+    if not all(math.isfinite(b) for b in bounds):
+        raise GanzooError(f"--code {text}: {name} is continuous: give a finite number like {name}=0.5 "
+                          f"or a sweep LOW:HIGH like {name}=-1:1; {valid}")
+    for bound in bounds:
+        limits.check_code_value(text, bound)
+    return bounds
+
+
 def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, codes: list[dict[str, Any]],
-            n: int, model: str) -> tuple[int, list[int] | None, dict[str, Any], int | None]:
+            n: int, model: str, most: int = limits.SCATTER_MAX
+            ) -> tuple[int, list[int] | None, dict[str, Any], int | None]:
     """(n, labels, codes, images per grid row) for ``--labels`` and ``--code`` together.
 
     Without a code sweep this is ``--labels`` as it always was. With one, the grid has a
@@ -600,10 +679,17 @@ def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int,
     default, and each ``--code NAME=all``, the first one slowest) and n // rows columns
     (a square-ish grid when only a ``LOW:HIGH`` sweep is given), along which the
     ``LOW:HIGH`` code runs from LOW to HIGH; n becomes rows x columns, as with
-    ``--labels all``. Codes not fixed or swept are left to the prior."""
+    ``--labels all``. Codes not fixed or swept are left to the prior. The rows are counted
+    before any list is built: a sweep over more than ``most`` samples is one line."""
     import math
 
     fixed, row_sweeps, column = _parse_codes(code_options, codes, model)
+    rows_wanted = math.prod([len(values) for _, values in row_sweeps])
+    if num_classes and labels in (None, "all"):
+        rows_wanted *= num_classes
+    if rows_wanted > most:
+        raise GanzooError(f"the rows of --labels all and --code NAME=all come to {rows_wanted:,} samples, more than "
+                          f"the {most:,} allowed here; sweep fewer codes or fix some (--labels 0,1 or --code NAME=3)")
     label_list = _parse_labels(labels, num_classes, n)
     if not row_sweeps and column is None:
         n = len(label_list) if label_list else n
@@ -635,13 +721,19 @@ def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int,
     return n, label_list, result, cols
 
 
+#: Samples per generator call in ``ganzoo sample``: the activations of one chunk, not of all n, are held.
+SAMPLE_CHUNK = 1024
+
+
 @cli.command("sample")
 @click.argument("run_dir", type=click.Path())
-@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
+@click.option("-n", "--n", "n", type=int, default=64, show_default=True,
+              callback=_bounded(1, limits.SCATTER_MAX, "a grid Pillow can open again; 2-D points: one scatter plot"),
+              help="How many samples (a grid of at most 89 megapixels; 2-D points: at most 1,000,000).")
 @click.option("--labels", help="Conditional models: 'all' (one row per class) or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the latents and codes (numpy; the same samples as ganzoo generate).")
+@click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
+              help="Seed of the latents and codes, 0..4294967295 (numpy; the same samples as ganzoo generate).")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
 @click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 @click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True,
@@ -660,15 +752,12 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     ganzoo generate on the run's export (same latents, same codes).
     """
     _need_train("sample")
+    import numpy as np
     import torch
 
     from ganzoo.engine.build import load_generator
     from ganzoo.grid import picture_path, save_image_grid, save_scatter
 
-    if n < 1:
-        raise GanzooError(f"--n must be at least 1, got {n}")
-    if seed < 0:
-        raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
     psi = _truncation(truncation)
     picture_path(output)
     G, meta, used = load_generator(run_dir, weights)
@@ -678,6 +767,9 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     model = str(meta.get("model", type(G).__name__))
     n, label_list, given, nrow = _layout(labels, code, cast(int, G.num_classes), codes, n, model)
+    shape = tuple(getattr(G, "output_shape", None) or meta.get("data", {}).get("shape") or ())
+    if shape:  # before the latents exist: the picture must open again and its floats must fit the memory
+        limits.check_picture("--n", n, shape, nrow)
     # the same latents as `ganzoo generate`: plain for a generator that truncates w itself, truncated otherwise
     w_psi = psi if truncates_w(G) else None
     z_np = latents(n, cast(int, G.latent_dim), seed) if w_psi is not None else \
@@ -686,11 +778,14 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     y = torch.tensor(label_list) if label_list else None
     # codes are drawn by the runtime's numpy function: the same codes as `ganzoo generate`
     c = {name: torch.from_numpy(v) for name, v in resolve_codes(codes, given, n, seed, model=model).items()}
-    with torch.no_grad():
-        out = generate(G, z, y, c or None, truncation=w_psi).numpy()
+    with torch.no_grad():  # in chunks: n = 100,000 points need not hold 100,000 samples' activations at once
+        parts = [generate(G, z[i:i + SAMPLE_CHUNK], None if y is None else y[i:i + SAMPLE_CHUNK],
+                          {k: v[i:i + SAMPLE_CHUNK] for k, v in c.items()} or None, truncation=w_psi).numpy()
+                 for i in range(0, n, SAMPLE_CHUNK)]
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if not shape:
+        limits.check_picture("--n", n, out.shape[1:], nrow)
     if meta["data"]["kind"] == "points":
-        import numpy as np
-
         modes = np.asarray(meta["data"]["modes"]) if meta["data"].get("modes") else None
         save_scatter(out, output, modes=modes, title=f"{meta['model']} ({used} weights)")
     else:
@@ -702,8 +797,12 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 @cli.command("eval")
 @click.argument("source", type=click.Path())
 @click.option("-n", "--n", "n", type=int,
-              help="How many samples [default: 2,500 for 2-D mixtures, 5,000 for digits, 26,000 for stacked-mnist].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latents (numpy).")
+              callback=_bounded(1, limits.EVAL_N_MAX, "every protocol settles long before; the samples are held "
+                                "in memory"),
+              help="How many samples, at most 10^6 [default: 2,500 for 2-D mixtures, 5,000 for digits, 26,000 for "
+              "stacked-mnist].")
+@click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
+              help="Seed of the latents (numpy), 0..4294967295.")
 @click.option("--weights", type=click.Choice(["ema", "raw"]),
               help="Run directories: [default: ema when the run has it]")
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live (for mnist).")
@@ -796,19 +895,24 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
 
 @cli.command("generate")
 @click.argument("model_file", metavar="MODEL.onnx", type=click.Path())
-@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="How many samples.")
+@click.option("-n", "--n", "n", type=int, default=64, show_default=True,
+              callback=_bounded(1, limits.NPY_SAMPLES_MAX, "a picture holds far fewer; --npy files are streamed"),
+              help="How many samples (a picture: a grid of at most 89 megapixels; --npy alone: up to 10^7, "
+              "written in chunks).")
 @click.option("--labels", help="Conditional models: 'all' (one row per class, the default) or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the latents and codes (numpy; same everywhere).")
+@click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
+              help="Seed of the latents and codes, 0..4294967295 (numpy; same everywhere).")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="onnxruntime provider; auto takes CUDA only where it really loads.")
 @click.option("-o", "--output", type=click.Path(),
               help="PNG grid, a scatter plot for 2-D points [default: samples.png].")
 @click.option("--npy", type=click.Path(), help="Also/instead save the raw samples [N, ...] as .npy.")
-@click.option("--latent-dim", type=int, help="Latent size, to run an .onnx without ganzoo metadata.")
+@click.option("--latent-dim", type=int, callback=_bounded(1, limits.LATENT_MAX, "128x StyleGAN's 512"),
+              help="Latent size, to run an .onnx without ganzoo metadata.")
 @click.option("--interpolate", "frames", type=int, metavar="K",
-              help="A latent walk of K frames (each sample from its --seed latent to its --seed+1 latent and "
+              callback=_bounded(2, limits.FRAMES_MAX, "40 s at 25 frames a second; every frame is held in memory"),
+              help="A latent walk of K frames, 2..1000 (each sample from its --seed latent to its --seed+1 latent and "
               "back): an animated GIF with -o walk.gif, numbered PNGs with -o walk.png.")
 @click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
@@ -825,15 +929,10 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
       ganzoo generate exports/dcgan.onnx --interpolate 24 -n 16 -o walk.gif
       ganzoo generate exports/dcgan.onnx --truncation 0.7
     """
-    import numpy as np
 
     from ganzoo.grid import picture_path, save_image_grid, save_scatter
     from ganzoo.onnx import runtime
 
-    if n < 1:
-        raise GanzooError(f"--n must be at least 1, got {n}")
-    if seed < 0:
-        raise GanzooError(f"--seed must be a non-negative integer, got {seed}")
     psi = _truncation(truncation)
     if frames is not None:
         _walk(model_file, frames, n, labels, code, seed, provider, output, npy, latent_dim, psi)
@@ -843,25 +942,87 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
     if npy is not None:
         check_writable(npy, "choose another --npy path", suffix=".npy")
     G = runtime.load(model_file, provider=provider, latent_dim=latent_dim)
-    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
-    out = G.sample(n, labels=label_list, codes=given or None, seed=seed, truncation=psi)
-    drawable = (out.ndim == 4 and out.shape[1] in (1, 3, 4)) or (out.ndim == 2 and out.shape[1] == 2)
     if output is None and npy is None:
         output = "samples.png"
-    if output is not None and not drawable:
-        raise GanzooError(
-            f"samples of shape {list(out.shape[1:])} cannot be drawn as a picture; save them with --npy out.npy")
+    most = limits.NPY_SAMPLES_MAX if output is None else limits.SCATTER_MAX
+    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model, most)
+    out = _draw(G, n, label_list, given, seed, psi, npy, output, nrow)
     written = []
     if npy is not None:
-        np.save(npy, out)
         written.append(npy)
-    if output is not None:
+    if out is not None and output is not None:
         if out.ndim == 2:
             save_scatter(out, output, modes=G.modes, title=f"{G.model} (onnxruntime)")
         else:
             save_image_grid(out, output, nrow=nrow)
         written.append(output)
     click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}")
+
+
+#: Samples per onnxruntime call and per write when ``generate`` streams: however large -n is, one
+#: chunk of outputs is in memory at a time (a multiple of the runtime's own batch of 256, so the
+#: numbers are those of Generator.sample).
+STREAM_CHUNK = 4096
+
+
+def _draw(G: Any, n: int, labels: list[int] | None, given: dict[str, Any], seed: int, psi: float,
+          npy: str | None, picture: str | None, nrow: int | None) -> Any:
+    """``generate``'s samples, chunk by chunk: each chunk goes straight into the --npy file (written
+    aside and renamed, so a failure leaves no half file); only a picture keeps them all, and a
+    picture is capped (limits.check_picture) before the second chunk is drawn. The latents, labels
+    and codes are drawn whole, as Generator.sample draws them, so the samples are the same for any
+    chunk size: n x (latent_dim + codes + 2) x 4 bytes, checked against the memory first."""
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+
+    inputs = 2 * n * (G.latent_dim + len(G.codes) + 2) * 4  # 2: a truncated draw holds a second copy
+    limits.check_memory(f"the latents, labels and codes of {n:,} samples", inputs, "lower -n")
+    z = G.latents(n, seed, psi)
+    y = G.check_labels(labels, n)
+    c = G.check_codes(given or None, n, seed)
+    graph_psi = psi if G.truncates_w else None
+
+    def chunk(start: int) -> Any:
+        stop = min(n, start + STREAM_CHUNK)
+        return G.run(z[start:stop], None if y is None else y[start:stop],
+                     {name: v[start:stop] for name, v in c.items()}, truncation=graph_psi)
+
+    first = chunk(0)
+    shape = tuple(first.shape[1:])
+    if picture is not None:
+        drawable = (len(shape) == 3 and shape[0] in (1, 3, 4)) or shape == (2,)
+        if not drawable:
+            raise GanzooError(f"samples of shape {list(shape)} cannot be drawn as a picture; save them with "
+                              "--npy out.npy")
+        limits.check_picture("--n", n, shape, nrow)
+    whole = np.empty((n, *shape), np.float32) if picture is not None else None
+    store, part_path = None, None
+    if npy is not None:
+        target = Path(npy)
+        need = n * limits.sample_bytes(shape) + 4096
+        free = shutil.disk_usage(target.resolve().parent).free
+        if need > free:
+            raise GanzooError(f"--npy {npy}: {n:,} samples of {list(shape)} take {limits.size_text(need)}, more "
+                              f"than the {limits.size_text(free)} free there; lower -n or choose another --npy path")
+        part_path = target.with_name(f".{target.name}.part")
+        store = np.lib.format.open_memmap(part_path, mode="w+", dtype=np.float32, shape=(n, *shape))
+    try:
+        for start in range(0, n, STREAM_CHUNK):
+            part = first if start == 0 else chunk(start)
+            if store is not None:
+                store[start:start + len(part)] = part
+            if whole is not None:
+                whole[start:start + len(part)] = part
+        if store is not None and part_path is not None:
+            store.flush()
+            del store
+            part_path.replace(target)
+    finally:
+        if part_path is not None and part_path.exists():
+            part_path.unlink()
+    return whole
 
 
 def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[str, ...], seed: int, provider: str,
@@ -884,6 +1045,7 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
         raise GanzooError(f"--interpolate draws image grids; '{G.model}' makes {G.output_shape} samples: "
                           "use ganzoo generate --npy for points")
     n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
+    limits.check_picture("--n", n, tuple(G.output_shape), nrow, frames=frames)  # every frame is held until written
     written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed, truncation=psi), output,
                              nrow=nrow)
     where = written[0] if len(written) == 1 else f"{written[0]} ... {written[-1].name}"
@@ -911,7 +1073,8 @@ def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
         raise GanzooError(f"--port must lie in 0..65535, got {port}")
     server = make_server(model_file, host, port, provider)
     bound_host, bound_port = server.server_address[:2]
-    click.echo(f"ganzoo demo of {model_file} at http://{bound_host!s}:{bound_port}/ (Ctrl-C stops it)")
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)  # an IPv6 address needs brackets
+    click.echo(f"ganzoo demo of {model_file} at http://{shown}:{bound_port}/ (Ctrl-C stops it)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -930,12 +1093,16 @@ def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
               help="Also time PyTorch eager from the run directory.")
 @click.option("--compile", "compile_", is_flag=True, help="Also time torch.compile.")
 @click.option("--fp16", is_flag=True, help="Also time an fp16 copy on GPU providers (output limit 1e-2).")
-@click.option("--warmup", type=int, default=10, show_default=True, help="Untimed runs per backend and batch size.")
+@click.option("--warmup", type=int, default=10, show_default=True,
+              callback=_at_most(limits.BENCH_RUNS_MAX, "--max-time bounds the timed runs, not these"),
+              help="Untimed runs per backend and batch size (at most 100,000).")
 @click.option("--runs", type=int, default=100, show_default=True,
-              help="Timed runs per backend and batch size (at most).")
-@click.option("--max-time", type=float, default=10.0, show_default=True,
-              help="Seconds per backend and batch size; stops early after at least 10 runs.")
-@click.option("--threads", type=int, help="CPU threads for every backend [default: OMP_NUM_THREADS, else all cores].")
+              callback=_at_most(limits.BENCH_RUNS_MAX, "percentiles settle long before"),
+              help="Timed runs per backend and batch size (at most; up to 100,000).")
+@click.option("--max-time", type=float, default=10.0, show_default=True, callback=_max_time,
+              help="Seconds per backend and batch size, at most 3,600; stops early after at least 10 runs.")
+@click.option("--threads", type=int, callback=_threads,
+              help="CPU threads for every backend, 1..4 per core [default: OMP_NUM_THREADS, else all cores].")
 @click.option("--run", "run_dir", type=click.Path(), help="Run directory with the PyTorch weights "
               "[default: the one the file's ganzoo.run metadata names, when found].")
 @click.option("--json", "json_path", type=click.Path(), help="Also write the full result (with machine info) as JSON.")
@@ -1000,20 +1167,29 @@ def plugin_new_cmd(name: str, directory: str) -> None:
     click.echo(f"next: pip install -e {path} && python -m pytest {path} -q")
 
 
-def main() -> None:
-    registry = None
+def _load_plugins() -> None:
+    """Plugins load before every command, ``--help`` included, so each way that can go wrong
+    there is one line: a traceback through a plugin's imports helps nobody run ``ganzoo``."""
+    from ganzoo.registry import PluginInterrupted
+
     try:
         registry = _registry()
-    except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    before = len(registry.failures)
-    try:
+        before = len(registry.failures)
         registry.add_commands(cli)
-    except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1, a plugin's ganzoo_register_commands failed
+    except GanzooError as exc:  # GANZOO_STRICT_PLUGINS=1, or a bad GANZOO_SLOW_PLUGIN_SECONDS
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except PluginInterrupted as stop:  # Ctrl-C while a plugin's code ran: name it
+        click.echo(f"Error: {stop.line()}", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C between two plugins
+        click.echo("Error: interrupted while loading plugins", err=True)
+        sys.exit(130)
     for failure in registry.failures[before:]:  # command hooks run after the first warnings were printed
         click.echo(failure.line(), err=True)
+
+
+def main() -> None:
+    _load_plugins()
     cli(prog_name="ganzoo")
 

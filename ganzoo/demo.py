@@ -4,7 +4,9 @@ A small HTTP server (standard library only) runs the generator with onnxruntime 
 torch — and the page asks it for pictures: new samples, a latent walk, a class and the
 latent codes to fix, a truncation psi (as ``ganzoo generate --truncation``), a PNG to download. The server listens on
 127.0.0.1 unless told otherwise, caps what one request may ask for, answers a malformed
-request with a 4xx and a one-line message, and keeps serving after it.
+request with a 4xx and a one-line message, and keeps serving after it. It is safe to leave
+running (``ganzoo.webserver``): timeouts, a fixed number of worker threads, size caps, and
+a Host allowlist against DNS rebinding.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import json
 import math
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from ganzoo.errors import GanzooError
+from ganzoo.webserver import TIMEOUT, WORKERS, Handler, WebServer
 
 MAX_SAMPLES = 256
 MAX_FRAMES = 48
@@ -180,50 +182,37 @@ def _page() -> bytes:
     return files("ganzoo").joinpath("demo.html").read_bytes()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(Handler):
     demo: Demo
     server_version = "ganzoo-demo"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
-        return
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         try:
             if parts.path in ("/", "/index.html"):
-                self._send(HTTPStatus.OK, "text/html; charset=utf-8", _page())
+                self.answer(HTTPStatus.OK, "text/html; charset=utf-8", _page())
             elif parts.path == "/api/info":
-                self._send(HTTPStatus.OK, "application/json", json.dumps(self.demo.info()).encode())
+                self.answer(HTTPStatus.OK, "application/json", json.dumps(self.demo.info()).encode())
             elif parts.path == "/api/sample":
-                self._send(HTTPStatus.OK, "image/png", self.demo.sample_png(query))
+                self.answer(HTTPStatus.OK, "image/png", self.demo.sample_png(query))
             elif parts.path == "/api/walk":
-                self._send(HTTPStatus.OK, "image/gif", self.demo.walk_gif(query))
+                self.answer(HTTPStatus.OK, "image/gif", self.demo.walk_gif(query))
             else:
-                self._error(HTTPStatus.NOT_FOUND, f"no page {parts.path}; try / or /api/info")
+                self.refuse(HTTPStatus.NOT_FOUND, f"no page {parts.path}; try / or /api/info")
         except (BadRequest, GanzooError) as exc:
-            self._error(HTTPStatus.BAD_REQUEST, str(exc))
+            self.refuse(HTTPStatus.BAD_REQUEST, str(exc))
         except Exception as exc:  # the server outlives any one request
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+            self.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
 
     def do_POST(self) -> None:
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the demo answers GET requests only")
-
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._send(status, "application/json", json.dumps({"error": message}).encode())
-
-    def _send(self, status: HTTPStatus, kind: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, "the demo answers GET requests only")
 
 
-def make_server(model_file: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto"
-                ) -> ThreadingHTTPServer:
-    """A server for ``model_file`` bound to ``host:port`` (port 0: any free one); not started."""
+def make_server(model_file: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto", *,
+                timeout: float = TIMEOUT, workers: int = WORKERS, max_connections: int = 4096) -> WebServer:
+    """A server for ``model_file`` bound to ``host:port`` (port 0: any free one); not started.
+    ``timeout``: seconds a client has to send its whole request; ``workers``: threads that answer."""
     from ganzoo.onnx import runtime
 
     model = runtime.load(model_file, provider=provider)
@@ -231,8 +220,7 @@ def make_server(model_file: str, host: str = "127.0.0.1", port: int = 8000, prov
         raise GanzooError(f"'{model_file}' does not say its output shape (ganzoo.output_shape); export it again")
     handler = type("Handler", (_Handler,), {"demo": Demo(model)})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        return WebServer((host, port), handler, timeout=timeout, workers=workers, max_connections=max_connections)
     except OSError as exc:
-        raise GanzooError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pass another --port") from None
-    server.daemon_threads = True
-    return server
+        raise GanzooError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                          "pass another --port or --host") from None

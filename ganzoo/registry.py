@@ -6,10 +6,17 @@ them itself: each plugin is imported, registered and asked for its entries on it
 own, and its entries are kept only if every one of its hooks finished. A broken
 plugin becomes a :class:`PluginFailure` that ``ganzoo plugins`` shows.
 
+Plugin code runs under a :class:`_PluginCall` guard, because it runs before every
+command, ``--help`` and ``list --json`` included: whatever it prints goes to stderr so
+machine-readable stdout stays valid, a plugin still busy after a few seconds is named
+on stderr so a hang is never silent, and a ``KeyboardInterrupt`` it raises itself is a
+failure like any other while a real Ctrl-C still stops the command.
+
 Environment:
   GANZOO_PLUGINS          comma-separated allowlist of third-party plugins ("" loads none)
   GANZOO_DISABLE_PLUGINS  comma-separated blocklist
   GANZOO_STRICT_PLUGINS=1 re-raise the first plugin failure instead of recording it
+  GANZOO_SLOW_PLUGIN_SECONDS  seconds before a plugin still importing is named on stderr (default 5)
 """
 
 from __future__ import annotations
@@ -18,11 +25,15 @@ import builtins
 import difflib
 import fnmatch
 import importlib
+import math
 import os
+import signal
+import sys
+import threading
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from types import ModuleType
-from typing import Any
+from types import FrameType, ModuleType, TracebackType
+from typing import Any, TextIO
 
 import pluggy
 
@@ -47,6 +58,9 @@ _HOOK_FOR_KIND = {
     "dataset": "ganzoo_register_datasets",
 }
 _PLURAL = {"model": "models", "loss": "losses", "regularizer": "regularizers", "dataset": "datasets"}
+BLOCK_ENV = "GANZOO_DISABLE_PLUGINS"
+SLOW_ENV = "GANZOO_SLOW_PLUGIN_SECONDS"
+SLOW_DEFAULT_S = 5.0
 
 
 @dataclass
@@ -107,6 +121,144 @@ def strict_plugins() -> bool:
     return os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0")
 
 
+def slow_plugin_seconds() -> float:
+    """GANZOO_SLOW_PLUGIN_SECONDS: how long plugin code may run before ganzoo names it.
+
+    It can be shortened or lengthened but not switched off: a hang must never be silent.
+    """
+    raw = os.environ.get(SLOW_ENV, "").strip()
+    if not raw:
+        return SLOW_DEFAULT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 3600:  # also refuses nan and inf
+        raise GanzooError(f"{SLOW_ENV}={raw!r} is not a number of seconds in (0, 3600]; "
+                          f"set e.g. {SLOW_ENV}=5, or unset it for the default {SLOW_DEFAULT_S:g}")
+    return value
+
+
+class PluginInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a plugin's code ran.
+
+    Still a ``KeyboardInterrupt``, so a library caller stops as it would anyway; the CLI
+    prints :meth:`line` instead of a traceback that ends deep inside the plugin's imports.
+    """
+
+    def __init__(self, plugin: str, distribution: str, version: str, phase: str, skip: str = "") -> None:
+        super().__init__(plugin)
+        self.plugin, self.distribution, self.version, self.phase = plugin, distribution, version, phase
+        self.skip = skip
+
+    def line(self) -> str:
+        who = f"plugin '{self.plugin}' ({self.distribution} {self.version})"
+        what = f"importing {who}" if self.phase == "import" else f"{who} ran {self.phase}"
+        return f"interrupted while {what}" + (f"; {self.skip}" if self.skip else "")
+
+
+class _PluginCall:
+    """Guard around one piece of plugin code (its import or one hook call).
+
+    - stdout, both ``sys.stdout`` and file descriptor 1 (for ``os.system`` or C code),
+      goes to stderr: ``ganzoo list --json | jq`` must not see a plugin's banner;
+    - after ``after_s`` seconds a watchdog thread names the plugin on stderr, once, and
+      says how to skip it; the call is not cut short, as a plugin may be legitimately slow;
+    - SIGINT, when it has Python's default handler, is noted before it raises, so that
+      ``__exit__`` tells a real Ctrl-C (re-raised as :class:`PluginInterrupted`) from a
+      ``KeyboardInterrupt`` the plugin raised itself (left to the caller to record).
+    """
+
+    def __init__(self, plugin: str, distribution: str, version: str, phase: str, after_s: float,
+                 skip_hint: bool) -> None:
+        self.plugin, self.distribution, self.version, self.phase = plugin, distribution, version, phase
+        self.after_s, self.skip_hint = after_s, skip_hint
+        self.interrupted = False
+        self._stdout: TextIO | None = None
+        self._saved_fd: int | None = None
+        self._timer: threading.Timer | None = None
+        self._handler: Any = None
+
+    def note(self) -> str:
+        who = f"plugin '{self.plugin}' ({self.distribution} {self.version})"
+        if self.phase == "import":
+            text = f"note: still importing {who} after {self.after_s:g} s"
+        else:
+            text = f"note: {who} still running {self.phase} after {self.after_s:g} s"
+        return f"{text}; {self.skip()}" if self.skip_hint else text
+
+    def skip(self) -> str:
+        blocked = sorted(_env_list(BLOCK_ENV) or set())
+        return f"{BLOCK_ENV}={','.join([*blocked, self.plugin])} skips it"
+
+    def __enter__(self) -> _PluginCall:
+        err = sys.stderr
+        _flush(sys.stdout)
+        self._stdout, sys.stdout = sys.stdout, err
+        self._saved_fd = _point_fd(1, 2)
+        self._timer = threading.Timer(self.after_s, self._warn, args=(err,))
+        self._timer.daemon = True  # never keeps a finished command alive
+        self._timer.start()
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:
+                self._handler = previous
+                signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._handler is not None:
+            signal.signal(signal.SIGINT, self._handler)
+        if self._timer is not None:
+            self._timer.cancel()
+        _flush(sys.__stdout__)  # a plugin that wrote to sys.__stdout__ directly: out before fd 1 is back
+        _flush(sys.stdout)
+        if self._saved_fd is not None:
+            os.dup2(self._saved_fd, 1)
+            os.close(self._saved_fd)
+        if self._stdout is not None:
+            sys.stdout = self._stdout
+        # A Ctrl-C the plugin swallowed, or turned into another exception, still stops the command.
+        if self.interrupted:
+            raise PluginInterrupted(self.plugin, self.distribution, self.version, self.phase,
+                                    self.skip() if self.skip_hint else "") from None
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    def _warn(self, err: TextIO) -> None:
+        try:
+            err.write(self.note() + "\n")
+            err.flush()
+        except (OSError, ValueError):  # stderr closed: nowhere left to say it
+            pass
+
+
+def _flush(stream: TextIO | None) -> None:
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _point_fd(fd: int, to: int) -> int | None:
+    """Make ``fd`` write where ``to`` does; returns a copy of the old ``fd`` to restore, or
+    None where either descriptor is closed (then only ``sys.stdout`` is redirected)."""
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        return None
+    try:
+        os.dup2(to, fd)
+    except OSError:
+        os.close(saved)
+        return None
+    return saved
+
+
 class Registry:
     """Everything the installed plugins registered, with lookup by name."""
 
@@ -118,6 +270,7 @@ class Registry:
         self.disabled: list[str] = []
         self._entries: dict[str, list[Any]] = {kind: [] for kind in KINDS}
         self._strict = strict_plugins()
+        self._slow_s = slow_plugin_seconds()
         builtin = PluginInfo(BUILTIN_PLUGIN, "ganzoo", _own_version())
         self.plugins.append(builtin)
         for module_name in BUILTIN_MODULES:
@@ -144,13 +297,17 @@ class Registry:
                 self.disabled.append(ep.name)
                 continue
             try:
-                module = ep.load()
-            except KeyboardInterrupt:
+                with self._call(ep.name, dist_name, version, "import", skip_hint=True):
+                    module = ep.load()
+            except PluginInterrupted:
                 raise
             except BaseException as exc:  # a broken plugin must not break ganzoo, not even with sys.exit()
                 self._fail(ep.name, dist_name, "import", exc)
                 continue
-            self._add(module, ep.name, PluginInfo(ep.name, dist_name, version))
+            self._add(module, ep.name, PluginInfo(ep.name, dist_name, version), skip_hint=True)
+
+    def _call(self, plugin: str, dist: str, version: str, phase: str, skip_hint: bool = False) -> _PluginCall:
+        return _PluginCall(plugin, dist, version, phase, self._slow_s, skip_hint)
 
     def add_plugin(self, module: ModuleType, name: str | None = None, version: str = "0") -> None:
         """Register a plugin module that is not installed (notebooks, tests), through the same path."""
@@ -158,24 +315,25 @@ class Registry:
         self._add(module, name, PluginInfo(name, "(not installed)", version))
 
     def _fail(self, plugin: str, dist: str, phase: str, exc: BaseException | str) -> None:
-        """Record a plugin failure; ``exc`` may be any BaseException but KeyboardInterrupt,
-        because a plugin calling ``sys.exit()`` must not end ganzoo (not even ``--help``) unnamed."""
+        """Record a plugin failure; ``exc`` may be any BaseException, because a plugin calling
+        ``sys.exit()`` or raising ``KeyboardInterrupt`` itself must not end ganzoo (not even
+        ``--help``) unnamed. A real Ctrl-C arrives as :class:`PluginInterrupted` and never gets here."""
         if self._strict and isinstance(exc, Exception):
             raise exc
         error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         if isinstance(exc, SystemExit):
             error = f"{error} (the plugin called sys.exit(); a plugin must raise an exception instead)"
+        elif isinstance(exc, KeyboardInterrupt):
+            error = f"{error} (raised by the plugin, not by Ctrl-C; a plugin must raise an exception instead)"
         error = " ".join(str(error).split())
         self.failures.append(PluginFailure(plugin, dist, phase, error))
         if self._strict:
             raise GanzooError(f"plugin '{plugin}' ({dist}) failed during {phase}: {error}")
 
-    def _add(self, module: ModuleType, pm_name: str, info: PluginInfo) -> None:
+    def _add(self, module: ModuleType, pm_name: str, info: PluginInfo, skip_hint: bool = False) -> None:
         """Register one plugin module and commit its entries only if all its hooks succeed."""
         try:
             self.pm.register(module, name=pm_name)
-        except KeyboardInterrupt:
-            raise
         except BaseException as exc:
             self._fail(info.name, info.distribution, "registration", exc)
             return
@@ -198,8 +356,10 @@ class Registry:
                 hooks_called.append(hook_name)
                 register = _Collector(kind, staged[kind], info)
                 try:
-                    impl.function(*[{"register": register}[arg] for arg in impl.argnames])
-                except KeyboardInterrupt:
+                    with self._call(info.name, info.distribution, info.version, hook_name, skip_hint):
+                        impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+                except PluginInterrupted:
+                    self.pm.unregister(module)
                     raise
                 except BaseException as exc:
                     self.pm.unregister(module)
@@ -229,8 +389,12 @@ class Registry:
             info = self._info_for(impl.plugin_name)
             before = dict(cli.commands)
             try:
-                impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
-            except KeyboardInterrupt:
+                with self._call(info.name, info.distribution, info.version, "ganzoo_register_commands",
+                                skip_hint=info.name != BUILTIN_PLUGIN and info.distribution != "(not installed)"):
+                    impl.function(*[{"cli": cli}[arg] for arg in impl.argnames])
+            except PluginInterrupted:
+                cli.commands.clear()
+                cli.commands.update(before)
                 raise
             except BaseException as exc:
                 cli.commands.clear()

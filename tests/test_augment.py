@@ -241,7 +241,7 @@ def test_parse_policies(text, policy):
     ("diffaug:color,flip", r"unknown DiffAugment policy 'flip'; valid policies: color, translation, cutout"),
     ("diffaug:", "at least one policy"),
     ("diffaug:color,color", "more than once"),
-    ("ada", r"unknown augmentation 'ada'; use none, diffaug or diffaug:POLICY"),
+    ("cutmix", r"unknown augmentation 'cutmix'; use none, ada, diffaug or diffaug:POLICY"),
     ("translation", "unknown augmentation"),
     (3, "must be text"),
 ])

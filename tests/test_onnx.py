@@ -479,7 +479,7 @@ def test_generate_interpolate_writes_a_looping_walk(image_export, point_export, 
         assert im.n_frames == 6 and im.info.get("loop") == 0
     code, out = _cli("generate", image_export.path, "--interpolate", "3", "-n", "4", "-o", tmp_path / "f.png")
     assert code == 0 and sorted(p.name for p in tmp_path.glob("f-*.png")) == ["f-000.png", "f-001.png", "f-002.png"]
-    _one_line_error(["generate", image_export.path, "--interpolate", "1"], "at least 2, got 1")
+    _one_line_error(["generate", image_export.path, "--interpolate", "1"], "--interpolate must be at least 2 and at most 1,000")
     _one_line_error(["generate", image_export.path, "--interpolate", "4", "--npy", tmp_path / "x.npy"], "drop --npy")
     _one_line_error(["generate", image_export.path, "--interpolate", "4", "-o", tmp_path / "w.xyz"], "use one of .png")
     _one_line_error(["generate", point_export.path, "--interpolate", "4"], "draws image grids")

@@ -285,11 +285,9 @@ BROKEN = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> str:
+def write_site(root: Path, bodies: dict[str, str]) -> str:
     """Each plugin as an importable package plus the ``.dist-info`` an installer would write."""
-    root = tmp_path_factory.mktemp("site")
-    for name, body in BROKEN.items():
+    for name, body in bodies.items():
         package = root / f"ganzoo_{name}"
         package.mkdir()
         (package / "__init__.py").write_text(textwrap.dedent(body))
@@ -298,6 +296,11 @@ def site(tmp_path_factory) -> str:
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: ganzoo-{name}\nVersion: 0.4\n")
         (info / "entry_points.txt").write_text(f"[ganzoo]\n{name} = ganzoo_{name}\n")
     return str(root)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> str:
+    return write_site(tmp_path_factory.mktemp("site"), BROKEN)
 
 
 def test_sys_exit_in_a_plugin_does_not_stop_help(site):
@@ -339,7 +342,10 @@ def test_strict_mode_makes_sys_exit_one_error_line(site):
         "sys.exit(); a plugin must raise an exception instead)"]
 
 
-def test_base_exceptions_in_hooks_are_recorded_but_ctrl_c_is_not():
+def test_base_exceptions_in_hooks_are_recorded():
+    """A hook's own ``KeyboardInterrupt`` is a plugin mistake like ``sys.exit()``; only a
+    real Ctrl-C (a SIGINT) stops the load, see test_ctrl_c_in_a_hook_stops_the_load."""
+
     class Custom(BaseException):
         pass
 
@@ -349,16 +355,201 @@ def test_base_exceptions_in_hooks_are_recorded_but_ctrl_c_is_not():
     def custom(register):
         raise Custom("odd")
 
-    def interrupted(register):
+    def raises_interrupt(register):
         raise KeyboardInterrupt
 
     registry = Registry(load_entry_points=False)
     registry.add_plugin(plugin_module("exits", ganzoo_register_losses=exits), "exits")
     registry.add_plugin(plugin_module("custom", ganzoo_register_datasets=custom), "custom")
+    registry.add_plugin(plugin_module("selfkb", ganzoo_register_losses=raises_interrupt), "selfkb")
     assert [(f.plugin, f.phase, f.error.split(" (")[0]) for f in registry.failures] == [
-        ("exits", "ganzoo_register_losses", "SystemExit: 4"), ("custom", "ganzoo_register_datasets", "Custom: odd")]
-    with pytest.raises(KeyboardInterrupt):
-        registry.add_plugin(plugin_module("ctrlc", ganzoo_register_losses=interrupted), "ctrlc")
+        ("exits", "ganzoo_register_losses", "SystemExit: 4"), ("custom", "ganzoo_register_datasets", "Custom: odd"),
+        ("selfkb", "ganzoo_register_losses", "KeyboardInterrupt")]
+    assert "raised by the plugin, not by Ctrl-C" in registry.failures[-1].line()
+
+
+# -- plugins that print, hang or are interrupted while loading ------------------------------------------------------
+MISBEHAVING = {
+    "printer": """
+        import os
+        import sys
+        from ganzoo import LossSpec, hookimpl
+
+        print("printer: banner at import")
+        os.write(1, b"printer: straight to fd 1\\n")
+        sys.__stdout__.write("printer: via sys.__stdout__\\n")
+
+        @hookimpl
+        def ganzoo_register_losses(register):
+            print("printer: inside a hook")
+            register(LossSpec(name="printer-loss", summary="s", target="ganzoo.losses:Hinge"))
+
+        @hookimpl
+        def ganzoo_register_commands(cli):
+            print("printer: adding commands")
+    """,
+    "slow": """
+        import time
+        from ganzoo import LossSpec, hookimpl
+
+        time.sleep(1)
+
+        @hookimpl
+        def ganzoo_register_losses(register):
+            time.sleep(1)
+            register(LossSpec(name="slow-loss", summary="s", target="ganzoo.losses:Hinge"))
+    """,
+    "hang": """
+        import time
+        time.sleep(60)
+    """,
+    "kbint": """
+        raise KeyboardInterrupt
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def misbehaving(tmp_path_factory) -> str:
+    return write_site(tmp_path_factory.mktemp("misbehaving"), MISBEHAVING)
+
+
+def only(site: str, *plugins: str, **env: str) -> dict[str, str]:
+    return {"PYTHONPATH": site, "GANZOO_PLUGINS": ",".join(plugins), **env}
+
+
+@pytest.mark.parametrize("args", [("list", "--json"), ("list", "models", "--json"), ("plugins", "--json"),
+                                  ("list", "losses", "--json")], ids=" ".join)
+def test_a_printing_plugin_leaves_json_stdout_valid(misbehaving, args):
+    result = run_cli(*args, env=only(misbehaving, "printer"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert "printer: " not in result.stdout
+    for line in ("printer: banner at import", "printer: straight to fd 1", "printer: via sys.__stdout__",
+                 "printer: inside a hook", "printer: adding commands"):
+        assert line in result.stderr.splitlines()
+    assert "note:" not in result.stderr and "warning:" not in result.stderr  # fast and healthy: nothing else
+    if args[-2] == "losses":
+        assert "printer:printer-loss" in {entry["id"] for entry in report}
+
+
+def test_output_goes_back_to_stdout_after_the_plugins(capfd):
+    def prints(register):
+        print("from the hook")
+        register(LossSpec(name="p", summary="s", target="ganzoo.losses:Hinge"))
+
+    def fails(register):
+        print("from the failing hook")
+        raise RuntimeError("broken")
+
+    stdout = sys.stdout
+    registry = Registry(load_entry_points=False)
+    registry.add_plugin(plugin_module("prints", ganzoo_register_losses=prints), "prints")
+    registry.add_plugin(plugin_module("fails", ganzoo_register_losses=fails), "fails")
+    print("after the plugins")
+    out, err = capfd.readouterr()
+    assert sys.stdout is stdout
+    assert out == "after the plugins\n"
+    assert err == "from the hook\nfrom the failing hook\n"
+    assert [f.plugin for f in registry.failures] == ["fails"] and registry.loss("p").plugin == "prints"
+
+
+def test_a_slow_plugin_is_named_once_per_phase_and_waited_for(misbehaving):
+    result = run_cli("list", "losses", "--json",
+                     env=only(misbehaving, "slow", GANZOO_SLOW_PLUGIN_SECONDS="0.4", GANZOO_DISABLE_PLUGINS="x"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "note: still importing plugin 'slow' (ganzoo-slow 0.4) after 0.4 s; GANZOO_DISABLE_PLUGINS=x,slow skips it",
+        "note: plugin 'slow' (ganzoo-slow 0.4) still running ganzoo_register_losses after 0.4 s; "
+        "GANZOO_DISABLE_PLUGINS=x,slow skips it"]
+    assert "slow:slow-loss" in {entry["id"] for entry in json.loads(result.stdout)}
+    skipped = run_cli("list", "--json", env=only(misbehaving, "slow", GANZOO_SLOW_PLUGIN_SECONDS="0.4",
+                                                  GANZOO_DISABLE_PLUGINS="x,slow"))
+    assert skipped.returncode == 0 and skipped.stderr == ""
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan", "3601"])
+def test_a_bad_slow_plugin_delay_is_one_line(misbehaving, value):
+    result = run_cli("--help", env=only(misbehaving, "printer", GANZOO_SLOW_PLUGIN_SECONDS=value))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: GANZOO_SLOW_PLUGIN_SECONDS='{value}' is not a number of seconds in (0, 3600]; "
+        "set e.g. GANZOO_SLOW_PLUGIN_SECONDS=5, or unset it for the default 5")
+
+
+def test_keyboard_interrupt_raised_at_import_is_a_plugin_failure(misbehaving):
+    result = run_cli("--help", env=only(misbehaving, "kbint", "printer"))
+    assert result.returncode == 0 and "Usage:" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert ("warning: plugin 'kbint' (ganzoo-kbint) was skipped: import failed with KeyboardInterrupt (raised by the "
+            "plugin, not by Ctrl-C; a plugin must raise an exception instead). See: ganzoo plugins"
+            ) in result.stderr.splitlines()
+    report = json.loads(run_cli("plugins", "--json", env=only(misbehaving, "kbint")).stdout)
+    assert [(f["plugin"], f["phase"]) for f in report["failed"]] == [("kbint", "import")]
+    strict = run_cli("list", env=only(misbehaving, "kbint", GANZOO_STRICT_PLUGINS="1"))
+    assert strict.returncode == 2 and strict.stderr.splitlines() == [
+        "Error: plugin 'kbint' (ganzoo-kbint) failed during import: KeyboardInterrupt (raised by the plugin, not by "
+        "Ctrl-C; a plugin must raise an exception instead)"]
+
+
+def test_ctrl_c_while_a_plugin_imports_ends_the_command_with_one_line(misbehaving):
+    """The user's Ctrl-C after the note still stops the command: exit 130, one line, no traceback."""
+    import os
+    import queue
+    import signal
+    import threading
+
+    env = {**os.environ, **only(misbehaving, "hang", GANZOO_SLOW_PLUGIN_SECONDS="0.2")}
+    proc = subprocess.Popen([sys.executable, "-m", "ganzoo", "list", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=30)  # the note says what ganzoo waits for, so the user knows what Ctrl-C stops
+        assert first.startswith("note: still importing plugin 'hang' (ganzoo-hang 0.4) after 0.2 s"), first
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    assert proc.stdout is not None and proc.stdout.read() == ""
+    assert list(lines.queue) == ["Error: interrupted while importing plugin 'hang' (ganzoo-hang 0.4); "
+                                 "GANZOO_DISABLE_PLUGINS=hang skips it\n"]
+
+
+@pytest.mark.parametrize("plugin_does", ["nothing", "swallow", "convert"])
+def test_ctrl_c_in_a_hook_stops_the_load(plugin_does):
+    """However the plugin handles the KeyboardInterrupt a SIGINT raised, the user's Ctrl-C wins."""
+    import signal
+
+    def interrupted(register):
+        register(LossSpec(name="half", summary="s", target="ganzoo.losses:Hinge"))
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            if plugin_does == "nothing":
+                raise
+            if plugin_does == "convert":
+                raise RuntimeError("cancelled") from None
+
+    registry = Registry(load_entry_points=False)
+    with pytest.raises(registry_module.PluginInterrupted) as stop:
+        registry.add_plugin(plugin_module("ctrlc", ganzoo_register_losses=interrupted), "ctrlc", version="0.1")
+    assert isinstance(stop.value, KeyboardInterrupt)
+    assert stop.value.line() == "interrupted while plugin 'ctrlc' ((not installed) 0.1) ran ganzoo_register_losses"
+    assert registry.failures == [] and registry.list("loss", "half") == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("args", [("--help",), ("list",), ("list", "--json")], ids=" ".join)
+def test_help_and_list_stay_free_of_torch_with_guarded_plugins(misbehaving, args):
+    code = ("import sys; sys.modules['torch'] = None; from ganzoo.cli import main; "
+            f"sys.argv = ['ganzoo', *{list(args)!r}]; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, **only(misbehaving, "printer", "kbint")})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "printer: banner at import" in result.stderr
 
 
 # -- collisions with built-in names ----------------------------------------------------------------------------------

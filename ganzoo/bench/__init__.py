@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import GanzooError, writing
+from ganzoo.schema import read_run_config
 
 SCHEMA = "ganzoo.bench/1"
 PROVIDERS = ("cpu", "cuda", "tensorrt")
@@ -140,8 +141,8 @@ def _find_run(onnx_path: Path, metadata: dict[str, str]) -> tuple[Path | None, s
     for candidate in candidates:
         if _is_run_dir(candidate):
             try:
-                config = json.loads((candidate / "config.json").read_text())
-            except (OSError, json.JSONDecodeError):
+                config = read_run_config(candidate)
+            except GanzooError:
                 continue
             if not model or config.get("model") == model:
                 return candidate, ""
@@ -395,6 +396,9 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
     explicit_run = Path(run_dir) if run_dir is not None else None
     if explicit_run is not None and not _is_run_dir(explicit_run):
         raise GanzooError(f"--run '{explicit_run}' is not a ganzoo run directory (no config.json)")
+    for run in (explicit_run, target if target.is_dir() else None):
+        if run is not None:
+            read_run_config(run)  # a broken config.json: one line now, not in a worker later
 
     started = time.time()
     machine = machine_info()

@@ -4,6 +4,7 @@ torchvision's (local root, download only on request) and any image folder."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -103,5 +104,14 @@ def folder(arg: str | None = None, data_dir: str | None = None, download: bool =
     says otherwise). Labels: a ``dataset.json`` with ``{"labels": [[file, label], ...]}``
     when present, else one sub-folder per class; images directly in PATH, or a
     ``dataset.json`` whose labels are null, give an unlabelled set. Decoded on demand:
-    the training loop keeps the set in memory as uint8 when it fits, else streams it."""
-    return ImageFiles.open(Path(arg or "").expanduser(), image_size or 64)
+    the training loop keeps the set in memory as uint8 when it fits, else streams it.
+
+    Every image's header is read here (no pixels decoded), so a file that is no image, or
+    over the size limits, stops the command naming it before training starts; with
+    ``GANZOO_SKIP_BAD_IMAGES=1`` such files are left out instead, and counted on stderr."""
+    files = ImageFiles.open(Path(arg or "").expanduser(), image_size or 64)
+    if files.skipped:
+        where, why = files.skipped[0]
+        print(f"note: skipped {len(files.skipped)} unreadable image(s) in '{files.source}' (e.g. '{where}': {why}); "
+              f"training on the other {len(files):,}", file=sys.stderr)
+    return files

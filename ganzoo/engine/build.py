@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganzoo import schema
 from ganzoo.api import sample_codes
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine.config import TrainConfig
@@ -271,15 +271,8 @@ def check_networks(G: nn.Module, D: nn.Module, cfg: TrainConfig, shape: tuple[in
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise GanzooError(f"run directory '{run_dir}' does not exist")
-    if not path.is_file():
-        raise GanzooError(f"'{run_dir}' is not a ganzoo run directory (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise GanzooError(f"corrupt '{path}': {exc}") from None
+    """A run's config.json, size-capped and checked key by key (:mod:`ganzoo.schema`)."""
+    return schema.read_run_config(run_dir)
 
 
 def load_generator(run_dir: str | Path, weights: str | None = None, registry: Registry | None = None

@@ -182,8 +182,6 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     if not 0 <= cfg.lr_decay <= 1:
         raise GanzooError(f"--lr-decay must lie in [0, 1] (a fraction of --steps; 0 keeps the rates), "
                           f"got {cfg.lr_decay}")
-    if cfg.image_size is not None and cfg.image_size < 4:
-        raise GanzooError(f"--image-size must be at least 4, got {cfg.image_size}")
     if cfg.augment is not None:
         from ganzoo.augment import parse_augment
 
@@ -196,22 +194,64 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]'")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
+    _check_step_memory(cfg, registry)
+
+
+def _check_step_memory(cfg: TrainConfig, registry: Registry) -> None:
+    """Images: refuse a step whose lower-bound memory (ganzoo.limits.training_bytes) cannot fit the
+    memory available, where that memory is the host's: on the CPU, or 'auto' without CUDA. The
+    estimate runs first so that torch is asked about CUDA only for a step that large."""
+    from ganzoo import limits
+
+    spec = registry.dataset(cfg.dataset)[0]
+    if spec.kind == "points":
+        return
+    shape = spec.shape or (3, 64, 64)  # folder:PATH: RGB at the folders' default size
+    size = cfg.image_size or shape[-1]
+    estimate = limits.training_bytes(cfg.batch_size, size, shape[0])
+    free = limits.available_memory()
+    if free is None or estimate <= free * limits.MEMORY_SHARE or cfg.device not in ("cpu", "auto"):
+        return
+    if cfg.device == "auto":
+        import torch
+
+        if torch.cuda.is_available() or torch.backends.mps.is_available():
+            return
+    limits.check_memory(f"a training step of {cfg.batch_size:,} images of {size}x{size} (real, fake and "
+                        "the gradient, 3 x batch x C x H x W x 4 bytes, before any feature map)", estimate,
+                        "lower --batch-size or --image-size")
 
 
 def _check_numbers(cfg: TrainConfig) -> None:
-    """Counts, rates and budgets: each in its range, or one line naming the flag."""
+    """Counts, rates and budgets: each in its documented range (ganzoo.limits says why each
+    bound sits where it does), or one line naming the flag; before any folder or tensor exists."""
+    from ganzoo import limits
+
+    limits.check_seed(cfg.seed)
     if cfg.workers is None or cfg.workers < 0:
         raise GanzooError(f"--workers must be a positive integer (or 0 for automatic), got {cfg.workers}")
+    limits.check_int("--workers", cfg.workers, 0, limits.threads_max(),
+                     f"decode processes, {limits.THREADS_PER_CORE} per core at most; 0: automatic")
     if cfg.data_budget_gb is not None and not 0 < cfg.data_budget_gb < float("inf"):
         raise GanzooError(f"--data-budget must be a positive number of GB, got {cfg.data_budget_gb}")
     if cfg.threads is None or cfg.threads < 0:
         raise GanzooError(f"--threads must be a positive integer (or 0 for automatic), got {cfg.threads}")
+    limits.check_threads(cfg.threads)
     positive = {"steps": cfg.steps, "batch-size": cfg.batch_size, "n-critic": cfg.n_critic,
                 "latent-dim": cfg.latent_dim, "log-every": cfg.log_every,
                 "sample-every": cfg.sample_every, "ckpt-every": cfg.ckpt_every}
     for name, value in positive.items():
-        if value is None or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise GanzooError(f"--{name} must be a positive integer, got {value}")
+    limits.check_int("--steps", cfg.steps, 1, limits.STEPS_MAX, "a billion steps is years of training")
+    limits.check_int("--batch-size", cfg.batch_size, 1, limits.BATCH_MAX, "32x BigGAN's 2,048")
+    limits.check_int("--latent-dim", cfg.latent_dim, 1, limits.LATENT_MAX, "128x StyleGAN's 512")
+    limits.check_int("--n-critic", cfg.n_critic, 1, limits.N_CRITIC_MAX, "WGAN uses 5")
+    for name in ("log-every", "sample-every", "ckpt-every"):  # an interval past the last step means never
+        limits.check_int(f"--{name}", positive[name], 1, limits.STEPS_MAX, "a number of steps")
+    if cfg.image_size is not None:
+        limits.check_int("--image-size", cfg.image_size, limits.IMAGE_SIZE_MIN, limits.IMAGE_SIZE_MAX,
+                         "pixels a side: from the smallest a convolution stack starts at to StyleGAN's 1,024")
     for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
         if not 0 < rate < float("inf"):
             raise GanzooError(f"--{name} must be a finite positive number, got {rate}")

@@ -380,14 +380,19 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds.
     ``progress`` shows a bar on stderr while the samples are drawn; ``echo`` gets one line once
     the inputs are checked, so a long evaluation is never silent."""
-    from ganzoo import __version__
+    from ganzoo import __version__, limits
 
-    if n is not None and n < 1:
-        raise GanzooError(f"--n must be at least 1, got {n}")
+    if n is not None:
+        limits.check_int("--n", n, 1, limits.EVAL_N_MAX, "every protocol settles long before; the samples are "
+                         "held in memory")
     start = time.perf_counter()
     target = open_source(source, weights, provider)
     name, protocol, data = _load_data(target, data_dir, download)
     n = n or DEFAULT_N[protocol]
+    # the samples (n x C x H x W x 4 bytes for images) are held whole, and once more as the
+    # classifier's input or the points being matched to modes: checked before the first is drawn
+    limits.check_memory(f"scoring {n:,} samples of {list(target.output_shape)}",
+                        2 * n * limits.sample_bytes(target.output_shape), "lower -n")
     if echo is not None:
         echo(f"scoring {n:,} samples of {target.model} against {name} ({protocol} protocol) ...")
     if protocol == "mixture":

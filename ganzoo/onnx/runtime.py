@@ -46,7 +46,9 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
+from ganzoo.limits import LATENT_MAX
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
+from ganzoo.schema import MAX_CLASSES, MAX_POINT_DIM, MAX_SIDE
 
 PROVIDERS = ("auto", "cpu", "cuda")
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -54,6 +56,11 @@ CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 CHUNK = 256
 _ONNX_ERROR = re.compile(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*")
 _LOAD_FAILED = re.compile(r"^Load model from .* failed:\s*")
+#: Largest .onnx file opened: protobuf cannot hold more in one file (bigger models keep their
+#: weights in external data files beside it, which this limit does not count).
+MAX_ONNX_BYTES = 2 * 1024**3
+#: Latent codes one file may declare (InfoGAN uses 3).
+MAX_CODES = 64
 
 
 def latents(n: int, latent_dim: int, seed: int | None = None) -> np.ndarray:
@@ -155,6 +162,8 @@ def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict
         entries = json.loads(text)
         if not isinstance(entries, list):
             raise TypeError("not a list")
+        if len(entries) > MAX_CODES:
+            raise ValueError(f"{len(entries)} codes, over the limit of {MAX_CODES}")
         codes: list[dict[str, Any]] = []
         for entry in entries:
             name, kind = entry["name"], entry["kind"]
@@ -162,8 +171,8 @@ def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict
                 raise ValueError(f"bad name {name!r}")
             if kind == "categorical":
                 size = entry["size"]
-                if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-                    raise ValueError(f"bad size {size!r}")
+                if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= MAX_CLASSES:
+                    raise ValueError(f"size {size!r:.30} is not an integer in 2..{MAX_CLASSES:,}")
                 codes.append({"name": name, "kind": kind, "size": size})
             elif kind == "continuous":
                 low, high = float(entry["low"]), float(entry["high"])
@@ -174,8 +183,9 @@ def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict
                 raise ValueError(f"bad kind {kind!r}")
         if len({c["name"] for c in codes}) != len(codes):
             raise ValueError("duplicate names")
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise GanzooError(f"{where} has a corrupt ganzoo.codes ({exc}): {text!r:.80}; export it again") from None
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise GanzooError(f"{where} has a corrupt ganzoo.codes ({reason}): {text!r:.80}; export it again") from None
     return codes
 
 
@@ -611,7 +621,7 @@ def _check_code_inputs(path: Path, by_name: dict[str, Any], codes: list[dict[str
 def _latent_size(path: Path, inputs: list[Any], metadata: dict[str, str], latent_dim: int | None
                  ) -> tuple[int, int | None]:
     """The latent size (the metadata's, else ``latent_dim``), and the metadata's own (None when it has none)."""
-    meta_latent = _int(metadata.get("ganzoo.latent_dim"))
+    meta_latent = _meta_int(path, metadata, "ganzoo.latent_dim", 1, LATENT_MAX)
     if meta_latent is None:
         if latent_dim is None:
             ganzoo_file = any(k.startswith("ganzoo.") for k in metadata)
@@ -629,8 +639,8 @@ def _latent_size(path: Path, inputs: list[Any], metadata: dict[str, str], latent
             raise GanzooError(f"--latent-dim {latent_dim} contradicts the file: '{path}' takes {meta_latent}-d "
                               "latents; drop --latent-dim")
         dim = meta_latent
-    if dim < 1:
-        raise GanzooError(f"--latent-dim must be a positive integer, got {dim}")
+    if not 1 <= dim <= LATENT_MAX:
+        raise GanzooError(f"--latent-dim must be an integer in 1..{LATENT_MAX:,}, got {dim}")
     return dim, meta_latent
 
 
@@ -656,7 +666,7 @@ def _latent_input(path: Path, inputs: list[Any], by_name: dict[str, Any], dim: i
 
 def _class_count(path: Path, metadata: dict[str, str], takes_labels: bool) -> int:
     """ganzoo.num_classes, checked against whether the graph has a labels input; 0 when it has none."""
-    num_classes = _int(metadata.get("ganzoo.num_classes"))
+    num_classes = _meta_int(path, metadata, "ganzoo.num_classes", 0, MAX_CLASSES)
     if not takes_labels:
         if num_classes:
             raise GanzooError(f"'{path}' says ganzoo.num_classes={num_classes} but its graph has no '{LABELS}' input; "
@@ -668,15 +678,41 @@ def _class_count(path: Path, metadata: dict[str, str], takes_labels: bool) -> in
     return int(num_classes)
 
 
+def _meta_int(path: Path, metadata: dict[str, str], key: str, low: int, high: int) -> int | None:
+    """An integer metadata value within ``low..high``; None when the key is absent."""
+    if key not in metadata:
+        return None
+    text = metadata[key].strip()
+    value = _int(text) if len(text) <= 20 else None
+    if value is None or not low <= value <= high:
+        raise GanzooError(f"'{path}' has a corrupt {key} {metadata[key]!r:.40} (want an integer in {low}..{high:,}); "
+                          "export it again")
+    return value
+
+
 def _sample_shape(path: Path, metadata: dict[str, str], out: Any) -> tuple[int, ...] | None:
-    """One sample's shape: ganzoo.output_shape, else the output's static dims; None when neither tells."""
+    """One sample's shape: ganzoo.output_shape (within the limits, and agreeing with the
+    output's static dims), else the output's static dims; None when neither tells."""
+    graph = list(out.shape[1:])
     if "ganzoo.output_shape" in metadata:
+        text = metadata["ganzoo.output_shape"]
         try:
-            return tuple(int(d) for d in json.loads(metadata["ganzoo.output_shape"]))
-        except (json.JSONDecodeError, TypeError, ValueError):
-            raise GanzooError(f"'{path}' has a corrupt ganzoo.output_shape {metadata['ganzoo.output_shape']!r}; "
-                              "export it again") from None
-    static = _static(out.shape[1:])
+            dims = json.loads(text) if len(text) <= 200 else None
+        except (ValueError, RecursionError):
+            dims = None
+        ok = isinstance(dims, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in dims) and (
+            (len(dims) == 3 and 1 <= dims[0] <= 4 and all(1 <= d <= MAX_SIDE for d in dims[1:]))
+            or (len(dims) == 1 and 1 <= dims[0] <= MAX_POINT_DIM))
+        if not ok:
+            raise GanzooError(f"'{path}' has a corrupt ganzoo.output_shape {text!r:.40} (want [C, H, W] with C in "
+                              f"1..4 and H, W in 1..{MAX_SIDE}, or [D] with D in 1..{MAX_POINT_DIM:,}); "
+                              "export it again")
+        shape = tuple(int(d) for d in dims or ())
+        if graph and len(graph) != len(shape) or any(isinstance(g, int) and g != d for g, d in zip(graph, shape)):
+            raise GanzooError(f"'{path}' says ganzoo.output_shape {list(shape)} but its output '{out.name}' is "
+                              f"{out.shape}; export it again")
+        return shape
+    static = _static(graph)
     return tuple(static) if static else None
 
 
@@ -747,6 +783,10 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
         raise GanzooError(f"'{path}' is a directory, not an .onnx file; export a run with: ganzoo export {path} --onnx")
     if not path.is_file():
         raise GanzooError(f"no such file '{path}'")
+    size = path.stat().st_size
+    if size > MAX_ONNX_BYTES:
+        raise GanzooError(f"'{path}' is {size / 1024**3:.1f} GB, over the {MAX_ONNX_BYTES // 1024**3} GB limit of an "
+                          ".onnx file (protobuf's own); a generator that large keeps its weights in external data")
     with path.open("rb") as handle:
         head = handle.read(64)
     if not head:
