@@ -327,12 +327,9 @@ class WebServer:
         self._selector.register(conn.sock, selectors.EVENT_WRITE if state == WRITING else selectors.EVENT_READ, conn)
 
     def _read(self, conn: _Connection) -> None:
-        try:
-            chunk = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        chunk = _receive(conn.sock)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:  # the client hung up before its request was whole
             self._drop(conn)
             return
@@ -380,12 +377,9 @@ class WebServer:
         self._enter(conn, DRAINING, LINGER)
 
     def _drain(self, conn: _Connection) -> None:
-        try:
-            chunk = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        chunk = _receive(conn.sock)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:
             self._drop(conn)
 
@@ -445,6 +439,17 @@ class WebServer:
         self._selector.close()
         for sock in (self.socket, self._wake_in, self._wake_out):
             sock.close()
+
+
+def _receive(sock: socket.socket) -> bytes | None:
+    """What the client sent (at most 64 KiB), b"" when it hung up or the socket broke, None when
+    nothing is there yet."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def _close(sock: socket.socket) -> None:

@@ -1,5 +1,6 @@
 """Built-in models. Each entry points at torch code in :mod:`ganzoo.models`."""
 
+import dataclasses
 from collections.abc import Callable
 from typing import TypedDict
 
@@ -59,6 +60,22 @@ _INFOGAN_ADAM: _Adam = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999)}
 # rates decayed over the second half) with the model's own loss and R1 + R2 terms (unmeasured there).
 _R3GAN_POINTS = Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=100000,
                          lr_decay=0.5, ema=True, ema_decay=0.999)
+_R3GAN = ModelSpec(
+    name="r3gan",
+    summary="R3GAN: relativistic pairing loss with R1 and R2, a normalisation-free ResNet of grouped convolutions",
+    paper="Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
+    generator="ganzoo.models.r3gan:generator",
+    discriminator="ganzoo.models.r3gan:discriminator",
+    loss="rpgan",
+    dataset="emoji",
+    # The paper's optimiser (Adam, betas 0 and 0.99, equal rates) and its CIFAR-10 gamma for R1
+    # and R2, which are the model's own terms: `--reg r1:G --reg r2:G` retunes them.
+    defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
+                      ema=True, ema_decay=0.999),
+    terms=("r1:0.05", "r2:0.05"),
+    options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
+    point_defaults=_R3GAN_POINTS,
+)
 _ZOO = [
     ModelSpec(
         name="dcgan",
@@ -129,37 +146,9 @@ _ZOO = [
                                 steps=800, reg=("gp:10",)),
         options={"width": 32, "norm": "none", "init": "he", "d_hidden": 1024},
     ),
-    ModelSpec(
-        name="r3gan",
-        summary="R3GAN: relativistic pairing loss with R1 and R2, a normalisation-free ResNet of grouped convolutions",
-        paper="Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
-        generator="ganzoo.models.r3gan:generator",
-        discriminator="ganzoo.models.r3gan:discriminator",
-        loss="rpgan",
-        dataset="emoji",
-        # The paper's optimiser (Adam, betas 0 and 0.99, equal rates) and its CIFAR-10 gamma for R1
-        # and R2, which are the model's own terms: `--reg r1:G --reg r2:G` retunes them.
-        defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
-                          ema=True, ema_decay=0.999),
-        terms=("r1:0.05", "r2:0.05"),
-        options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
-        point_defaults=_R3GAN_POINTS,
-    ),
-    ModelSpec(
-        name="cr3gan",
-        summary="Class-conditional R3GAN: label embedding joins z in G, projection in D",
-        paper="Huang et al. 2024, The GAN is dead; long live the GAN! A Modern GAN Baseline",
-        generator="ganzoo.models.r3gan:generator",
-        discriminator="ganzoo.models.r3gan:discriminator",
-        loss="rpgan",
-        dataset="emoji",
-        conditional=True,
-        defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
-                          ema=True, ema_decay=0.999),
-        terms=("r1:0.05", "r2:0.05"),
-        options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
-        point_defaults=_R3GAN_POINTS,
-    ),
+    _R3GAN,
+    dataclasses.replace(_R3GAN, name="cr3gan", conditional=True,
+                        summary="Class-conditional R3GAN: label embedding joins z in G, projection in D"),
     ModelSpec(
         name="lsgan",
         summary="Least squares GAN: DCGAN networks, least-squares loss",

@@ -13,6 +13,12 @@ from torch import Tensor
 from ganzoo.api import Objective, Step
 
 
+def squared_gradient_norm(logits: Tensor, inputs: Tensor) -> Tensor:
+    """E ||d logits / d inputs||^2 over the batch, kept differentiable (R1 and R2's quantity)."""
+    (grad,) = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
 class GradientPenalty(Objective):
     """Gulrajani et al. 2017, "Improved Training of Wasserstein GANs": weight *
     E[(||grad_x D(x_hat)|| - 1)^2] on random interpolates x_hat between a real and a
@@ -54,8 +60,7 @@ class R1(Objective):
         self.weight = float(weight)
 
     def d_terms(self, step: Step) -> dict[str, Tensor]:
-        (grad,) = torch.autograd.grad(step.d_real.logits.sum(), step.real, create_graph=True)
-        return {"r1": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
+        return {"r1": 0.5 * self.weight * squared_gradient_norm(step.d_real.logits, step.real)}
 
     def g_terms(self, step: Step) -> dict[str, Tensor]:
         return {}  # a constraint on D alone
@@ -76,8 +81,7 @@ class R2(Objective):
         self.weight = float(weight)
 
     def d_terms(self, step: Step) -> dict[str, Tensor]:
-        (grad,) = torch.autograd.grad(step.d_fake.logits.sum(), step.fake, create_graph=True)
-        return {"r2": 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()}
+        return {"r2": 0.5 * self.weight * squared_gradient_norm(step.d_fake.logits, step.fake)}
 
     def g_terms(self, step: Step) -> dict[str, Tensor]:
         return {}  # a constraint on D alone
