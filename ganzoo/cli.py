@@ -585,7 +585,7 @@ CODE_HELP = ("Models with latent codes (InfoGAN), repeatable: c1=3 fixes a categ
 
 
 #: ``--truncation`` help, shared by ``sample`` and ``generate``.
-TRUNCATION_HELP = ("Truncation psi, 0 < PSI ≤ 1; lower = more typical, less varied [default: 1, none]. StyleGAN-like "
+TRUNCATION_HELP = ("Truncation psi, 0 ≤ PSI ≤ 1; lower = more typical, less varied [default: 1, none]. StyleGAN-like "
                    "models pull w toward its average (0: the average image); the others draw z from a normal cut "
                    "at ±2, times PSI (BigGAN). Same --seed and PSI, same z in sample and generate.")
 

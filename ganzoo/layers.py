@@ -32,6 +32,11 @@ from ganzoo.errors import GanzooError
 MAX_EMBED_DIM = 64
 #: The normalisations :func:`norm_layer` (and so :func:`conv_trunk`) knows.
 NORMS = ("batch", "layer", "none")
+#: Channels or units one layer may have: twice the widest layer in the zoo's papers (BigGAN's
+#: 2,048); a layer of 100,000 channels asks for tens of gigabytes before the first step.
+WIDTH_MAX = 4096
+#: Layers or blocks an option may repeat (StyleGAN's mapping network has 8).
+DEPTH_MAX = 64
 #: :func:`mlp`'s default activation, DCGAN's LeakyReLU(0.2), as a factory.
 LEAKY_RELU: Callable[[], nn.Module] = partial(nn.LeakyReLU, 0.2)
 
@@ -40,6 +45,9 @@ __all__ = [
     "MAX_EMBED_DIM",
     "NORMS",
     "ProjectionHead",
+    "DEPTH_MAX",
+    "WIDTH_MAX",
+    "check_size",
     "check_width",
     "conv_plan",
     "conv_trunk",
@@ -83,12 +91,18 @@ def conv_plan(shape: Sequence[int], model: str) -> tuple[int, int, int]:
     return channels, side, stages
 
 
+def check_size(value: Any, option: str, model: str, example: int, high: int = WIDTH_MAX) -> int:
+    """A size option (a width, a count of layers) from ``--set OPTION=...``, which may be any JSON
+    value: a positive integer up to ``high``, checked before a layer of that size is allocated."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise GanzooError(f"{model}: --set {option} must be a positive integer such as {example}, at most "
+                          f"{high:,}, got {value!r}")
+    return value
+
+
 def check_width(width: Any, model: str) -> int:
-    """The ``width`` option (channels of the narrowest conv layer), validated: it arrives
-    from ``--set width=...`` and may be any JSON value."""
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise GanzooError(f"{model}: --set width must be a positive integer such as 64, got {width!r}")
-    return width
+    """The ``width`` option (channels of the narrowest conv layer), validated."""
+    return check_size(width, "width", model, 64)
 
 
 def embed_dim(num_classes: int) -> int:

@@ -59,7 +59,7 @@ def test_check_width_passes_positive_ints():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "64", True, None])
 def test_check_width_names_the_model_and_the_option(bad):
-    with pytest.raises(GanzooError, match=r"^mymodel: --set width must be a positive integer such as 64, got "):
+    with pytest.raises(GanzooError, match=r"^mymodel: --set width must be a positive integer such as 64, at most 4,096, got "):
         check_width(bad, "mymodel")
 
 

@@ -88,6 +88,10 @@ def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...]
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
+        options = ", ".join(f"{k}={v!r}" for k, v in cfg.options.items()) or "its defaults"
+        if isinstance(exc, MemoryError) or "allocate" in str(exc).lower():  # the sizes asked for, not the plugin
+            raise GanzooError(f"not enough memory to build {_who(spec)}'s {which} with {options}: "
+                              "use smaller --set values") from None
         call = "factory(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
         raise GanzooError(f"{_who(spec)}: its {which} factory failed as {call}: {describe(exc)}; "
                           "fix the plugin (contract: docs/plugins.md §2) or try other --set values") from None

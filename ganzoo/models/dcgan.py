@@ -76,6 +76,7 @@ from torch import Tensor, nn
 from ganzoo.errors import GanzooError
 from ganzoo.layers import (
     NORMS,
+    WIDTH_MAX,
     ProjectionHead,
     check_width,
     conv_plan,
@@ -132,9 +133,9 @@ class DCGANDiscriminator(nn.Module):
             raise GanzooError(f"{model}: --set norm must be one of {', '.join(NORMS)}, got {norm!r}")
         if d_hidden is None:  # left to the model: InfoGAN's head on grey images, the paper's on colour
             d_hidden = INFOGAN_HEAD if channels == 1 else 0
-        if isinstance(d_hidden, bool) or not isinstance(d_hidden, int) or d_hidden < 0:
+        if isinstance(d_hidden, bool) or not isinstance(d_hidden, int) or not 0 <= d_hidden <= WIDTH_MAX:
             raise GanzooError(f"{model}: --set d_hidden must be 0 (the logit straight from the last map) or a "
-                              f"number of units such as 1024, got {d_hidden!r}")
+                              f"number of units such as 1024, at most {WIDTH_MAX:,}, got {d_hidden!r}")
         self.num_classes = num_classes
         # Conditional: the label also enters as constant maps beside the image channels
         # (the one-hot maps of the classic conditional DCGAN), on top of the projection.

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.layers import check_width, conv_plan, is_points, need_labels
+from ganzoo.layers import DEPTH_MAX, check_size, check_width, conv_plan, is_points, need_labels
 
 SLOPE = 0.2
 GAIN = math.sqrt(2.0 / (1.0 + SLOPE**2))  # LeakyReLU(0.2)'s variance-preserving gain
@@ -114,9 +114,10 @@ def _blocks(count: int, channels: int, expansion: int, group_size: int, total: i
 
 def _options(width: int, blocks: int, expansion: int, group_size: int) -> None:
     check_width(width, "r3gan")
-    for name, value in (("blocks", blocks), ("expansion", expansion), ("group_size", group_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise GanzooError(f"r3gan: --set {name} must be a positive integer, got {value!r}")
+    check_size(blocks, "blocks", "r3gan", 1, DEPTH_MAX)
+    check_size(expansion, "expansion", "r3gan", 2, DEPTH_MAX)
+    check_size(group_size, "group_size", "r3gan", 16)
+    check_size(width * expansion, "width x expansion", "r3gan", 128)
 
 
 class Generator(nn.Module):

@@ -84,7 +84,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.layers import conv_plan, is_points, need_labels
+from ganzoo.layers import DEPTH_MAX, WIDTH_MAX, check_size, conv_plan, is_points, need_labels
 
 MODEL = "stylegan2"
 #: LeakyReLU's slope and the gain that keeps activations at unit variance after it.
@@ -112,9 +112,7 @@ def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 # -- options -----------------------------------------------------------------------------------------
 def _positive_int(value: Any, name: str, example: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GanzooError(f"{MODEL}: --set {name} must be a positive integer such as {example}, got {value!r}")
-    return value
+    return check_size(value, name, MODEL, example, DEPTH_MAX if name == "mapping_layers" else WIDTH_MAX)
 
 
 def _probability(value: Any, name: str) -> float:

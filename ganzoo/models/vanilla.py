@@ -28,17 +28,27 @@ Deviations from the papers, all standard since DCGAN:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ganzoo.layers import is_points, mlp
+from ganzoo.errors import GanzooError
+from ganzoo.layers import check_size, is_points, mlp
 
 IMAGE_G_HIDDEN = (256, 512, 1024)
 IMAGE_D_HIDDEN = (512, 256)
 # PacGAN's 2-D experiments: G four layers of 400, D three layers of 200.
 POINT_G_HIDDEN = (400, 400, 400, 400)
 POINT_D_HIDDEN = (200, 200, 200)
+
+
+def _sizes(hidden: Any, embed_dim: Any) -> tuple[int, ...]:
+    """``--set hidden=[...]`` and ``embed_dim``, checked before any layer is allocated."""
+    check_size(embed_dim, "embed_dim", "vanilla", 10)
+    if not isinstance(hidden, (list, tuple)) or not hidden:
+        raise GanzooError(f"vanilla: --set hidden must be a list of layer sizes such as [256, 512], got {hidden!r}")
+    return tuple(check_size(h, "hidden", "vanilla", 256) for h in hidden)
 
 
 class Generator(nn.Module):
@@ -48,7 +58,7 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, tuple(shape)
         points = is_points(self.output_shape)
-        hidden = tuple(hidden or (POINT_G_HIDDEN if points else IMAGE_G_HIDDEN))
+        hidden = _sizes(hidden or (POINT_G_HIDDEN if points else IMAGE_G_HIDDEN), embed_dim)
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         in_dim = latent_dim + (embed_dim if num_classes else 0)
         out_dim = math.prod(self.output_shape)
@@ -71,7 +81,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         points = is_points(shape)
-        hidden = tuple(hidden or (POINT_D_HIDDEN if points else IMAGE_D_HIDDEN))
+        hidden = _sizes(hidden or (POINT_D_HIDDEN if points else IMAGE_D_HIDDEN), embed_dim)
         dropout = (0.0 if points else 0.3) if dropout is None else dropout
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         in_dim = math.prod(shape) + (embed_dim if num_classes else 0)
