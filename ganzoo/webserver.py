@@ -22,12 +22,12 @@ import contextlib
 import io
 import ipaddress
 import json
+import queue
 import selectors
 import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -244,7 +244,7 @@ class WebServer:
         self.handler = handler
         self.timeout, self.write_timeout, self.workers = timeout, write_timeout, workers
         self.max_connections = _room_for(max_connections)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ganzoo-demo")
+        self._pool = _Workers(workers, "ganzoo-demo")
         self._selector = selectors.DefaultSelector()
         self._wake_in, self._wake_out = socket.socketpair()
         for end in (self._wake_in, self._wake_out):
@@ -432,13 +432,44 @@ class WebServer:
         self._stopped.wait()
 
     def server_close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
         for table in self._tables.values():
             for conn in list(table.values()):
                 self._drop(conn)
         self._selector.close()
         for sock in (self.socket, self._wake_in, self._wake_out):
             sock.close()
+
+
+class _Workers:
+    """A fixed number of daemon threads, started as work arrives, taking jobs from a queue. Not a
+    ThreadPoolExecutor: the interpreter joins those threads at exit, so a Ctrl-C on a busy machine
+    waited for every generation in flight; a daemon worker is simply dropped with the process."""
+
+    def __init__(self, count: int, name: str) -> None:
+        self.count, self.name = count, name
+        self.jobs: queue.SimpleQueue[tuple[Any, tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        self.jobs.put((fn, args))
+        if len(self.threads) < self.count:
+            thread = threading.Thread(target=self._run, name=f"{self.name}-{len(self.threads)}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            fn, args = job
+            fn(*args)
+
+    def close(self) -> None:
+        """Drop the jobs still waiting; each thread ends after the one it is running."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.jobs.get_nowait()
+        for _ in self.threads:
+            self.jobs.put(None)
 
 
 def _receive(sock: socket.socket) -> bytes | None:
