@@ -232,7 +232,7 @@ def test_sample_command(tmp_path):
     assert ema.returncode == 2 and "has no EMA weights" in ema.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "config.json").write_text(json.dumps({"model": "vanilla"}))
+    (empty / "config.json").write_text((raw / "config.json").read_text())  # a run killed before its first save
     missing = run_cli("sample", empty, "-o", tmp_path / "x.png")
     assert missing.returncode == 2 and "has no checkpoint yet" in missing.stderr
 

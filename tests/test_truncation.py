@@ -310,7 +310,7 @@ def test_help_documents_psi():
     for command in ("sample", "generate"):
         code, output = invoke(command, "--help")
         flat = " ".join(output.split())
-        assert code == 0 and "--truncation PSI" in flat and "0 < PSI ≤ 1; lower = more typical, less varied" in flat
+        assert code == 0 and "--truncation PSI" in flat and "0 ≤ PSI ≤ 1; lower = more typical, less varied" in flat
 
 
 def test_old_files_without_the_key_still_generate(tmp_path, captured):
