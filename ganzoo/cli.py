@@ -84,7 +84,7 @@ def _need_train(command: str) -> None:
     missing = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is None]
     if missing:
         raise GanzooError(f"ganzoo {command} needs PyTorch and the training packages ({', '.join(missing)} not "
-                          "installed): pip install 'ganzoo[train]' (README: the smaller CPU-only torch build)")
+                          "installed): pip install 'ganzoo-onnx[train]' (README: the smaller CPU-only torch build)")
 
 
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -429,17 +429,15 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
     return out
 
 
-_RESUMABLE = {"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers", "tensorboard"}
-
-
 @cli.command("train", cls=_TrainCommand)
 @click.argument("model", required=False)
 @click.option("--dataset", help="Data set name (see: ganzoo list datasets); folder:PATH for your images.")
 @click.option("--loss", help="Adversarial loss NAME[:KEY=VALUE,...], e.g. --loss lsgan:a=-1,b=1,c=0 "
               "(see: ganzoo list losses).")
-@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][,KEY=VALUE...][@EVERY], repeatable: --reg gp:10, "
-              "--reg r1:10@16 (lazy: every 16th D update); 'none' drops the model's defaults; naming one of the "
-              "model's own terms sets its weight, --reg info:2 (see: ganzoo list regularizers, ganzoo info MODEL).")
+@click.option("--reg", multiple=True, help="Regularizer NAME[:WEIGHT][,KEY=VALUE...][@EVERY], repeatable: "
+              "--reg gp:10, --reg r1:10@16 (lazy: every 16th D update); 'none' drops the model's defaults "
+              "(--reg none --reg r1:0.01@16 keeps only R1); naming one of the model's own terms sets its weight, "
+              "--reg info:2 (see: ganzoo list regularizers, ganzoo info MODEL).")
 @click.option("--augment", help="Augmentation of real and fake images before D: ada (adaptive, Karras et al. 2020; "
               "ada:target=0.6,kimg=100) or diffaug (translation,cutout,color; Zhao et al. 2020), "
               "diffaug:color,translation.")
@@ -496,37 +494,16 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
       torchrun --nproc_per_node=2 -m ganzoo train vanilla   # data-parallel
     """
     _need_train("train")
-    from ganzoo.engine.config import TrainConfig, resolve
+    from ganzoo.engine.config import resolve, resume_config
 
     opts["compile"] = compile_
-    # no --reg keeps the model's default regularizers; --reg none drops them
-    opts["reg"] = [] if tuple(opts.get("reg") or ()) == ("none",) else (list(opts.get("reg") or ()) or None)
+    # no --reg keeps the model's default regularizers; --reg none drops them, and the other
+    # --reg options beside it are then the only ones (--reg none --reg r1:0.01@16)
+    regs = list(opts.get("reg") or ())
+    opts["reg"] = [r for r in regs if r != "none"] if "none" in regs else (regs or None)
     registry = _registry()
     if resume:
-        from ganzoo.engine.build import read_run_config
-
-        meta = read_run_config(resume)
-        cfg = TrainConfig.from_dict(meta)
-        if model and registry.model(model).name != registry.model(cfg.model).name:
-            raise GanzooError(f"run '{resume}' trained model '{cfg.model}', not '{model}'")
-        changed = [k for k, v in opts.items() if v not in (None, (), {}, False) and k not in _RESUMABLE
-                   and k != "seed" and v != getattr(cfg, k, v)]
-        if changed:
-            raise GanzooError(f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming; "
-                              "start a new run instead")
-        for key in _RESUMABLE:
-            if opts.get(key) is not None and not (key == "device" and opts[key] == "auto"):
-                setattr(cfg, key, opts[key])
-        cfg.out = resume
-        for key in ("threads", "workers"):  # a run copied from a larger machine: its counts do not bind this one
-            saved = getattr(cfg, key)
-            if opts.get(key) is None and isinstance(saved, int) and saved > limits.threads_max():
-                click.echo(f"note: the run's --{key} {saved} is more than this machine takes "
-                           f"({limits.threads_max()}); using 0 (automatic)", err=True)
-                setattr(cfg, key, 0)
-        from ganzoo.engine.config import _check_numbers
-
-        _check_numbers(cfg)  # the new --steps, --threads, ... and the run's own numbers, before torch starts
+        cfg = resume_config(resume, model, registry, echo=lambda m: click.echo(m, err=True), **opts)
     else:
         if not model:
             raise GanzooError("missing MODEL: e.g. ganzoo train vanilla (see: ganzoo list models)")
@@ -556,26 +533,6 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
     )
 
 
-def _parse_labels(text: str | None, num_classes: int, n: int) -> list[int] | None:
-    """``all`` → n samples spread over every class; ``0,1,2`` → those labels, repeated to n."""
-    if text is None:
-        if num_classes:
-            text = "all"
-        else:
-            return None
-    if not num_classes:
-        raise GanzooError("this generator is unconditional: drop --labels")
-    if text == "all":
-        per = max(1, n // num_classes)
-        return [c for c in range(num_classes) for _ in range(per)]
-    try:
-        labels = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise GanzooError(f"--labels must be 'all' or integers like 0,1,2; got '{text}'") from None
-    bad = [v for v in labels if not 0 <= v < num_classes]
-    if bad or not labels:
-        raise GanzooError(f"--labels {bad or text} out of range: this model has classes 0..{num_classes - 1}")
-    return [labels[i % len(labels)] for i in range(n)]
 
 
 #: ``--code`` help, shared by ``sample`` and ``generate`` so that both explain it alike.
@@ -592,133 +549,9 @@ TRUNCATION_HELP = ("Truncation psi, 0 ≤ PSI ≤ 1; lower = more typical, less 
 
 def _truncation(text: str | None) -> float:
     """``--truncation`` checked before anything loads; 1.0 (none) when not given."""
-    from ganzoo.onnx.runtime import check_truncation
+    from ganzoo.sampling import check_truncation
 
     return check_truncation(text, "--truncation")
-
-
-def _parse_codes(values: tuple[str, ...], codes: list[dict[str, Any]], model: str
-                 ) -> tuple[dict[str, int | float], list[tuple[str, list[int]]], tuple[str, float, float] | None]:
-    """``--code NAME=VALUE`` options → (fixed values, categorical ``all`` sweeps for the
-    rows, the continuous ``LOW:HIGH`` sweep for the columns or None).
-
-    Every mistake is named here with the model's codes, before anything is sampled, so
-    the user sees what the model takes rather than an error from deep in a forward."""
-
-    from ganzoo.onnx.runtime import describe_codes
-
-    if not values:
-        return {}, [], None
-    if not codes:
-        raise GanzooError(f"'{model}' takes no latent codes: drop --code")
-    valid = f"'{model}' takes {describe_codes(codes)}"
-    by_name = {c["name"]: c for c in codes}
-    fixed: dict[str, int | float] = {}
-    rows: list[tuple[str, list[int]]] = []
-    column: tuple[str, float, float] | None = None
-    seen: set[str] = set()
-    for text in values:
-        name, sep, value = (part.strip() for part in text.partition("="))
-        if not sep or not name or not value:
-            raise GanzooError(f"--code wants NAME=VALUE such as c1=3, c1=all or c2=-1:1, got '{text}'; {valid}")
-        code = by_name.get(name)
-        if code is None:
-            raise GanzooError(f"--code {text}: '{model}' has no code '{name}'; its codes are {describe_codes(codes)}")
-        if name in seen:
-            raise GanzooError(f"--code {name} is given twice; give each code once ({valid})")
-        seen.add(name)
-        if code["kind"] == "categorical":
-            size = int(code["size"])
-            if value == "all":
-                rows.append((name, list(range(size))))
-                continue
-            try:
-                number = int(value)
-            except ValueError:
-                number = -1
-            if not 0 <= number < size:
-                raise GanzooError(f"--code {text}: {name} is categorical: give an integer in 0..{size - 1} "
-                                  f"or {name}=all; {valid}")
-            fixed[name] = number
-            continue
-        bounds = _continuous(text, name, value, valid)
-        if len(bounds) == 1:
-            fixed[name] = bounds[0]
-        elif column is not None:
-            raise GanzooError(f"--code {column[0]}=...:... and --code {text}: one LOW:HIGH sweep fills the "
-                              f"columns; fix {name} to one value ({valid})")
-        else:
-            column = (name, bounds[0], bounds[1])
-    return fixed, rows, column
-
-
-def _continuous(text: str, name: str, value: str, valid: str) -> list[float]:
-    """A continuous code's ``VALUE`` or ``LOW:HIGH``: finite and within limits.CODE_VALUE_MAX."""
-    import math
-
-    low_text, colon, high_text = value.partition(":")
-    try:
-        bounds = [float(low_text), float(high_text)] if colon else [float(value)]
-    except ValueError:
-        bounds = [math.nan]
-    if not all(math.isfinite(b) for b in bounds):
-        raise GanzooError(f"--code {text}: {name} is continuous: give a finite number like {name}=0.5 "
-                          f"or a sweep LOW:HIGH like {name}=-1:1; {valid}")
-    for bound in bounds:
-        limits.check_code_value(text, bound)
-    return bounds
-
-
-def _layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, codes: list[dict[str, Any]],
-            n: int, model: str, most: int = limits.SCATTER_MAX
-            ) -> tuple[int, list[int] | None, dict[str, Any], int | None]:
-    """(n, labels, codes, images per grid row) for ``--labels`` and ``--code`` together.
-
-    Without a code sweep this is ``--labels`` as it always was. With one, the grid has a
-    row per combination of the swept values (``--labels all``, for conditional models its
-    default, and each ``--code NAME=all``, the first one slowest) and n // rows columns
-    (a square-ish grid when only a ``LOW:HIGH`` sweep is given), along which the
-    ``LOW:HIGH`` code runs from LOW to HIGH; n becomes rows x columns, as with
-    ``--labels all``. Codes not fixed or swept are left to the prior. The rows are counted
-    before any list is built: a sweep over more than ``most`` samples is one line."""
-    import math
-
-    fixed, row_sweeps, column = _parse_codes(code_options, codes, model)
-    rows_wanted = math.prod([len(values) for _, values in row_sweeps])
-    if num_classes and labels in (None, "all"):
-        rows_wanted *= num_classes
-    if rows_wanted > most:
-        raise GanzooError(f"the rows of --labels all and --code NAME=all come to {rows_wanted:,} samples, more than "
-                          f"the {most:,} allowed here; sweep fewer codes or fix some (--labels 0,1 or --code NAME=3)")
-    label_list = _parse_labels(labels, num_classes, n)
-    if not row_sweeps and column is None:
-        n = len(label_list) if label_list else n
-        return n, label_list, dict(fixed), (label_list.count(label_list[0]) if label_list else None)
-    axes: list[tuple[str | None, list[int]]] = []
-    if num_classes and labels in (None, "all"):
-        axes.append((None, list(range(num_classes))))  # None: the labels
-    axes += row_sweeps
-    rows = math.prod(len(values) for _, values in axes)
-    cols = max(1, n // rows) if axes else max(1, math.ceil(math.sqrt(n)))
-    rows = rows if axes else max(1, n // cols)
-    n = rows * cols
-    swept: dict[str | None, list[Any]] = {name: [] for name, _ in axes}
-    for i in range(n):
-        r = i // cols
-        for name, values in reversed(axes):  # the last axis changes fastest
-            r, k = divmod(r, len(values))
-            swept[name].append(values[k])
-    result: dict[str, Any] = dict(fixed)
-    result.update({name: values for name, values in swept.items() if name is not None})
-    if column is not None:
-        name, low, high = column
-        step = (high - low) / (cols - 1) if cols > 1 else 0.0
-        result[name] = [low + step * (i % cols) for i in range(n)]
-    if None in swept:
-        label_list = swept[None]
-    elif label_list:
-        label_list = _parse_labels(labels, num_classes, n)  # an explicit list, repeated to the new n
-    return n, label_list, result, cols
 
 
 #: Samples per generator call in ``ganzoo sample``: the activations of one chunk, not of all n, are held.
@@ -762,11 +595,11 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     picture_path(output)
     G, meta, used = load_generator(run_dir, weights)
     from ganzoo.api import generate, truncates_w
-    from ganzoo.onnx.runtime import latents, resolve_codes, truncated_latents
+    from ganzoo.sampling import latents, layout, resolve_codes, truncated_latents
 
     codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     model = str(meta.get("model", type(G).__name__))
-    n, label_list, given, nrow = _layout(labels, code, cast(int, G.num_classes), codes, n, model)
+    n, label_list, given, nrow = layout(labels, code, cast(int, G.num_classes), codes, n, model)
     shape = tuple(getattr(G, "output_shape", None) or meta.get("data", {}).get("shape") or ())
     if shape:  # before the latents exist: the picture must open again and its floats must fit the memory
         limits.check_picture("--n", n, shape, nrow)
@@ -932,6 +765,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
 
     from ganzoo.grid import picture_path, save_image_grid, save_scatter
     from ganzoo.onnx import runtime
+    from ganzoo.sampling import layout
 
     psi = _truncation(truncation)
     if frames is not None:
@@ -945,7 +779,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
     if output is None and npy is None:
         output = "samples.png"
     most = limits.NPY_SAMPLES_MAX if output is None else limits.SCATTER_MAX
-    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model, most)
+    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model, most)
     out = _draw(G, n, label_list, given, seed, psi, npy, output, nrow)
     written = []
     if npy is not None:
@@ -1032,6 +866,7 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
 
     from ganzoo.grid import picture_path, save_animation
     from ganzoo.onnx import runtime
+    from ganzoo.sampling import layout
 
     if npy is not None:
         raise GanzooError("--interpolate writes pictures: drop --npy")
@@ -1044,7 +879,7 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
     if G.output_shape is None or len(G.output_shape) != 3:
         raise GanzooError(f"--interpolate draws image grids; '{G.model}' makes {G.output_shape} samples: "
                           "use ganzoo generate --npy for points")
-    n, label_list, given, nrow = _layout(labels, code, G.num_classes, G.codes, n, G.model)
+    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model)
     limits.check_picture("--n", n, tuple(G.output_shape), nrow, frames=frames)  # every frame is held until written
     written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed, truncation=psi), output,
                              nrow=nrow)

@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from ganzoo.errors import GanzooError
+from ganzoo.grid import grid_picture
+from ganzoo.sampling import every_class
 from ganzoo.webserver import TIMEOUT, WORKERS, Handler, WebServer
 
 MAX_SAMPLES = 256
@@ -84,9 +86,9 @@ class Demo:
             if text not in (None, ""):
                 raise BadRequest("this generator is unconditional: drop label")
             return None, None
-        if text in (None, "", "all"):
-            per = max(1, n // k)
-            return np.repeat(np.arange(k, dtype=np.int64), per), per
+        if text in (None, "", "all"):  # a row per class, as generate --labels all
+            labels = np.asarray(every_class(k, n), dtype=np.int64)
+            return labels, len(labels) // k
         try:
             label = int(text)
         except ValueError:
@@ -104,7 +106,6 @@ class Demo:
         return _png(out, nrow)
 
     def walk_gif(self, query: dict[str, str]) -> bytes:
-        from ganzoo.grid import image_grid
         from ganzoo.onnx.runtime import walk
 
         n, labels, codes, nrow, seed, truncation = self._inputs(query)
@@ -116,7 +117,7 @@ class Demo:
             raise BadRequest(f"{frames} frames of {n} samples are more than one walk may hold; ask for fewer")
         with self.lock:
             batches = walk(self.model, n, frames, labels, codes or None, seed, truncation=truncation)
-        pictures = [_picture(image_grid(b, nrow=nrow), shape[-1]) for b in batches]
+        pictures = [grid_picture(b, nrow) for b in batches]
         buffer = io.BytesIO()
         pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
                          duration=max(40, 3000 // frames), loop=0)
@@ -146,21 +147,11 @@ def _parsed(query: dict[str, str], key: str, default: float, low: float, high: f
     return value
 
 
-def _picture(grid: np.ndarray, size: int) -> Any:
-    from PIL import Image
-
-    im = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    scale = max(1, 64 // size) if size < 32 else 1
-    return im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) if scale > 1 else im
-
-
 def _png(out: np.ndarray, nrow: int | None) -> bytes:
     from PIL import Image, ImageDraw
 
-    from ganzoo.grid import image_grid
-
     if out.ndim == 4:
-        im = _picture(image_grid(out, nrow=nrow), out.shape[-1])
+        im = grid_picture(out, nrow)
     else:  # 2-D points: a scatter drawn with Pillow (the base install has no matplotlib)
         pts = out[:, :2]
         low, high = pts.min(axis=0), pts.max(axis=0)

@@ -1,4 +1,8 @@
-"""Pictures of samples, with numpy and Pillow only (the torch-free runtime uses it too)."""
+"""Pictures of samples, with numpy and Pillow only (the torch-free runtime and the demo use it too).
+
+Where each sample sits in a grid (rows per class or per code value) is decided by
+:func:`ganzoo.sampling.layout`; this module tiles and writes.
+"""
 
 from __future__ import annotations
 
@@ -51,33 +55,37 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
     return canvas
 
 
-def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
-    """Write a grid PNG; small images are enlarged (nearest) so 8x8 digits stay visible."""
+def enlargement(side: int) -> int:
+    """How many times images ``side`` pixels wide are enlarged (nearest) in a picture, so
+    that 8x8 digits stay visible."""
+    return max(1, 64 // side) if side < 32 else 1
+
+
+def grid_picture(images: np.ndarray, nrow: int | None = None, scale: int | None = None) -> Any:
+    """A Pillow image of :func:`image_grid`, small images enlarged by ``scale`` (None: :func:`enlargement`)."""
     from PIL import Image
 
     grid = image_grid(images, nrow=nrow)
-    h = images.shape[-1]
     if scale is None:
-        scale = max(1, 64 // h) if h < 32 else 1
+        scale = enlargement(images.shape[-1])
     im = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
-    return _written(im.save, picture_path(path))
+    return im
+
+
+def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
+    """Write a grid picture; small images are enlarged (nearest) so 8x8 digits stay visible."""
+    return _written(grid_picture(images, nrow, scale).save, picture_path(path))
 
 
 def save_animation(frames: list[np.ndarray], path: str | Path, nrow: int | None = None,
                    seconds: float = 4.0) -> list[Path]:
     """Grids of image batches as an animated GIF (``.gif``, looping) or as numbered PNGs
     (``walk.png`` → ``walk-000.png``, ``walk-001.png``, ...); returns the files written."""
-    from PIL import Image
-
     path = Path(path)
-    grids = [image_grid(f, nrow=nrow) for f in frames]
-    h = frames[0].shape[-1]
-    scale = max(1, 64 // h) if h < 32 else 1
-    pictures = [Image.fromarray(g[..., 0] if g.shape[-1] == 1 else g) for g in grids]
-    if scale > 1:
-        pictures = [p.resize((p.width * scale, p.height * scale), Image.Resampling.NEAREST) for p in pictures]
+    scale = enlargement(frames[0].shape[-1])
+    pictures = [grid_picture(f, nrow, scale) for f in frames]
     if path.suffix.lower() == ".gif":
         check_writable(path, "choose another -o")
         duration = max(20, int(1000 * seconds / len(pictures)))

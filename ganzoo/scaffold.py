@@ -109,8 +109,8 @@ _PYPROJECT = '''
     readme = "README.md"
     requires-python = ">=3.10"
     license = { text = "MIT" }
-    # ganzoo[train] brings torch (the base ganzoo is torch-free); plugin API 1.x (ganzoo.PLUGIN_API_VERSION).
-    dependencies = ["ganzoo[train]>={{ganzoo_min}}"]
+    # ganzoo-onnx[train] brings torch (the base install is torch-free); plugin API 1.x (ganzoo.PLUGIN_API_VERSION).
+    dependencies = ["ganzoo-onnx[train]>={{ganzoo_min}}"]
 
     [project.optional-dependencies]
     test = ["pytest>=8"]

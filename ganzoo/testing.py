@@ -57,6 +57,7 @@ from typing import Any
 from ganzoo.api import Objective, codes_of, generate
 from ganzoo.errors import GanzooError
 from ganzoo.registry import BUILTIN_PLUGIN, Registry, get_registry
+from ganzoo.terms import parse_reg
 
 #: Samples per batch in every check (divisible by 2, 3, 4 and 6).
 BATCH = 12
@@ -332,8 +333,6 @@ def _check_spec_targets(case: _ModelCase, spec: Any) -> None:
 
 def _check_spec_defaults(case: _ModelCase, d: Any, registry: Registry) -> None:
     """Positive step counts and learning rates, Adam betas in [0, 1), registered regularizers."""
-    from ganzoo.engine.config import parse_reg
-
     for attr in ("latent_dim", "batch_size", "n_critic", "steps"):
         value = getattr(d, attr)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -916,8 +915,6 @@ def _check_reg_spec(name: str, registry: Registry | None) -> None:
 
 def _model_using(registry: Registry, reg_name: str) -> str | None:
     """A model whose defaults use this regularizer: its discriminator is what the term expects."""
-    from ganzoo.engine.config import parse_reg
-
     want = registry.regularizer(reg_name)
     for spec in registry.list("model"):
         for item in (*spec.terms, *spec.defaults.reg):

@@ -93,23 +93,23 @@ def test_every_bad_number_and_empty_string_is_one_line_before_any_work(run, tmp_
 
 @pytest.mark.parametrize("value", ["1e9", "-2000", "1001:1002"])
 def test_continuous_code_values_are_bounded(value, monkeypatch):
-    from ganzoo.cli import _parse_codes
+    from ganzoo.sampling import parse_codes
 
     codes = [{"name": "c2", "kind": "continuous", "low": -1.0, "high": 1.0}]
     with pytest.raises(Exception, match="continuous code values must lie in -1000..1000"):
-        _parse_codes((f"c2={value}",), codes, "toy")
-    assert _parse_codes(("c2=-3:3",), codes, "toy")[2] == ("c2", -3.0, 3.0)
+        parse_codes((f"c2={value}",), codes, "toy")
+    assert parse_codes(("c2=-3:3",), codes, "toy")[2] == ("c2", -3.0, 3.0)
 
 
 def test_code_sweeps_are_counted_before_any_list_is_built():
-    from ganzoo.cli import _layout
     from ganzoo.errors import GanzooError
+    from ganzoo.sampling import layout
 
     codes = [{"name": f"c{i}", "kind": "categorical", "size": 100} for i in range(4)]
     sweeps = tuple(f"c{i}=all" for i in range(4))  # 100^4 rows x 10 classes
     with pytest.raises(GanzooError, match="come to 1,000,000,000 samples"):
-        _layout(None, sweeps, 10, codes, 64, "toy")
-    n, labels, given, nrow = _layout(None, sweeps[:1], 10, codes, 1000, "toy")
+        layout(None, sweeps, 10, codes, 64, "toy")
+    n, labels, given, nrow = layout(None, sweeps[:1], 10, codes, 1000, "toy")
     assert n == 1000 and nrow == 1 and len(given["c0"]) == 1000
 
 

@@ -13,12 +13,13 @@ from torch import nn
 from ganzoo import GanzooError
 from ganzoo.ada import AdaptiveAugment, colour, geometry
 from ganzoo.api import Outputs, Step
-from ganzoo.engine.config import parse_loss, parse_reg, resolve
+from ganzoo.engine.config import resolve
 from ganzoo.engine.train import train
 from ganzoo.objectives import Part, collect_terms
 from ganzoo.objectives.penalties import R2
 from ganzoo.objectives.rpgan import RelativisticPairing
 from ganzoo.registry import get_registry
+from ganzoo.terms import parse_loss, parse_reg
 
 
 def _critic() -> nn.Module:

@@ -15,7 +15,7 @@ from ganzoo import GanzooError, LossSpec, RegularizerSpec, hookimpl
 from ganzoo.api import Objective, Outputs, Step
 from ganzoo.engine.config import resolve
 from ganzoo.engine.train import train
-from ganzoo.losses import Hinge, LeastSquares, Minimax, NonSaturating, Wasserstein
+from ganzoo.objectives.losses import Hinge, LeastSquares, Minimax, NonSaturating, Wasserstein
 from ganzoo.objectives import LossObjective, Part, RegularizerObjective, collect_terms, total
 from ganzoo.objectives.penalties import R1, GradientPenalty
 from ganzoo.registry import Registry, get_registry
@@ -191,7 +191,7 @@ def test_acgan_passes_d_body_once_per_batch(tmp_path):
 
 
 def test_acgan_class_head_learns_from_real_images_only_by_default():
-    from ganzoo.models.acgan import AuxiliaryClassifier
+    from ganzoo.objectives.auxiliary import AuxiliaryClassifier
 
     torch.manual_seed(0)
     labels = torch.tensor([0, 1, 2, 1])

@@ -27,7 +27,7 @@ from conftest import assert_one_line_error as _one_line_error
 from conftest import invoke as _cli
 from conftest import train_tiny as _train
 from ganzoo.errors import GanzooError
-from ganzoo.onnx import METADATA_KEYS, runtime
+from ganzoo.onnx import METADATA_KEYS, runtime, session
 from ganzoo.onnx.export import (
     VerificationError,
     export_generator,
@@ -352,7 +352,7 @@ def test_cli_wrong_inputs_are_one_line_errors(image_run, image_export, cond_expo
         (["generate", no_metadata, "--latent-dim", "7"], "takes [batch, 100]"),
         (["generate", img, "-n", "0"], "--n must be at least 1"),
     ]
-    if not runtime._cuda_driver_present():
+    if not session.cuda_driver_present():
         cases.append((["generate", img, "--provider", "cuda"], "CUDA is not usable here"))
     for args, expected in cases:
         _one_line_error(args, expected)
@@ -386,10 +386,10 @@ def test_runtime_api_errors(image_export, cond_export, no_metadata):
     assert np.array_equal(foreign.sample(3, seed=0), G.sample(3, seed=0))
 
 
-@pytest.mark.skipif(runtime._cuda_driver_present(), reason="a real NVIDIA driver: CUDA may really load here")
+@pytest.mark.skipif(session.cuda_driver_present(), reason="a real NVIDIA driver: CUDA may really load here")
 def test_cuda_that_does_not_load_falls_back_quietly(image_export, monkeypatch, capfd):
     # Pretend a driver exists: onnxruntime-gpu then really tries CUDA, fails, and must stay silent.
-    monkeypatch.setattr(runtime, "_cuda_driver_present", lambda: True)
+    monkeypatch.setattr(session, "cuda_driver_present", lambda: True)
     assert runtime.load(image_export.path, provider="auto").provider == "CPUExecutionProvider"
     with pytest.raises(GanzooError, match="CUDA is not usable here: .*use --provider cpu"):
         runtime.load(image_export.path, provider="cuda")

@@ -134,7 +134,7 @@ def assert_train_error(tmp_path: Path, expected: list[str], *extra: str) -> None
 # -- bad targets ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("target, detail", [
     ("nomodule:thing", "ModuleNotFoundError: No module named 'nomodule'"),
-    ("ganzoo.losses:missing", "AttributeError"),
+    ("ganzoo.objectives.losses:missing", "AttributeError"),
     ("notatarget", "is not of the form 'package.module:attr'"),
 ], ids=["no-module", "no-attribute", "not-a-target"])
 def test_bad_target_string(use, tmp_path, target, detail):
@@ -274,7 +274,7 @@ BROKEN = {
 
         @hookimpl
         def ganzoo_register_losses(register):
-            register(LossSpec(name="hinge", summary="Another hinge", target="ganzoo.losses:Hinge"))
+            register(LossSpec(name="hinge", summary="Another hinge", target="ganzoo.objectives.losses:Hinge"))
 
         @hookimpl
         def ganzoo_register_models(register):
@@ -382,7 +382,7 @@ MISBEHAVING = {
         @hookimpl
         def ganzoo_register_losses(register):
             print("printer: inside a hook")
-            register(LossSpec(name="printer-loss", summary="s", target="ganzoo.losses:Hinge"))
+            register(LossSpec(name="printer-loss", summary="s", target="ganzoo.objectives.losses:Hinge"))
 
         @hookimpl
         def ganzoo_register_commands(cli):
@@ -397,7 +397,7 @@ MISBEHAVING = {
         @hookimpl
         def ganzoo_register_losses(register):
             time.sleep(1)
-            register(LossSpec(name="slow-loss", summary="s", target="ganzoo.losses:Hinge"))
+            register(LossSpec(name="slow-loss", summary="s", target="ganzoo.objectives.losses:Hinge"))
     """,
     "hang": """
         import time
@@ -436,7 +436,7 @@ def test_a_printing_plugin_leaves_json_stdout_valid(misbehaving, args):
 def test_output_goes_back_to_stdout_after_the_plugins(capfd):
     def prints(register):
         print("from the hook")
-        register(LossSpec(name="p", summary="s", target="ganzoo.losses:Hinge"))
+        register(LossSpec(name="p", summary="s", target="ganzoo.objectives.losses:Hinge"))
 
     def fails(register):
         print("from the failing hook")
@@ -524,7 +524,7 @@ def test_ctrl_c_in_a_hook_stops_the_load(plugin_does):
     import signal
 
     def interrupted(register):
-        register(LossSpec(name="half", summary="s", target="ganzoo.losses:Hinge"))
+        register(LossSpec(name="half", summary="s", target="ganzoo.objectives.losses:Hinge"))
         try:
             signal.raise_signal(signal.SIGINT)
         except KeyboardInterrupt:
@@ -555,8 +555,8 @@ def test_help_and_list_stay_free_of_torch_with_guarded_plugins(misbehaving, args
 # -- collisions with built-in names ----------------------------------------------------------------------------------
 def shadowing_registry() -> Registry:
     def losses(register):
-        register(LossSpec(name="hinge", summary="Another hinge", target="ganzoo.losses:Hinge"))
-        register(LossSpec(name="shadow-only", summary="Unique", target="ganzoo.losses:Hinge"))
+        register(LossSpec(name="hinge", summary="Another hinge", target="ganzoo.objectives.losses:Hinge"))
+        register(LossSpec(name="shadow-only", summary="Unique", target="ganzoo.objectives.losses:Hinge"))
 
     def models(register):
         register(ModelSpec(name="dcgan", summary="Another DCGAN", paper="Nobody 2026", generator=TinyG,
@@ -566,7 +566,7 @@ def shadowing_registry() -> Registry:
     registry.add_plugin(plugin_module("demo", ganzoo_register_losses=losses, ganzoo_register_models=models), "demo",
                         version="1.2.3")
     registry.add_plugin(plugin_module("clean", ganzoo_register_losses=lambda register: register(
-        LossSpec(name="clean-loss", summary="s", target="ganzoo.losses:Hinge"))), "clean", version="0.1")
+        LossSpec(name="clean-loss", summary="s", target="ganzoo.objectives.losses:Hinge"))), "clean", version="0.1")
     return registry
 
 
@@ -599,7 +599,7 @@ def test_collisions_between_two_third_party_plugins():
     registry = Registry(load_entry_points=False)
     for name in ("alpha", "beta"):
         registry.add_plugin(plugin_module(name, ganzoo_register_losses=lambda register: register(
-            LossSpec(name="focal", summary="s", target="ganzoo.losses:Hinge"))), name)
+            LossSpec(name="focal", summary="s", target="ganzoo.objectives.losses:Hinge"))), name)
     found = registry.collisions()
     assert [(c.plugin, c.ids, c.shadows_builtin) for c in found] == [
         ("alpha", ["alpha:focal", "beta:focal"], False), ("beta", ["alpha:focal", "beta:focal"], False)]

@@ -100,3 +100,33 @@ def test_rows_with_their_own_or_relative_targets():
     r3 = next(j for j in jobs if j.key == "r3gan-stacked-mnist-width32")
     assert quality._steps_for(r3, quality.BUDGETS["cpu"]) == quality.R3GAN_STACKED_STEPS
     assert quality._steps_for(r3, quality.BUDGETS["tiny"]) == 30
+
+
+def test_merge_folds_new_rows_sections_pictures_and_commands_into_the_old_report():
+    old = "\n".join([
+        "# Quality", "", "Written by X.", "",
+        "## mnist5k", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
+        "| dcgan | mnist5k | 3,000 | 24.0 | met |", "| *real data* | mnist5k | — | — | — |", "",
+        "## Gallery", "", "The first seed of each row.", "", "**dcgan-mnist5k**<br>![d](d.png)", "",
+        "## Commands", "", "```", "ganzoo train dcgan", "```", "", "Training time per run: dcgan 1.0.", ""])
+    new = "\n".join([
+        "# Quality", "", "Written by Y.", "",
+        "## mnist5k", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
+        "| dcgan | mnist5k | 5,000 | 20.0 | met |", "| lsgan | mnist5k | 3,000 | 15.9 | met |",
+        "| *real data* | mnist5k | — | — | — |", "",
+        "## Emoji (32 px colour)", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
+        "| r3gan | emoji | 3,000 | 99.0 | missed |", "",
+        "## Gallery", "", "The first seed of each row.", "", "**r3gan-emoji**<br>![r](r.png)", "",
+        "## Commands", "", "```", "ganzoo train dcgan", "ganzoo train r3gan", "```", "",
+        "Training time per run: r3gan 2.0.", ""])
+    merged = _quality().merge_report(old, new, "(Merged.)")
+    lines = merged.splitlines()
+    assert lines[:4] == ["# Quality", "", "(Merged.)", ""] and "Written by X." in lines
+    assert "| dcgan | mnist5k | 5,000 | 20.0 | met |" in lines and "| dcgan | mnist5k | 3,000 | 24.0 | met |" not in lines
+    assert lines.index("| lsgan | mnist5k | 3,000 | 15.9 | met |") < lines.index("| *real data* | mnist5k | — | — | — |")
+    assert lines.count("| *real data* | mnist5k | — | — | — |") == 1
+    assert lines.index("## mnist5k") < lines.index("## Emoji (32 px colour)") < lines.index("## Gallery")
+    assert "**dcgan-mnist5k**<br>![d](d.png)" in lines and "**r3gan-emoji**<br>![r](r.png)" in lines
+    block = lines[lines.index("```") + 1:len(lines) - 1 - lines[::-1].index("```")]
+    assert block == ["ganzoo train dcgan", "ganzoo train r3gan"]
+    assert lines[-1] == "Training time per run: r3gan 2.0." and "Training time per run: dcgan 1.0." in lines

@@ -26,7 +26,7 @@ PLUGINS = {
 
         @hookimpl
         def ganzoo_register_losses(register):
-            register(LossSpec(name="hinge", summary="A second hinge", target="ganzoo.losses:Hinge"))
+            register(LossSpec(name="hinge", summary="A second hinge", target="ganzoo.objectives.losses:Hinge"))
     """),
     "brokenimport": ("ganzoo-brokenimport", "0.1", """
         import this_module_does_not_exist
@@ -36,7 +36,7 @@ PLUGINS = {
 
         @hookimpl
         def ganzoo_register_losses(register):
-            register(LossSpec(name="halfway", summary="never committed", target="ganzoo.losses:Hinge"))
+            register(LossSpec(name="halfway", summary="never committed", target="ganzoo.objectives.losses:Hinge"))
             raise RuntimeError("boom in hook")
     """),
     "typo": ("ganzoo-typo", "0.3", """
@@ -121,10 +121,10 @@ def test_in_process_plugin_is_all_or_nothing():
     reg = Registry(load_entry_points=False)
 
     def good(register):
-        register(LossSpec(name="mine", summary="s", target="ganzoo.losses:Hinge"))
+        register(LossSpec(name="mine", summary="s", target="ganzoo.objectives.losses:Hinge"))
 
     def bad(register):
-        register(LossSpec(name="partial", summary="s", target="ganzoo.losses:Hinge"))
+        register(LossSpec(name="partial", summary="s", target="ganzoo.objectives.losses:Hinge"))
         raise ValueError("halfway")
 
     reg.add_plugin(_plugin_module("goodplug", ganzoo_register_losses=good), "goodplug")

@@ -242,6 +242,11 @@ def test_reg_none_drops_model_default(tmp_path):
                      "--n-critic", "1", "--out", tmp_path / "w", "-q")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "w" / "config.json").read_text())["reg"] == []
+    # none beside other --reg options: those replace the model's defaults
+    result = run_cli("train", "wgan-gp", "--dataset", "ring8", "--reg", "none", "--reg", "r1:0.5@4", "--steps", "1",
+                     "--batch-size", "8", "--n-critic", "1", "--out", tmp_path / "r", "-q")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["reg"] == ["r1:0.5@4"]
 
 
 def test_regularizer_that_cannot_work_fails_before_the_run_starts(tmp_path):

@@ -243,7 +243,7 @@ def machine_info() -> dict[str, Any]:
     except AttributeError:
         usable = os.cpu_count() or 1
     versions = {name: _version(dist) for name, dist in (
-        ("ganzoo", "ganzoo"), ("python", None), ("numpy", "numpy"), ("onnxruntime", "onnxruntime"),
+        ("ganzoo", "ganzoo-onnx"), ("python", None), ("numpy", "numpy"), ("onnxruntime", "onnxruntime"),
         ("onnxruntime-gpu", "onnxruntime-gpu"), ("onnx", "onnx"), ("onnxscript", "onnxscript"), ("torch", "torch"))
         if dist is not None}
     versions["python"] = platform.python_version()
@@ -377,7 +377,7 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
     Raises GanzooError for bad arguments. A backend whose output disagrees with the
     reference beyond the stated tolerance is recorded in ``result["check"]`` (``ok``
     False); ``ganzoo bench`` then prints the table and exits with an error."""
-    from ganzoo.onnx.runtime import default_threads
+    from ganzoo.onnx.session import default_threads
 
     sizes = parse_batch_sizes(batch_sizes)
     chosen = parse_providers(providers)

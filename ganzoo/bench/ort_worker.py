@@ -12,14 +12,12 @@ that does not really load (onnxruntime-gpu lists CUDA even without a GPU) is rep
 as skipped with the reason, never as an error.
 
 Generators with latent codes get every code from its prior, drawn by the runtime's
-numpy :func:`ganzoo.onnx.runtime.sample_codes` before timing (:func:`make_codes`), so
+numpy :func:`ganzoo.sampling.sample_codes` before timing (:func:`make_codes`), so
 the PyTorch worker feeds the very same values.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import time
 from collections.abc import Callable
@@ -39,77 +37,42 @@ from ganzoo.bench._timing import (
     worker_main,
 )
 from ganzoo.onnx import TRUNCATION
+from ganzoo.onnx.session import ProviderUnavailable, open_session
 
-TRT, CUDA, CPU = "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"
 #: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
 #: tuning script overrides them one at a time through the spec's "ort_options".
 DEFAULT_OPTIONS: dict[str, Any] = {"opt_level": "all", "execution_mode": "sequential", "spinning": True}
 
 
-def session_options(ort: Any, threads: int, opts: dict[str, Any]) -> Any:
-    """SessionOptions from the plain-dict settings a spec carries."""
-    levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-              "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
-    options = ort.SessionOptions()
-    options.graph_optimization_level = levels[opts.get("opt_level", "all")]
-    options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if opts.get("execution_mode") == "parallel"
-                              else ort.ExecutionMode.ORT_SEQUENTIAL)
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    if not opts.get("spinning", True):
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
-def _driver_present() -> bool:
-    from ganzoo.onnx.runtime import _cuda_driver_present
-
-    return _cuda_driver_present()
-
-
-def make_session(ort: Any, path: str, provider: str, threads: int, opts: dict[str, Any],
-                 workdir: str, fp16: bool = False) -> tuple[Any | None, str]:
-    """(session, "") or (None, why the provider is not usable here)."""
-    options = session_options(ort, threads, opts)
-    if provider == "cpu":
-        return ort.InferenceSession(path, sess_options=options, providers=[CPU]), ""
-    wanted = {"cuda": CUDA, "tensorrt": TRT}[provider]
-    available = ort.get_available_providers()
-    if wanted not in available:
-        return None, f"this onnxruntime has no {wanted} (it has {', '.join(available)})"
-    if not _driver_present():
-        return None, "no NVIDIA driver found (libcuda)"
-    chain: list[Any] = [CUDA, CPU]
-    if provider == "tensorrt":
-        cache = Path(workdir) / "trt-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        chain.insert(0, (TRT, {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache),
-                               "trt_fp16_enable": "True" if fp16 else "False"}))
-    ort.set_default_logger_severity(4)  # a provider that fails to load prints pages otherwise
+def make_session(path: str, provider: str, threads: int, opts: dict[str, Any], workdir: str,
+                 fp16: bool = False) -> tuple[Any | None, str]:
+    """(session, "") or (None, why the provider is not usable here), from the plain-dict
+    settings a spec carries."""
+    tuning = {key: opts[key] for key in ("opt_level", "execution_mode", "spinning") if key in opts}
     try:
-        if hasattr(ort, "preload_dlls"):
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
-                ort.preload_dlls()
-        session = ort.InferenceSession(path, sess_options=options, providers=chain)
-    except Exception as exc:
-        return None, f"{wanted} did not load: {str(exc).strip().splitlines()[0][:200]}"
-    finally:
-        ort.set_default_logger_severity(2)
-    if session.get_providers()[0] != wanted:
-        hint = ("TensorRT libraries missing? pip install tensorrt" if provider == "tensorrt"
-                else "CUDA/cuDNN libraries missing? pip install 'onnxruntime-gpu[cuda,cudnn]'")
-        return None, f"{wanted} did not load ({hint})"
-    return session, ""
+        return open_session(path, provider, threads, trt_cache=Path(workdir) / "trt-cache", trt_fp16=fp16,
+                            **tuning), ""
+    except ProviderUnavailable as why:
+        return None, _unavailable(provider, why)
+
+
+def _unavailable(provider: str, why: ProviderUnavailable) -> str:
+    if why.reason == "absent":
+        return f"this onnxruntime has no {why.provider} (it has {', '.join(why.available)})"
+    if why.reason == "driver":
+        return "no NVIDIA driver found (libcuda)"
+    if why.reason == "error" and why.error is not None:
+        return f"{why.provider} did not load: {str(why.error).strip().splitlines()[0][:200]}"
+    hint = ("TensorRT libraries missing? pip install tensorrt" if provider == "tensorrt"
+            else "CUDA/cuDNN libraries missing? pip install 'onnxruntime-gpu[cuda,cudnn]'")
+    return f"{why.provider} did not load ({hint})"
 
 
 def make_codes(codes: list[dict[str, Any]], count: int, batch: int, seed: int) -> dict[str, np.ndarray]:
     """``{name: [count, batch]}``: code values for ``count`` batches, drawn from the priors
     with the runtime's numpy function, identical in both workers for the same seed. {}
     for generators without codes."""
-    from ganzoo.onnx.runtime import sample_codes
+    from ganzoo.sampling import sample_codes
 
     return {name: v.reshape(count, batch) for name, v in sample_codes(codes, count * batch, seed).items()}
 
@@ -182,7 +145,7 @@ def run(spec: dict[str, Any]) -> None:
     provider, threads = spec["provider"], int(spec["threads"])
     opts = {**DEFAULT_OPTIONS, **(spec.get("ort_options") or {})}
     start = time.perf_counter()
-    session, why = make_session(ort, spec["model"], provider, threads, opts, spec["workdir"],
+    session, why = make_session(spec["model"], provider, threads, opts, spec["workdir"],
                                 fp16=bool(spec.get("trt_fp16")))
     if session is None:
         emit("skip", reason=why)

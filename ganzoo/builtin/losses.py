@@ -11,32 +11,32 @@ def ganzoo_register_losses(register: Callable[[LossSpec], None]) -> None:
         name="minimax",
         summary="The seed formula: D maximises log D(x) + log(1 - D(G(z))), G minimises log(1 - D(G(z)))",
         paper="Goodfellow et al. 2014, Generative Adversarial Nets",
-        target="ganzoo.losses:Minimax",
+        target="ganzoo.objectives.losses:Minimax",
     ))
     register(LossSpec(
         name="nonsaturating",
         summary="As minimax, but G maximises log D(G(z)): strong gradients early in training",
         paper="Goodfellow et al. 2014, Generative Adversarial Nets (section 3)",
-        target="ganzoo.losses:NonSaturating",
+        target="ganzoo.objectives.losses:NonSaturating",
     ))
     register(LossSpec(
         name="wasserstein",
         summary="Critic maximises D(x) - D(G(z)); pair with a Lipschitz constraint (--reg gp:10)",
         paper="Arjovsky et al. 2017, Wasserstein GAN",
-        target="ganzoo.losses:Wasserstein",
+        target="ganzoo.objectives.losses:Wasserstein",
     ))
     register(LossSpec(
         name="lsgan",
         summary="Least squares with targets a (fake), b (real), c (G); lsgan:a=-1,b=1,c=0 is the chi-squared coding",
         paper="Mao et al. 2017, Least Squares Generative Adversarial Networks",
-        target="ganzoo.losses:LeastSquares",
+        target="ganzoo.objectives.losses:LeastSquares",
         params={"a": 0.0, "b": 1.0, "c": 1.0},
     ))
     register(LossSpec(
         name="hinge",
         summary="D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))",
         paper="Lim & Ye 2017, Geometric GAN; Miyato et al. 2018",
-        target="ganzoo.losses:Hinge",
+        target="ganzoo.objectives.losses:Hinge",
     ))
     register(LossSpec(
         name="ragan",

@@ -68,12 +68,15 @@ _R3GAN = ModelSpec(
     discriminator="ganzoo.models.r3gan:discriminator",
     loss="rpgan",
     dataset="emoji",
-    # The paper's optimiser (Adam, betas 0 and 0.99, equal rates) and its CIFAR-10 gamma for R1
-    # and R2, which are the model's own terms: `--reg r1:G --reg r2:G` retunes them.
-    defaults=Defaults(latent_dim=64, batch_size=32, lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.99), steps=3000,
+    # The paper's CIFAR-10 recipe at the start of its schedules, which is where a CPU budget
+    # (about 100k images of its 20M) stays: Adam with betas 0 and 0.9, equal rates, R1 and R2 at
+    # gamma 0.05 (the model's own terms: `--reg r1:G --reg r2:G` retunes them). The rate is 5e-4
+    # where the paper starts at 2e-4, and the width 32: at equal CPU that trained further than
+    # 2e-4 at width 64 (benchmarks/results/image-sweeps.md); `--set width=64` doubles the width.
+    defaults=Defaults(latent_dim=64, batch_size=32, lr_g=5e-4, lr_d=5e-4, betas=(0.0, 0.9), steps=3000,
                       ema=True, ema_decay=0.999),
     terms=("r1:0.05", "r2:0.05"),
-    options={"width": 64, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
+    options={"width": 32, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
     point_defaults=_R3GAN_POINTS,
 )
 _ZOO = [
@@ -195,16 +198,16 @@ _ZOO = [
         discriminator="ganzoo.models.stylegan2:discriminator",
         loss="nonsaturating",
         dataset="emoji",
-        # The paper's optimiser (Adam at 0.0025, betas 0 and 0.99), lazy R1 every 16 D updates and
-        # path length every 4 G updates at its weight 2. R1's gamma is StyleGAN2-ADA's CIFAR-10 value,
-        # 0.01 (its heuristic 0.0002 * 32^2 / batch 32 gives 0.0064; FFHQ-1024 takes 10). The EMA's
-        # decay 0.998 is the paper's 10k-image half-life at batch 32. CPU sizes where the paper has
-        # z and w of 512 and 512 channels: z and w 128, channels 32 at 32 px doubling to 128. At
-        # 1 thread on a shared 2-core machine (load 4-5) that trains 1.3-2.4 steps/s on emoji at
-        # 32 px (3,000 steps in 30 minutes: emoji-like shapes and colours, still speckled).
+        # StyleGAN2-ADA's own CIFAR-10 configuration, the paper's recipe for 32 px: Adam at 0.0025
+        # (betas 0 and 0.99), lazy R1 every 16 D updates at gamma 0.01, a 2-layer mapping network,
+        # no style mixing and no path-length term (`--reg pl:2@4 --set mixing=0.9,mapping_layers=8`
+        # gives the FFHQ recipe; on emoji it cost 1.8x the CPU per step and drew no better:
+        # benchmarks/results/image-sweeps.md). The EMA's decay 0.998 is a 10k-image half-life at
+        # batch 32. CPU sizes where the paper has z and w of 512 and 512 channels: z and w 128,
+        # channels 32 at 32 px doubling to 128.
         defaults=Defaults(latent_dim=128, batch_size=32, lr_g=0.0025, lr_d=0.0025, betas=(0.0, 0.99), steps=3000,
-                          reg=("r1:0.01@16", "pl:2@4"), ema=True, ema_decay=0.998),
-        options={"channels": 32, "max_channels": 128, "mapping_layers": 8, "mixing": 0.9, "w_dim": 128},
+                          reg=("r1:0.01@16",), ema=True, ema_decay=0.998),
+        options={"channels": 32, "max_channels": 128, "mapping_layers": 2, "mixing": 0.0, "w_dim": 128},
         # On 2-D points both networks are vanilla's MLPs (no mapping for path length): vanilla's point recipe.
         point_defaults=Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
                                 steps=100000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),

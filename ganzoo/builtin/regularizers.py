@@ -33,7 +33,7 @@ def ganzoo_register_regularizers(register: Callable[[RegularizerSpec], None]) ->
         summary=("ACGAN's class loss on D's class head: real (and, with --set aux_fakes=true, fake) images for D, "
                  "fake for G"),
         paper="Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
-        target="ganzoo.models.acgan:AuxiliaryClassifier",
+        target="ganzoo.objectives.auxiliary:AuxiliaryClassifier",
         default_weight=1.0,
     ))
     register(RegularizerSpec(

@@ -2,6 +2,8 @@
 
 Everything needed to rebuild a run lives here and in ``config.json``; a run
 directory can be copied anywhere and resumed or exported without the data set.
+What may change when a run is resumed is decided here too (:func:`resume_config`),
+so the CLI and a Python caller follow the same rules.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import dataclasses
 import importlib.util
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from ganzoo import schema
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
+from ganzoo.terms import parse_loss, parse_reg
 
 
 @dataclass
@@ -99,6 +104,47 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     if not cfg.out:
         cfg.out = str(Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     validate(cfg, registry)
+    return cfg
+
+
+#: Options a resumed run may change: how long it trains, where, and how it reports; never what it trains.
+RESUMABLE = frozenset({"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers",
+                       "tensorboard"})
+
+
+def resume_config(run_dir: str, model: str | None = None, registry: Registry | None = None,
+                  echo: Callable[[str], None] | None = None, **opts: Any) -> TrainConfig:
+    """The config to continue the run in ``run_dir`` with: its config.json, with the
+    :data:`RESUMABLE` options among ``opts`` (the train options, None where not given)
+    applied and checked before torch starts.
+
+    ``model``, when given, must be the run's model; any other option given with a value
+    that differs from the run's is an error (a new run is the way to change it). Thread
+    and worker counts saved on a larger machine than this one fall back to automatic,
+    with a note through ``echo``."""
+    from ganzoo import limits
+
+    registry = registry or get_registry()
+    cfg = TrainConfig.from_dict(schema.read_run_config(run_dir))
+    if model and registry.model(model).name != registry.model(cfg.model).name:
+        raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'")
+    changed = [k for k, v in opts.items() if v not in (None, (), {}, False) and k not in RESUMABLE
+               and k != "seed" and v != getattr(cfg, k, v)]
+    if changed:
+        raise GanzooError(f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming; "
+                          "start a new run instead")
+    for key in RESUMABLE:
+        if opts.get(key) is not None and not (key == "device" and opts[key] == "auto"):
+            setattr(cfg, key, opts[key])
+    cfg.out = run_dir
+    for key in ("threads", "workers"):  # a run copied from a larger machine: its counts do not bind this one
+        saved = getattr(cfg, key)
+        if opts.get(key) is None and isinstance(saved, int) and saved > limits.threads_max():
+            if echo:
+                echo(f"note: the run's --{key} {saved} is more than this machine takes "
+                     f"({limits.threads_max()}); using 0 (automatic)")
+            setattr(cfg, key, 0)
+    _check_numbers(cfg)  # the new --steps, --threads, ... and the run's own numbers, before torch starts
     return cfg
 
 
@@ -191,7 +237,7 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
             if given is not None and given != "none":
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
     if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo[tensorboard]'")
+        raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo-onnx[tensorboard]'")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
     _check_step_memory(cfg, registry)
@@ -255,111 +301,3 @@ def _check_numbers(cfg: TrainConfig) -> None:
     for name, rate in (("lr-g", cfg.lr_g), ("lr-d", cfg.lr_d)):
         if not 0 < rate < float("inf"):
             raise GanzooError(f"--{name} must be a finite positive number, got {rate}")
-
-
-class RegItem(NamedTuple):
-    """One ``--reg`` entry: ``NAME[:WEIGHT][,KEY=VALUE...][@EVERY]``."""
-
-    spec: Any
-    weight: float
-    every: int = 1
-    params: dict[str, Any] = {}
-
-
-class LossItem(NamedTuple):
-    """One ``--loss`` entry: ``NAME[:KEY=VALUE,...]``."""
-
-    spec: Any
-    params: dict[str, Any]
-
-
-def parse_reg(item: str, registry: Registry | None = None) -> RegItem:
-    """``gp:10`` → (the gp spec, 10.0, 1); ``r1:10@16`` → lazy R1 every 16th D update;
-    ``r1`` → its default weight; ``NAME:W,key=value`` also sets the regularizer's own
-    parameters (its spec's ``params``). ``plugin:name`` ids work too."""
-    registry = registry or get_registry()
-    text, at, every_text = item.partition("@")
-    every = 1
-    if at:
-        try:
-            every = int(every_text)
-        except ValueError:
-            every = 0
-        if every < 1:
-            raise GanzooError(f"--reg {item}: the interval after '@' must be a positive integer, like r1:10@16")
-    name, sep, args = text.rpartition(":") if ":" in text else (text, "", "")
-    try:
-        spec = registry.regularizer(name)
-    except GanzooError as unknown:
-        try:
-            spec = registry.regularizer(text)  # a qualified id such as plugin:name
-        except GanzooError:
-            raise unknown from None  # the error about the name, not about 'name:weight'
-        return RegItem(spec, spec.default_weight, every, {})
-    parts = [a.strip() for a in args.split(",")] if sep else []
-    weight = parts.pop(0) if parts and "=" not in parts[0] else ""
-    params = parse_params(f"--reg {item}", spec, parts)
-    if not weight:
-        return RegItem(spec, spec.default_weight, every, params)
-    try:
-        value = float(weight)
-    except ValueError:
-        raise GanzooError(f"--reg {item}: the weight after ':' must be a number, like gp:10") from None
-    if not value >= 0 or value == float("inf"):
-        raise GanzooError(f"--reg {item}: the weight must be a finite number >= 0")
-    return RegItem(spec, value, every, params)
-
-
-def parse_loss(item: str, registry: Registry | None = None) -> LossItem:
-    """``hinge`` → (the hinge spec, {}); ``lsgan:a=-1,b=1,c=0`` → the lsgan spec and those
-    parameters, checked against the spec's ``params``. ``plugin:name`` ids work too: the
-    text after the last ':' is read as parameters only when it holds an '='."""
-    registry = registry or get_registry()
-    name, sep, args = item.rpartition(":")
-    if not sep or "=" not in args:
-        return LossItem(registry.loss(item), {})
-    spec = registry.loss(name)
-    return LossItem(spec, parse_params(f"--loss {item}", spec, [a.strip() for a in args.split(",")]))
-
-
-_PARAM_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a word"}
-
-
-def parse_params(flag: str, spec: Any, pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` texts → values of the types of the spec's ``params`` defaults."""
-    known: dict[str, Any] = dict(getattr(spec, "params", None) or {})
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, eq, text = (s.strip() for s in pair.partition("="))
-        if not eq or not key:
-            raise GanzooError(f"{flag}: '{pair}' is not key=value; write e.g. {spec.name}:"
-                              f"{next(iter(known), 'key')}=VALUE")
-        if key not in known:
-            offered = ", ".join(f"{k}={v}" for k, v in known.items()) or "none"
-            raise GanzooError(f"{flag}: {spec.name} has no parameter '{key}' (its parameters: {offered})")
-        if key in out:
-            raise GanzooError(f"{flag}: '{key}' is given twice; give it once")
-        out[key] = _convert(flag, key, known[key], text)
-    return out
-
-
-def _convert(flag: str, key: str, default: Any, text: str) -> Any:
-    kind = type(default)
-    try:
-        if kind is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        value = kind(text)
-    except ValueError:
-        raise GanzooError(f"{flag}: '{key}' takes {_PARAM_WORDS.get(kind, kind.__name__)} "
-                          f"(default {default}), got '{text}'") from None
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        raise GanzooError(f"{flag}: '{key}' must be finite, got '{text}'")
-    return value
-
-
-def save_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)

@@ -7,14 +7,14 @@ and the optimizers; then each step is ``n_critic`` discriminator updates
 objectives (:mod:`ganzoo.api`): the loop only draws batches, asks the objectives for
 their terms, sums, back-propagates, all-reduces and steps. It touches the host only
 at log steps; in-memory data sets sit on the device and batches are drawn by index.
+The files of the run folder are :mod:`ganzoo.engine.rundir`'s, the checkpoints
+:mod:`ganzoo.engine.checkpoint`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
 import signal
 import sys
 import time
@@ -28,12 +28,12 @@ from torch import Tensor, nn
 
 from ganzoo.api import Code, Outputs, Phase, Setup, Step, codes_of, generate, sample_codes
 from ganzoo.engine import checkpoint as ckpt
-from ganzoo.engine import distributed
+from ganzoo.engine import distributed, rundir
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
-from ganzoo.engine.config import TrainConfig, save_json, validate
+from ganzoo.engine.config import TrainConfig, validate
 from ganzoo.engine.ema import make_ema, recalibrate_batchnorm, update_ema
 from ganzoo.engine.runlock import RunLock
-from ganzoo.errors import GanzooError, writing
+from ganzoo.errors import GanzooError
 from ganzoo.objectives import Part, build_parts, check_state, collect_terms, total
 from ganzoo.registry import Registry
 from ganzoo.specs import load_target
@@ -155,8 +155,7 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     run_dir = Path(cfg.out)
     spec = registry.model(cfg.model)
     device = ctx.device
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GanzooError(f"--out '{run_dir}' is a file, not a folder; choose another --out")
+    rundir.check_out(run_dir)
     _set_threads(cfg, device, run_dir if resume else None, ctx, echo)
 
     data = load_data(cfg, registry)
@@ -223,10 +222,9 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
     cfg, ctx, run_dir = run.cfg, run.ctx, run.run_dir
     if ctx.is_main:
         if resume:
-            lock.acquire()
-            ckpt.tidy(run_dir, echo=echo)  # a save killed half-way: its newest whole checkpoint goes in place
+            rundir.reopen(run_dir, lock, echo)
         else:
-            _new_run_dir(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
+            rundir.create(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
     distributed.barrier(ctx)
     start = 0
     if resume and ckpt.has_checkpoint(run_dir):
@@ -241,13 +239,10 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
             echo(f"note: '{run_dir}' stopped before its first checkpoint; starting it again from step 0 "
                  "with its config.json")
         if resume and ctx.is_main:
-            _truncate_metrics(run_dir / "metrics.jsonl", 0)
+            rundir.truncate_metrics(run_dir, 0)
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
     if cfg.tensorboard and ctx.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        with writing(run_dir / "tensorboard", "free some space or choose another --out"):
-            run.board = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start + 1 if start else None)
+        run.board = rundir.open_board(run_dir, start)
     return start
 
 
@@ -327,7 +322,7 @@ def _set_threads(cfg: TrainConfig, device: torch.device, resumed: Path | None, c
     if cfg.threads or "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
-    before = _recorded_threads(resumed) if resumed is not None else None
+    before = rundir.recorded_threads(resumed) if resumed is not None else None
     if echo and before is not None and before != threads:
         echo(f"note: this run trained with {before} CPU threads and resumes with {threads}; sums then round "
              f"differently, so it will not match an uninterrupted run bit for bit (--threads {before} would)")
@@ -345,13 +340,6 @@ def free_cores(processes: int = 1) -> int:
     except (AttributeError, OSError):
         busy = 0.0
     return max(1, min(share, round(share - busy)))
-
-
-def _recorded_threads(run_dir: Path) -> int | None:
-    try:
-        return int(json.loads((run_dir / "config.json").read_text())["runtime"]["threads"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 class _Augmented(nn.Module):
@@ -514,9 +502,7 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
         clock.metrics, clock.last_t, clock.last_step = metrics, now, step
         window.clear()
         if ctx.is_main:
-            with writing(run.run_dir / "metrics.jsonl", "free some space or choose another --out"), \
-                    open(run.run_dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(metrics) + "\n")
+            rundir.append_metrics(run.run_dir, metrics)
             if run.board is not None:
                 for key, value in metrics.items():
                     if key != "step":
@@ -527,8 +513,8 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
         recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
     if ctx.is_main and sample:
         z, labels, codes = run.sample_inputs
-        path = run.run_dir / "samples" / f"step-{step:06d}.png"
-        _write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
+        path = rundir.sample_path(run.run_dir, step)
+        rundir.write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
                        run.real_points, path)
         if run.board is not None:
             _board_samples(run, step, path)
@@ -539,8 +525,7 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
         _check_finite(run, step)  # every rank: they hold the same weights, so they agree
         if ctx.is_main:
             _save(run, step)
-            with writing(run.run_dir / "losses.png", "free some space or choose another --out"):
-                _plot_losses(run.run_dir)
+            rundir.plot_losses(run.run_dir)
     return interrupted
 
 
@@ -570,7 +555,7 @@ def _board_samples(run: Run, step: int, path: Path) -> None:
         if run.ema is not None:
             pictures["samples/raw"] = Path(tmp) / "raw.png"
             z, labels, codes = run.sample_inputs
-            _write_samples(run.G, z, labels, codes, run.data, run.real_points, pictures["samples/raw"])
+            rundir.write_samples(run.G, z, labels, codes, run.data, run.real_points, pictures["samples/raw"])
         for tag, picture in pictures.items():
             with Image.open(picture) as im:
                 run.board.add_image(tag, np.asarray(im.convert("RGB")), step, dataformats="HWC")
@@ -641,23 +626,6 @@ def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[C
             {k: v.to(device) for k, v in rows.items()})
 
 
-@torch.no_grad()
-def _write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[str, Tensor], data: Any,
-                   real_points: Any, path: Path) -> None:
-    from ganzoo.grid import save_image_grid, save_scatter
-
-    was_training = G.training
-    G.eval()
-    out = generate(G, z, labels, codes).float().cpu().numpy()
-    G.train(was_training)
-    if data.kind == "points":
-        modes = data.modes.numpy() if data.modes is not None else None
-        save_scatter(out, path, real=real_points, modes=modes, title=path.stem)
-    else:
-        nrow = int((labels == labels[0]).sum()) if labels is not None and not codes else 8
-        save_image_grid(out, path, nrow=nrow)
-
-
 def _flush(window: list[dict[str, Tensor]], step: int, run_dir: Path) -> dict[str, float]:
     """Bring the terms logged since the last log to the host (the loop's only sync), check
     them, and average each over the steps it was computed on (lazy terms skip steps)."""
@@ -721,80 +689,8 @@ def _restore(run: Run) -> int:
     for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
         if saved:
             part.call("load_state_dict", saved)  # a plugin's mistake here names the plugin, not the checkpoint
-    _truncate_metrics(run.run_dir / "metrics.jsonl", step)
+    rundir.truncate_metrics(run.run_dir, step)
     return step
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from, so steps never repeat,
-    and a line a kill cut short."""
-    if not path.exists():
-        return
-
-    def before(line: str) -> bool:
-        try:
-            return int(json.loads(line).get("step", 0)) <= step
-        except (ValueError, AttributeError, TypeError):
-            return False
-
-    kept = [line for line in path.read_text().splitlines() if line.strip() and before(line)]
-    with writing(path, "free some disk space"):
-        path.write_text("".join(line + "\n" for line in kept))
-
-
-def _new_run_dir(run_dir: Path, cfg: TrainConfig, data, num_classes: int, ctx, registry: Registry,
-                 lock: RunLock) -> None:
-    with writing(run_dir, "choose another --out", action="create the run folder"):
-        run_dir.mkdir(parents=True, exist_ok=True)
-    lock.acquire()  # before the check: of two processes starting the same --out, one gets it
-    if (run_dir / "config.json").exists() or ckpt.has_checkpoint(run_dir):
-        raise GanzooError(
-            f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
-    with writing(run_dir, "choose another --out", action="create the run folder"):
-        (run_dir / "samples").mkdir(exist_ok=True)
-        (run_dir / "metrics.jsonl").write_text("")
-    meta = cfg.to_dict()
-    meta["data"] = {
-        "shape": list(data.shape), "num_classes": data.num_classes, "model_classes": num_classes,
-        "kind": data.kind, "size": len(data),
-        "modes": data.modes.tolist() if data.modes is not None else None, "sigma": data.sigma,
-    }
-    meta["runtime"] = {
-        "device": str(ctx.device), "world_size": ctx.world_size,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-    }
-    meta["versions"] = {p.name: p.version for p in registry.plugins}
-    with writing(run_dir / "config.json", "choose another --out"):
-        save_json(run_dir / "config.json", meta)
-
-
-def _plot_losses(run_dir: Path) -> None:
-    """losses.png: D's terms above, G's below, each term its own curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    if not rows:
-        return
-    fig, axes = plt.subplots(2, 1, figsize=(6.4, 5.2), dpi=100, sharex=True)
-    for ax, side, total_key in zip(axes, ("d", "g"), ("d_loss", "g_loss")):
-        keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith(side + "/")))
-        if len(keys) > 1:
-            keys.insert(0, total_key)
-        for key in keys or [total_key]:
-            points = [(r["step"], r[key]) for r in rows if key in r]
-            ax.plot([p[0] for p in points], [p[1] for p in points], label=key,
-                    linewidth=2 if key == total_key else 1.2)
-        ax.set_ylabel("D" if side == "d" else "G")
-        ax.legend(fontsize=8, loc="upper right")
-        ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(run_dir / "losses.png")
-    plt.close(fig)
 
 
 def _progress(total: int, initial: int, disable: bool):

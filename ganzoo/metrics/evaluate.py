@@ -114,11 +114,11 @@ class Evaluated:
 
 
 def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """The latents every evaluation feeds its generator: the runtime's (numpy, float32), so
-    ``ganzoo eval --seed S`` and ``ganzoo generate --seed S`` start from the same latents."""
-    from ganzoo.onnx.runtime import latents as runtime_latents
+    """The latents every evaluation feeds its generator: :mod:`ganzoo.sampling`'s (numpy, float32),
+    so ``ganzoo eval --seed S`` and ``ganzoo generate --seed S`` start from the same latents."""
+    from ganzoo import sampling
 
-    return runtime_latents(n, latent_dim, seed)
+    return sampling.latents(n, latent_dim, seed)
 
 
 def requested_labels(n: int, num_classes: int) -> np.ndarray | None:
@@ -203,7 +203,7 @@ def _sample(target: Evaluated, n: int, seed: int, progress: bool = False
 
     z = latents(n, target.latent_dim, seed)
     labels = requested_labels(n, target.num_classes)
-    from ganzoo.onnx.runtime import sample_codes
+    from ganzoo.sampling import sample_codes
 
     codes = sample_codes(target.codes, n, seed)  # from their priors, the same for a run and its export
     out = np.empty((n, *target.output_shape), np.float32)

@@ -121,7 +121,7 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
     try:
         import torch_fidelity
     except ImportError:
-        raise GanzooError("--metric fid/kid/is needs torch-fidelity: pip install 'ganzoo[fid]'") from None
+        raise GanzooError("--metric fid/kid/is needs torch-fidelity: pip install 'ganzoo-onnx[fid]'") from None
     if n is not None and n < 2:
         raise GanzooError(f"--n must be at least 2 for {', '.join(metrics)}, got {n}")
     start = time.perf_counter()

@@ -6,7 +6,7 @@ does not see the label: it has two heads on a shared body, the real/fake logit a
 class logits, both returned by ``heads`` from one body pass. With L_C the
 log-likelihood of the right class, D maximises L_S + L_C and G maximises L_C - L_S.
 The adversarial part L_S is the ordinary ``nonsaturating`` loss; the class part is
-the ``acgan-aux`` objective (:class:`AuxiliaryClassifier` below), which reads the
+the ``acgan-aux`` objective (:mod:`ganzoo.objectives.auxiliary`), which reads the
 class head from the same D outputs the adversarial loss uses, so every batch passes
 D's body once:
 - D's term: cross-entropy of the class logits of real images against their labels,
@@ -43,12 +43,10 @@ Deviations:
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganzoo.api import Objective, Outputs, Setup, Step
 from ganzoo.errors import GanzooError
-from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, is_points, mlp, need_labels
+from ganzoo.layers import check_width, conv_plan, conv_trunk, dcgan_init, is_points, mlp
 from ganzoo.models import dcgan
 
 POINT_HIDDEN = (200, 200, 200)
@@ -100,41 +98,3 @@ def generator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 10
 def discriminator(shape: tuple[int, ...], num_classes: int = 0, latent_dim: int = 100, width: int = 64,
                   aux_fakes: bool = False) -> nn.Module:
     return ACGANDiscriminator(shape, num_classes, width)
-
-
-class AuxiliaryClassifier(Objective):
-    """The ``acgan-aux`` objective: ``weight`` times the class cross-entropy of D's
-    ``classes`` head, on real images (and generated ones when the model option
-    ``aux_fakes`` is true; true when the model has no such option) for D, on generated
-    images for G. Needs labels and a D whose ``heads`` include ``classes``."""
-
-    def __init__(self, weight: float = 1.0) -> None:
-        super().__init__()
-        self.weight = float(weight)
-        self.on_fakes = True
-
-    def setup(self, run: Setup) -> None:
-        if not run.num_classes:
-            raise GanzooError("--reg acgan-aux needs class labels: use it with a conditional model such as acgan")
-        if not callable(getattr(run.D, "heads", None)):
-            raise GanzooError("--reg acgan-aux needs a discriminator with a class head (heads() returning "
-                              "'classes', as acgan's); drop --discriminator, or drop --reg acgan-aux")
-        self.on_fakes = bool(run.options.get("aux_fakes", True))
-
-    @staticmethod
-    def _classes(out: Outputs) -> Tensor:
-        if "classes" not in out:
-            raise GanzooError("--reg acgan-aux: the discriminator's heads() returned no 'classes'; "
-                              "drop --reg acgan-aux or use the acgan model")
-        return out["classes"]
-
-    def d_terms(self, step: Step) -> dict[str, Tensor]:
-        labels = need_labels(step.labels, "acgan-aux regularizer")
-        ce = F.cross_entropy(self._classes(step.d_real), labels)
-        if self.on_fakes:
-            ce = ce + F.cross_entropy(self._classes(step.d_fake), labels)
-        return {"class": self.weight * ce}
-
-    def g_terms(self, step: Step) -> dict[str, Tensor]:
-        labels = need_labels(step.labels, "acgan-aux regularizer")
-        return {"class": self.weight * F.cross_entropy(self._classes(step.d_fake), labels)}

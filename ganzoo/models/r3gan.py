@@ -12,10 +12,12 @@ architecture and without the StyleGAN machinery. Its networks (the paper's secti
   group), a 1x1 convolution back; LeakyReLU(0.2) after the first two, each with its own
   bias. No normalisation anywhere.
 - **Initialisation** (fix-up style, the paper's section 4.2): weights drawn from
-  N(0, gain^2 / fan_in) with LeakyReLU's gain; the first two layers of every residual
-  branch scaled by L^(-1/4) for L blocks in the network (L^(-1/(2m-2)) with m = 3 layers
-  per branch); the branch's last layer starts at zero, so every block starts as the
-  identity.
+  N(0, gain^2 / fan_in), with LeakyReLU's gain for the two layers of every residual branch
+  that an activation follows, scaled by L^(-1/4) for L blocks in the network
+  (L^(-1/(2m-2)) with m = 3 layers per branch), and gain 1 for every linear layer (the
+  basis coefficients, to and from RGB, D's basis and logit); the branch's last layer
+  starts at zero, so every block starts as the identity and G's first images have unit
+  variance.
 - **Transitions** between resolutions: in G, a 1x1 convolution where the width changes
   and a 2x upsampling; in D, a 2x downsampling and a 1x1 convolution.
 - **Generator**: z (joined with a class embedding when conditional) times a learned
@@ -29,11 +31,11 @@ architecture and without the StyleGAN machinery. Its networks (the paper's secti
   (projection, scaled by 1/sqrt of its width).
 
 Training recipe (:mod:`ganzoo.builtin.models`): ``rpgan`` with ``r1`` and ``r2`` at the
-same weight gamma, Adam with betas (0, 0.99), equal rates for G and D, an EMA generator.
+same weight gamma, Adam with betas (0, 0.9), equal rates for G and D, an EMA generator.
 
 Deviations:
 - **Widths and depth** are scaled down so that 32 px trains on a CPU: ``width`` channels at
-  every stage (64 by default; the paper's CIFAR-10 network has 768) and ``blocks``
+  every stage (32 by default; the paper's CIFAR-10 network has 768) and ``blocks``
   residual blocks per stage (1; the paper's 2). ``--set width=768,blocks=2`` is the
   paper's CIFAR-10 generator and discriminator apart from the next points;
 - resampling is bilinear upsampling and 2x2 average pooling, where the paper filters with
@@ -43,9 +45,11 @@ Deviations:
   contract promises images in [-1, 1];
 - sides that halve down to 5..7 pixels (28-px MNIST: 7 -> 14 -> 28) get a basis of
   that size instead of 4x4;
-- the schedules the paper uses for gamma, the learning rates and Adam's beta2 (cosine
-  over training) are not applied: rates are constant (``--lr-decay`` decays them
-  linearly) and gamma is fixed;
+- the schedules the paper uses for gamma, the learning rate, Adam's beta2 and the EMA
+  (over 20 million images) are not applied: a CPU budget stays near their start, so
+  gamma and beta2 keep their starting values (0.05, 0.9), the rate is constant at 5e-4
+  (the paper starts at 2e-4, with batches of 512 images; ``--lr-decay`` decays it
+  linearly) and the EMA decay is fixed at 0.999;
 - on 2-D points (the mixtures) both networks are vanilla's MLPs, trained with the same
   loss and penalties: the recipe without the architecture.
 """
@@ -132,11 +136,11 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         inputs = latent_dim + (embed_dim if num_classes else 0)
         self.basis = nn.Parameter(torch.randn(width, base, base))
-        self.coefficients = _init(nn.Linear(inputs, width, bias=False))
+        self.coefficients = _init(nn.Linear(inputs, width, bias=False), 1.0 / GAIN)
         total = blocks * (stages + 1)
         self.stages = nn.ModuleList(nn.Sequential(*_blocks(blocks, width, expansion, group_size, total))
                                     for _ in range(stages + 1))
-        self.to_rgb = _init(nn.Conv2d(width, channels, 1))
+        self.to_rgb = _init(nn.Conv2d(width, channels, 1), 1.0 / GAIN)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         if self.embed is not None:
@@ -158,7 +162,7 @@ class Discriminator(nn.Module):
         _options(width, blocks, expansion, group_size)
         channels, base, stages = conv_plan(shape, "r3gan")
         self.num_classes = num_classes
-        self.from_rgb = _init(nn.Conv2d(channels, width, 1))
+        self.from_rgb = _init(nn.Conv2d(channels, width, 1), 1.0 / GAIN)
         total = blocks * (stages + 1)
         self.stages = nn.ModuleList(nn.Sequential(*_blocks(blocks, width, expansion, group_size, total))
                                     for _ in range(stages + 1))

@@ -4,8 +4,9 @@ Training of Wasserstein GANs", NeurIPS).
 The model is mostly a training recipe, and most of it lives outside this file
 where any model can reuse it: the ``wasserstein`` loss (the critic maximises
 D(x) - D(G(z))) and the ``gp`` regularizer (λ·E[(‖∇D(x̂)‖₂ - 1)²] on interpolates
-x̂ = εx + (1-ε)G(z) with one ε ~ U[0, 1] per sample, λ = 10, in
-:mod:`ganzoo.losses`). This file holds the networks.
+x̂ = εx + (1-ε)G(z) with one ε ~ U[0, 1] per sample, λ = 10), in
+:mod:`ganzoo.objectives.losses` and :mod:`ganzoo.objectives.penalties`. This file
+holds the networks.
 
 The one architectural rule of the paper: no BatchNorm in the critic, because the
 penalty is defined per sample and batch normalisation couples the samples of a

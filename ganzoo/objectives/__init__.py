@@ -18,6 +18,7 @@ from ganzoo.api import Objective, Phase, Setup, Step
 from ganzoo.errors import GanzooError
 from ganzoo.registry import strict_plugins
 from ganzoo.specs import describe, load_target
+from ganzoo.terms import parse_loss, parse_reg
 
 
 class LossObjective(Objective):
@@ -146,8 +147,6 @@ def _origin(spec: Any, kind: str) -> str:
 def build_parts(cfg: Any, registry: Any) -> list[Part]:
     """The run's objectives in order: the adversarial loss, the model's own terms (such as
     ACGAN's class loss), then each ``--reg``."""
-    from ganzoo.engine.config import parse_loss, parse_reg
-
     spec, params = parse_loss(cfg.loss, registry)
     loss = _call(spec, "loss", **params)
     _made(spec, "loss", loss, ("d_loss", "g_loss"))

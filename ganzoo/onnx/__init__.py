@@ -7,6 +7,8 @@ Two halves that never meet at import time:
 - :mod:`ganzoo.onnx.runtime` (numpy + onnxruntime + Pillow only): loads such a file and
   samples from it (``ganzoo generate MODEL.onnx``), on machines without torch.
 
+Both open their onnxruntime sessions through :mod:`ganzoo.onnx.session` (torch-free).
+
 This package module imports neither, so ``import ganzoo.onnx.runtime`` stays free of torch.
 """
 

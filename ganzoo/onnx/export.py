@@ -53,6 +53,7 @@ from torch import nn
 from ganzoo.api import Code, codes_of, truncates_w
 from ganzoo.errors import GanzooError, check_writable, io_error
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
+from ganzoo.onnx.session import open_session
 from ganzoo.registry import Registry
 
 #: Verification passes when every output element agrees with PyTorch to this much.
@@ -569,19 +570,6 @@ def _check_io(model: Any, G: nn.Module) -> None:
                  "output")
 
 
-def _cpu_session(model_bytes: bytes) -> Any:
-    """Pinned to the CPU provider: onnxruntime-gpu would otherwise try CUDA first and
-    print load errors on machines without it."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = max(1, torch.get_num_threads())
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
-
-
 def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a.astype(np.float64), b.astype(np.float64)
     same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities and NaN where PyTorch has NaN agree
@@ -616,7 +604,8 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
         raise VerificationError(f"verification failed: the graph samples noise ({', '.join(noisy)}), so it cannot "
                                 "match PyTorch; take all noise from the input z instead (docs/plugins.md §2)")
     try:
-        session = _cpu_session(model.SerializeToString())
+        # pinned to the CPU: onnxruntime-gpu would otherwise try CUDA first and print load errors
+        session = open_session(model.SerializeToString(), "cpu", max(1, torch.get_num_threads()))
     except Exception as exc:
         raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
     wrapper = _Wrapper(G).eval()

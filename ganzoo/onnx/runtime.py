@@ -29,16 +29,16 @@ before the key existed) is truncated here, in numpy, by how z is drawn:
 :func:`truncated_latents` (the sampler BigGAN's authors published). Both ``ganzoo sample``
 and ``ganzoo generate`` draw z with these functions, so a seed and a psi give the same z
 in both.
+
+The numpy side of sampling (latents, truncation, labels, codes) lives in
+:mod:`ganzoo.sampling`, which ``ganzoo sample`` and the demo share; its functions are
+importable from here as well.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,23 @@ import numpy as np
 from ganzoo.errors import GanzooError
 from ganzoo.limits import LATENT_MAX
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
+from ganzoo.onnx.session import CUDA, ProviderUnavailable, default_threads, open_session
+from ganzoo.sampling import (
+    TRUNCATION_BOUND,
+    check_labels,
+    check_truncation,
+    count,
+    default_labels,
+    describe_codes,
+    latents,
+    resolve_codes,
+    sample_codes,
+    slerp,
+    truncated_latents,
+)
 from ganzoo.schema import MAX_CLASSES, MAX_POINT_DIM, MAX_SIDE
 
 PROVIDERS = ("auto", "cpu", "cuda")
-CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 #: Samples per onnxruntime call in :meth:`Generator.sample`: bounds memory for n = 50,000.
 CHUNK = 256
 _ONNX_ERROR = re.compile(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*")
@@ -61,95 +74,10 @@ _LOAD_FAILED = re.compile(r"^Load model from .* failed:\s*")
 MAX_ONNX_BYTES = 2 * 1024**3
 #: Latent codes one file may declare (InfoGAN uses 3).
 MAX_CODES = 64
-
-
-def latents(n: int, latent_dim: int, seed: int | None = None) -> np.ndarray:
-    """Standard-normal latents ``[n, latent_dim]`` float32; a seed gives the same ones everywhere."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
-
-
-# -- truncation ----------------------------------------------------------------------------------
-#: Where the truncated normal is cut: BigGAN's published sampler, truncnorm(-2, 2).
-TRUNCATION_BOUND = 2.0
-#: Mixed into the seed of the stream that redraws latents outside the bound, so that the
-#: entries inside it stay those of :func:`latents` (psi only shrinks them).
-_TRUNCATION_STREAM = 0x7472756E  # "trun"
+#: Values of the metadata ``ganzoo.truncation``: where psi is applied.
 TRUNCATION_KINDS = ("w", "z")
-
-
-def check_truncation(psi: Any, flag: str = "truncation") -> float:
-    """psi as a float in ``[0, 1]`` (None: 1.0, no truncation), or a one-line :class:`GanzooError`
-    naming ``flag``. Text is accepted so that the CLI and the demo check with the same words."""
-    if psi is None:
-        return 1.0
-    value = float("nan")
-    if isinstance(psi, str):
-        try:
-            value = float(psi.strip())
-        except ValueError:
-            pass
-    elif isinstance(psi, (int, float, np.integer, np.floating)) and not isinstance(psi, (bool, np.bool_)):
-        value = float(psi)
-    if not 0.0 <= value <= 1.0:  # NaN fails too
-        raise GanzooError(f"{flag} must be a number in 0..1 (1: no truncation; lower = more typical, less varied), "
-                          f"got {psi!r:.40}")
-    return value
-
-
-def truncated_latents(n: int, latent_dim: int, seed: int | None = None, truncation: Any = None) -> np.ndarray:
-    """Latents ``[n, latent_dim]`` float32 from a truncated normal, scaled by psi:
-    ``psi * TN(-2, 2)``, each entry a standard normal redrawn until ``|z| <= 2`` (Brock et
-    al. 2019, BigGAN). psi = 1 (or None) is :func:`latents` itself, psi = 0 is z = 0.
-
-    The entries :func:`latents` gives for (n, seed) that lie inside the bound are kept, and
-    the ones outside are redrawn, in row-major order, from a second stream seeded by the
-    seed; so a seed gives the same z everywhere, the first k rows for (n, seed) are those
-    for (k, seed), and moving psi only shrinks the same z. ``seed=None`` draws fresh ones."""
-    psi = check_truncation(truncation)
-    _check_seed(seed)
-    z = latents(n, latent_dim, seed)
-    if psi == 1.0:
-        return z
-    if psi == 0.0:
-        return np.zeros_like(z)
-    outside = np.flatnonzero(np.abs(z) > TRUNCATION_BOUND)
-    if outside.size:
-        rng = np.random.default_rng() if seed is None else np.random.default_rng([_TRUNCATION_STREAM, int(seed)])
-        kept = np.empty(0, dtype=np.float32)
-        while kept.size < outside.size:  # about 4.6 % of draws fall outside: one more round is rare
-            draws = rng.standard_normal(outside.size - kept.size + 16, dtype=np.float32)
-            kept = np.concatenate([kept, draws[np.abs(draws) <= TRUNCATION_BOUND]])
-        z.reshape(-1)[outside] = kept[:outside.size]
-    return z * np.float32(psi)
-
-
-# -- latent codes -------------------------------------------------------------------------------
-#: Mixed into every code's seed, so a code's stream never coincides with the latents' one
-#: (``default_rng(seed)``), which must stay what it was before codes existed.
-_CODE_STREAM = 0x636F6465  # "code"
 #: Graph names a code may not take: they are the I/O contract's own.
 _RESERVED = (Z, LABELS, IMAGES)
-
-
-def _code_dict(code: Any) -> dict[str, Any]:
-    """A code as the plain dict of ``ganzoo.codes``; ``ganzoo.api.Code`` objects are accepted
-    through their ``as_dict`` so that the torch side can pass ``G.codes`` unchanged."""
-    return dict(code.as_dict()) if hasattr(code, "as_dict") else dict(code)
-
-
-def _specs(codes: Iterable[Any] | None) -> list[dict[str, Any]]:
-    return [_code_dict(c) for c in (codes or ())]
-
-
-def describe_codes(codes: Iterable[Any] | None) -> str:
-    """``c1 (categorical 0..9), c2 (continuous -1..1)``: what error messages list as the valid codes."""
-    parts = []
-    for code in _specs(codes):
-        if code["kind"] == "categorical":
-            parts.append(f"{code['name']} (categorical 0..{int(code['size']) - 1})")
-        else:
-            parts.append(f"{code['name']} (continuous {float(code['low']):g}..{float(code['high']):g})")
-    return ", ".join(parts)
 
 
 def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict[str, Any]]:
@@ -189,110 +117,12 @@ def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict
     return codes
 
 
-def _check_seed(seed: Any) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise GanzooError(f"seed must be a non-negative integer or None, got {seed!r}")
 
 
-def sample_codes(codes: Iterable[Any] | None, n: int, seed: int | None = None) -> dict[str, np.ndarray]:
-    """Every code drawn from its prior for ``n`` samples: ``{name: [n]}``, int64 for
-    categorical codes (uniform over ``0..size-1``), float32 for continuous ones (uniform
-    on ``[low, high]``).
-
-    ``codes`` are ``ganzoo.codes`` dicts (``Generator.codes``) or ``ganzoo.api.Code``
-    objects. Each code has its own numpy stream, seeded by (seed, its name) and never by
-    the latents' seed alone, so that: :func:`latents` for (n, seed) is exactly what it is
-    for a generator without codes; the same (n, seed) give the same codes in ``ganzoo
-    sample`` (torch), ``ganzoo generate`` (onnxruntime) and ``ganzoo eval``; fixing one
-    code does not change how the others are drawn; and the first k values for (n, seed)
-    are the values for (k, seed). ``seed=None`` draws fresh codes."""
-    specs = _specs(codes)
-    if not specs:
-        return {}
-    _check_seed(seed)
-    drawn: dict[str, np.ndarray] = {}
-    for code in specs:
-        name = code["name"]
-        rng = (np.random.default_rng() if seed is None
-               else np.random.default_rng([_CODE_STREAM, int(seed), *name.encode()]))
-        if code["kind"] == "categorical":
-            drawn[name] = rng.integers(0, int(code["size"]), n, dtype=np.int64)
-        else:
-            low, high = float(code["low"]), float(code["high"])
-            drawn[name] = (low + (high - low) * rng.random(n)).astype(np.float32)
-    return drawn
 
 
-def _code_values(code: dict[str, Any], value: Any, n: int, codes: list[dict[str, Any]], model: str) -> np.ndarray:
-    """One code's values for n samples: a scalar repeated, or n values, validated."""
-    name = code["name"]
-    valid = f"'{model}' takes {describe_codes(codes)}"
-    if isinstance(value, range):
-        value = list(value)
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):
-        array = np.asarray(None)
-    if code["kind"] == "categorical":
-        size = int(code["size"])
-        if array.dtype.kind == "f" and array.size and np.all(np.isfinite(array)) and np.all(np.mod(array, 1) == 0):
-            array = array.astype(np.int64)
-        if array.dtype == bool or array.dtype.kind not in "iu" or not array.size:
-            raise GanzooError(f"code {name} must be integers in 0..{size - 1}, got {value!r:.60}; {valid}")
-        bad = sorted({int(v) for v in array.reshape(-1) if not 0 <= v < size})
-        if bad:
-            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-            raise GanzooError(f"code {name} value(s) {shown} out of range 0..{size - 1}; {valid}")
-        array = array.astype(np.int64)
-    else:
-        if array.dtype == bool or array.dtype.kind not in "iuf" or not array.size:
-            raise GanzooError(f"code {name} must be finite numbers, got {value!r:.60}; {valid}")
-        array = array.astype(np.float64)
-        if not np.all(np.isfinite(array)):
-            raise GanzooError(f"code {name} must be finite numbers, got {value!r:.60}; {valid}")
-        array = array.astype(np.float32)
-    if array.ndim == 0:
-        return np.full(n, array.item(), dtype=array.dtype)
-    if array.ndim != 1 or len(array) != n:
-        raise GanzooError(f"got {array.size} values of code {name} for {n} samples: give one value or one per sample")
-    return np.ascontiguousarray(array)
 
 
-def resolve_codes(codes: Iterable[Any] | None, given: Mapping[str, Any] | None, n: int, seed: int | None = None,
-                  model: str = "this generator") -> dict[str, np.ndarray]:
-    """Every code's values for n samples: those in ``given`` (a scalar for all samples, or
-    n values), the others drawn by :func:`sample_codes` with ``seed``.
-
-    One-line :class:`GanzooError` for an unknown name, a categorical value that is not an
-    integer in range and a continuous value that is not finite. Continuous values outside
-    the prior's ``[low, high]`` pass on purpose: the generator never saw them in training,
-    and what it makes of them (extrapolation) is a legitimate thing to look at."""
-    specs = _specs(codes)
-    if given is None:
-        given = {}
-    if not isinstance(given, Mapping):
-        raise GanzooError(f"codes must be a dict {{name: value}}, got {type(given).__name__}; "
-                          f"'{model}' takes {describe_codes(specs) or 'no codes'}")
-    if given and not specs:
-        raise GanzooError(f"'{model}' takes no latent codes: drop the codes ({', '.join(map(str, given))})")
-    names = [c["name"] for c in specs]
-    unknown = [str(k) for k in given if k not in names]
-    if unknown:
-        raise GanzooError(f"'{model}' has no code {', '.join(unknown)}; its codes are {describe_codes(specs)}")
-    drawn = sample_codes(specs, n, seed)
-    for code in specs:
-        if code["name"] in given:
-            drawn[code["name"]] = _code_values(code, given[code["name"]], n, specs, model)
-    return drawn
-
-
-def _ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise GanzooError(f"onnxruntime is not installed ({exc}); pip install onnxruntime "
-                          "(or onnxruntime-gpu for CUDA)") from None
-    return onnxruntime
 
 
 def _short(exc: BaseException) -> str:
@@ -301,84 +131,31 @@ def _short(exc: BaseException) -> str:
     return first if len(first) <= 200 else first[:197] + "..."
 
 
-def _cuda_driver_present() -> bool:
-    """Whether the NVIDIA driver library loads: without it CUDA cannot work, so the
-    (slow, noisy) attempt to start the CUDA provider is skipped."""
-    import ctypes
-
-    names = {"linux": ["libcuda.so.1", "libcuda.so"], "win32": ["nvcuda.dll"]}.get(sys.platform, [])
-    for name in names:
-        try:
-            ctypes.CDLL(name)
-            return True
-        except OSError:
-            continue
-    return False
-
-
-def default_threads() -> int:
-    """Intra-op threads for the CPU provider: OMP_NUM_THREADS when set (shared machines,
-    benchmarks), else the cores this process may run on."""
-    env = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def _options(threads: int | None) -> Any:
-    ort = _ort()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or default_threads()
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return options
-
-
-def _try_cuda(path: Path, threads: int | None) -> tuple[Any | None, str]:
-    """A session whose first provider really is CUDA, or (None, why not).
-
-    onnxruntime-gpu lists CUDA as available even without a GPU and falls back to the CPU
-    with pages of load errors; so: driver check, preload the CUDA/cuDNN libraries from the
-    nvidia pip packages, create the session with the default logger silenced, and look at
-    ``session.get_providers()[0]``."""
-    ort = _ort()
-    if CUDA not in ort.get_available_providers():
-        return None, f"this onnxruntime has no CUDA provider (providers: {', '.join(ort.get_available_providers())})"
-    if not _cuda_driver_present():
-        return None, "no NVIDIA driver found (libcuda)"
-    ort.set_default_logger_severity(4)
-    try:
-        if hasattr(ort, "preload_dlls"):
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(Exception):
-                ort.preload_dlls()
-        session = ort.InferenceSession(str(path), sess_options=_options(threads), providers=[CUDA, CPU])
-    except Exception as exc:
-        return None, _short(exc)
-    finally:
-        ort.set_default_logger_severity(2)  # onnxruntime's default: warnings
-    if session.get_providers()[0] != CUDA:
-        return None, ("the CUDA provider did not load (missing CUDA/cuDNN libraries? "
-                      "pip install 'onnxruntime-gpu[cuda,cudnn]')")
-    return session, ""
+def _unavailable(why: ProviderUnavailable) -> str:
+    """Why CUDA does not run here, for ``--provider cuda``'s error."""
+    if why.reason == "absent":
+        return f"this onnxruntime has no CUDA provider (providers: {', '.join(why.available)})"
+    if why.reason == "driver":
+        return "no NVIDIA driver found (libcuda)"
+    if why.reason == "error" and why.error is not None:
+        return _short(why.error)
+    return "the CUDA provider did not load (missing CUDA/cuDNN libraries? pip install 'onnxruntime-gpu[cuda,cudnn]')"
 
 
 def _session(path: Path, provider: str, threads: int | None) -> Any:
     if provider not in PROVIDERS:
         raise GanzooError(f"--provider must be one of {', '.join(PROVIDERS)}, got '{provider}'")
     if provider in ("auto", "cuda"):
-        session, why = _try_cuda(path, threads)
-        if session is not None:
-            return session
-        if provider == "cuda":
-            raise GanzooError(f"CUDA is not usable here: {why}; use --provider cpu (or auto)")
-    ort = _ort()
+        try:
+            return open_session(path, "cuda", threads)
+        except ProviderUnavailable as why:
+            if provider == "cuda":
+                raise GanzooError(f"CUDA is not usable here: {_unavailable(why)}; use --provider cpu (or auto)") \
+                    from None
     try:
-        return ort.InferenceSession(str(path), sess_options=_options(threads), providers=[CPU])
+        return open_session(path, "cpu", threads)
+    except GanzooError:  # onnxruntime not installed
+        raise
     except Exception as exc:
         raise GanzooError(f"'{path}' is not an ONNX model onnxruntime can load ({_short(exc)}); "
                           "export one with: ganzoo export RUN_DIR --onnx") from None
@@ -454,41 +231,19 @@ class Generator:
     def latents(self, n: int, seed: int | None = None, truncation: Any = None) -> np.ndarray:
         """The latents :meth:`sample` uses for (n, seed, truncation): plain N(0, I) for a file
         that truncates w itself, :func:`truncated_latents` for every other one."""
-        n, psi = _count(n), check_truncation(truncation)
+        n, psi = count(n), check_truncation(truncation)
         if self.truncates_w:
             return latents(n, self.latent_dim, seed)
         return truncated_latents(n, self.latent_dim, seed, psi)
 
     def default_labels(self, n: int) -> np.ndarray:
         """Every class, class-major (equal shares, the first classes one more when n is not a multiple)."""
-        return np.sort(np.arange(n) % self.num_classes).astype(np.int64)
+        return default_labels(self.num_classes, n)
 
     def check_labels(self, labels: Any, n: int) -> np.ndarray | None:
         """Validate labels before onnxruntime sees them: out-of-range labels would raise
         inside Gather (embeddings) or silently give zeros (one-hot)."""
-        if not self.num_classes:
-            if labels is not None:
-                raise GanzooError(f"'{self.model}' is unconditional: drop the labels")
-            return None
-        if labels is None:
-            return self.default_labels(n)
-        if isinstance(labels, range):
-            labels = list(labels)
-        array = np.asarray(labels)
-        if array.dtype == bool or array.dtype.kind not in "iu":
-            if array.dtype.kind == "f" and array.size and np.all(np.mod(array, 1) == 0):
-                array = array.astype(np.int64)
-            else:
-                raise GanzooError(f"labels must be integers in 0..{self.num_classes - 1}, got {labels!r:.60}")
-        if array.ndim == 0:
-            array = np.full(n, int(array), dtype=np.int64)
-        if array.ndim != 1 or len(array) != n:
-            raise GanzooError(f"got {array.size} labels for {n} samples: give one label or one per sample")
-        bad = sorted({int(v) for v in array if not 0 <= v < self.num_classes})
-        if bad:
-            shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-            raise GanzooError(f"labels {shown} out of range: '{self.model}' has classes 0..{self.num_classes - 1}")
-        return array.astype(np.int64)
+        return check_labels(labels, n, self.num_classes, self.model)
 
     def check_codes(self, codes: Mapping[str, Any] | None, n: int, seed: int | None = None) -> dict[str, np.ndarray]:
         """Every code's values for n samples (see :func:`resolve_codes`): the given ones
@@ -559,24 +314,13 @@ class Generator:
         from their priors. ``seed``: None draws fresh latents and codes; an int gives the
         same ones everywhere (:func:`latents`, :func:`sample_codes`). ``truncation``: psi in
         [0, 1] (None: 1, none); lower = more typical, less varied (see the module's doc)."""
-        n, psi = _count(n), check_truncation(truncation)
+        n, psi = count(n), check_truncation(truncation)
         y = self.check_labels(labels, n)
         c = self.check_codes(codes, n, seed)
         return self.run(self.latents(n, seed, psi), y, c, batch_size=batch_size,
                         truncation=psi if self.truncates_w else None)
 
 
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between latents row by row: Gaussian latents live near a
-    sphere, and a straight line between two of them passes through unlikely, shrunken z."""
-    dot = np.sum(a * b, axis=1, keepdims=True) / (np.linalg.norm(a, axis=1, keepdims=True)
-                                                   * np.linalg.norm(b, axis=1, keepdims=True) + 1e-12)
-    omega = np.arccos(np.clip(dot, -1.0, 1.0))
-    sin = np.sin(omega)
-    safe = np.where(sin < 1e-6, 1.0, sin)
-    out = np.where(sin < 1e-6, (1 - t) * a + t * b,
-                   (np.sin((1 - t) * omega) / safe) * a + (np.sin(t * omega) / safe) * b)
-    return out.astype(np.float32)
 
 
 def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mapping[str, Any] | None = None,
@@ -588,7 +332,7 @@ def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mappi
     (a "w" file gets psi at every frame)."""
     if isinstance(frames, bool) or frames < 2:
         raise GanzooError(f"--interpolate takes the number of frames, at least 2, got {frames}")
-    n, psi = _count(n), check_truncation(truncation)
+    n, psi = count(n), check_truncation(truncation)
     y = model.check_labels(labels, n)
     c = model.check_codes(codes, n, seed)
     a, b = (model.latents(n, s, psi) for s in (seed, seed + 1))
@@ -597,10 +341,6 @@ def walk(model: Generator, n: int, frames: int, labels: Any = None, codes: Mappi
     return [model.run(slerp(a, b, float(t)), y, c, truncation=graph_psi) for t in ts]
 
 
-def _count(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise GanzooError(f"n must be a positive integer, got {n!r}")
-    return int(n)
 
 
 def _check_code_inputs(path: Path, by_name: dict[str, Any], codes: list[dict[str, Any]]) -> None:
@@ -801,5 +541,5 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
 
 
 __all__ = ["CHUNK", "PROVIDERS", "TRUNCATION", "TRUNCATION_BOUND", "Generator", "check_truncation", "default_threads",
-           "describe_codes", "latents", "load", "parse_codes_metadata", "resolve_codes", "sample_codes",
+           "describe_codes", "latents", "load", "parse_codes_metadata", "resolve_codes", "sample_codes", "slerp",
            "truncated_latents", "walk"]

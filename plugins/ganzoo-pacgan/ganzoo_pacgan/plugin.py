@@ -20,7 +20,7 @@ if _major != 1:
 if _minor < 3:
     raise ImportError(
         f"ganzoo-pacgan needs ganzoo plugin API 1.3 or later, this ganzoo has {ganzoo.PLUGIN_API_VERSION}; "
-        "upgrade ganzoo: pip install -U 'ganzoo>=0.3'"
+        "upgrade ganzoo: pip install -U 'ganzoo-onnx>=0.3'"
     )
 
 

@@ -1,8 +1,9 @@
-"""Adversarial losses (torch code behind the built-in plugin).
+"""The adversarial losses of D's logits alone (torch code behind the built-in plugin).
 
-These are plugin API 1.0 losses, functions of D's logits alone; the loop wraps them in
-the default objective (:class:`ganzoo.objectives.LossObjective`). Losses that need more
-of the step, such as the relativistic one, are objectives (:mod:`ganzoo.objectives`).
+These are plugin API 1.0 losses; the loop wraps them in the default objective
+(:class:`ganzoo.objectives.LossObjective`). They live with the objectives, beside the
+losses that need more of the step (:mod:`ganzoo.objectives.ragan`,
+:mod:`ganzoo.objectives.rpgan`), so that every loss ganzoo ships is in one package.
 
 Every loss works on raw discriminator logits. Probabilities never appear:
 log D = log sigmoid(l) = -softplus(-l) and log(1 - D) = -softplus(l), which stay

@@ -1,0 +1,184 @@
+"""What a training run writes to its folder, and reads back from it on ``--resume``.
+
+    RUN/config.json          the resolved config, the data set's description, the machine and versions
+    RUN/metrics.jsonl        one JSON line per logged step
+    RUN/samples/step-NNNNNN.png
+    RUN/losses.png           the curves of metrics.jsonl
+    RUN/tensorboard/         with --tensorboard
+    RUN/.lock                one process at a time (:mod:`ganzoo.engine.runlock`)
+
+Kept apart from the loop (:mod:`ganzoo.engine.train`) so that the loop reads as steps,
+and every file a run holds is written in one place, each write a one-line error naming
+the path when the disk is full or the folder read-only. Checkpoints have their own
+module (:mod:`ganzoo.engine.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo.api import generate
+from ganzoo.engine import checkpoint as ckpt
+from ganzoo.engine.config import TrainConfig
+from ganzoo.engine.runlock import RunLock
+from ganzoo.errors import GanzooError, writing
+from ganzoo.registry import Registry
+
+CONFIG, METRICS, SAMPLES, LOSSES, BOARD = "config.json", "metrics.jsonl", "samples", "losses.png", "tensorboard"
+_FULL = "free some space or choose another --out"
+
+
+def check_out(run_dir: Path) -> None:
+    """``--out`` must be a folder or nothing yet."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanzooError(f"--out '{run_dir}' is a file, not a folder; choose another --out")
+
+
+def create(run_dir: Path, cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry: Registry,
+           lock: RunLock) -> None:
+    """A new run's folder: made, locked, refused when it already holds a run, then its
+    samples folder, an empty metrics.jsonl and config.json (:func:`run_config`)."""
+    with writing(run_dir, "choose another --out", action="create the run folder"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    lock.acquire()  # before the check: of two processes starting the same --out, one gets it
+    if (run_dir / CONFIG).exists() or ckpt.has_checkpoint(run_dir):
+        raise GanzooError(
+            f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
+    with writing(run_dir, "choose another --out", action="create the run folder"):
+        (run_dir / SAMPLES).mkdir(exist_ok=True)
+        (run_dir / METRICS).write_text("")
+    with writing(run_dir / CONFIG, "choose another --out"):
+        save_json(run_dir / CONFIG, run_config(cfg, data, num_classes, ctx, registry))
+
+
+def reopen(run_dir: Path, lock: RunLock, echo: Any = None) -> None:
+    """A resumed run's folder: locked, and a save killed half-way tidied (its newest whole
+    checkpoint goes in place)."""
+    lock.acquire()
+    ckpt.tidy(run_dir, echo=echo)
+
+
+def run_config(cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry: Registry) -> dict[str, Any]:
+    """config.json: the resolved config, then what the data set turned out to be, the
+    machine it started on and the versions of every plugin."""
+    meta = cfg.to_dict()
+    meta["data"] = {
+        "shape": list(data.shape), "num_classes": data.num_classes, "model_classes": num_classes,
+        "kind": data.kind, "size": len(data),
+        "modes": data.modes.tolist() if data.modes is not None else None, "sigma": data.sigma,
+    }
+    meta["runtime"] = {
+        "device": str(ctx.device), "world_size": ctx.world_size,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }
+    meta["versions"] = {p.name: p.version for p in registry.plugins}
+    return meta
+
+
+def save_json(path: Path, obj: Any) -> None:
+    """Written aside and renamed: a kill never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def recorded_threads(run_dir: Path) -> int | None:
+    """The CPU threads the run last trained with, from its config.json (None when unknown)."""
+    try:
+        return int(json.loads((run_dir / CONFIG).read_text())["runtime"]["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def append_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
+    with writing(run_dir / METRICS, _FULL), open(run_dir / METRICS, "a") as fh:
+        fh.write(json.dumps(metrics) + "\n")
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from, so steps never repeat,
+    and a line a kill cut short."""
+    path = run_dir / METRICS
+    if not path.exists():
+        return
+
+    def before(line: str) -> bool:
+        try:
+            return int(json.loads(line).get("step", 0)) <= step
+        except (ValueError, AttributeError, TypeError):
+            return False
+
+    kept = [line for line in path.read_text().splitlines() if line.strip() and before(line)]
+    with writing(path, "free some disk space"):
+        path.write_text("".join(line + "\n" for line in kept))
+
+
+def sample_path(run_dir: Path, step: int) -> Path:
+    return run_dir / SAMPLES / f"step-{step:06d}.png"
+
+
+@torch.no_grad()
+def write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[str, Tensor], data: Any,
+                  real_points: Any, path: Path) -> None:
+    """G's samples for fixed inputs as a grid (a scatter plot over the real points for 2-D data)."""
+    from ganzoo.grid import save_image_grid, save_scatter
+
+    was_training = G.training
+    G.eval()
+    out = generate(G, z, labels, codes).float().cpu().numpy()
+    G.train(was_training)
+    if data.kind == "points":
+        modes = data.modes.numpy() if data.modes is not None else None
+        save_scatter(out, path, real=real_points, modes=modes, title=path.stem)
+    else:
+        nrow = int((labels == labels[0]).sum()) if labels is not None and not codes else 8
+        save_image_grid(out, path, nrow=nrow)
+
+
+def plot_losses(run_dir: Path) -> None:
+    """losses.png: D's terms above, G's below, each term its own curve."""
+    with writing(run_dir / LOSSES, _FULL):
+        _plot_losses(run_dir)
+
+
+def _plot_losses(run_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (run_dir / METRICS).read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    fig, axes = plt.subplots(2, 1, figsize=(6.4, 5.2), dpi=100, sharex=True)
+    for ax, side, total_key in zip(axes, ("d", "g"), ("d_loss", "g_loss")):
+        keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith(side + "/")))
+        if len(keys) > 1:
+            keys.insert(0, total_key)
+        for key in keys or [total_key]:
+            points = [(r["step"], r[key]) for r in rows if key in r]
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=key,
+                    linewidth=2 if key == total_key else 1.2)
+        ax.set_ylabel("D" if side == "d" else "G")
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(run_dir / LOSSES)
+    plt.close(fig)
+
+
+def open_board(run_dir: Path, start: int) -> Any:
+    """A TensorBoard writer on RUN/tensorboard; a resumed run drops what was logged after ``start``."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with writing(run_dir / BOARD, _FULL):
+        return SummaryWriter(str(run_dir / BOARD), purge_step=start + 1 if start else None)
