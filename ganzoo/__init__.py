@@ -1,8 +1,12 @@
 """ganzoo: a plugin-based GAN model zoo for PyTorch with verified ONNX export.
 
 Importing the package stays cheap (no torch): the registry and specs are plain
-Python, and torch is imported only by the factories that build modules.
+Python, and torch is imported only by the factories that build modules. The Python API
+(``ganzoo.train``, ``load``, ``create_model``, ``export``, ``evaluate``, ``Run``, ``Generator``;
+docs/api.md) lives in :mod:`ganzoo.python_api` and is loaded on first use, for the same reason.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
@@ -17,13 +21,40 @@ __version__ = "0.4.0"
 #: loss and regularizer params, truncation = "w" (docs/plugins.md §7).
 PLUGIN_API_VERSION = "1.4"
 
+#: The Python API (docs/api.md) keeps the promise above as well: it shares PLUGIN_API_VERSION.
+#: Its names resolve on first use (PEP 562), so ``import ganzoo`` never waits for the engine.
+_PYTHON_API = ("Generator", "Run", "create_model", "evaluate", "export", "load", "train")
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ below provides them
+    from ganzoo.python_api import Generator, Run, create_model, evaluate, export, load, train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PYTHON_API:
+        from ganzoo import python_api
+
+        return getattr(python_api, name)
+    raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PYTHON_API})
+
+
 __all__ = [
     "DatasetSpec",
     "GanzooError",
+    "Generator",
     "LossSpec",
     "ModelSpec",
     "PLUGIN_API_VERSION",
     "RegularizerSpec",
+    "Run",
+    "create_model",
+    "evaluate",
+    "export",
     "hookimpl",
+    "load",
+    "train",
     "__version__",
 ]

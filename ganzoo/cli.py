@@ -462,7 +462,8 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--log-every", type=int, help="Log losses every N steps [default: 50].")
 @click.option("--sample-every", type=int, help="Write a sample grid every N steps [default: 500].")
 @click.option("--ckpt-every", type=int, help="Checkpoint every N steps [default: 1000].")
-@click.option("--amp/--no-amp", default=None, help="bf16 autocast (CUDA).")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast: on CUDA, and on CPUs that compute bf16 natively "
+              "(AVX512-BF16 or AMX); float32 elsewhere.")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
 @click.option("--ema/--no-ema", default=None, help="Keep an exponential moving average of G.")
 @click.option("--ema-decay", type=float, help="Weight of the old average per step (warmed up from 0), e.g. 0.999.")
@@ -470,7 +471,8 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--set", "options", multiple=True, callback=_settings, help="Model option KEY=VALUE, repeatable.")
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live [default: ~/.cache/ganzoo/data].")
 @click.option("--download", is_flag=True, help="Let torchvision data sets download when missing.")
-@click.option("--image-size", type=int, help="Resize images to this size, 4..1024 (folders default to 64).")
+@click.option("--image-size", type=int, help="Resize images to this size, 4..1024 (folders default to their images' "
+              "median side, brought to 4..7 x 2^k and at most 64).")
 @click.option("--stream/--no-stream", default=None, help="folder:PATH sets: decode images as batches need them "
               "(bounded memory) instead of once into memory [default: stream when the set, as uint8, is over "
               "--data-budget].")
@@ -480,7 +482,13 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
               "at most 8].")
 @click.option("--tensorboard", is_flag=True, default=None, help="Also log every term, the sample grids (EMA and raw) "
               "and steps/s to RUN/tensorboard: tensorboard --logdir runs.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--keep", type=int, help="Checkpoints kept: checkpoint/ and the newest N-1 it replaced, as "
+              "checkpoint-STEP/ [default: 1].")
+@click.option("--eval-every", type=int, help="Score the generator every K steps with the data set's own figure "
+              "(ganzoo eval's first: Frechet distance, modes), log it as eval/NAME and keep the best checkpoint as "
+              "best/ [default: 0, never].")
+@click.option("--eval-n", type=int, help="Samples per --eval-every evaluation [default: 1,000].")
+@click.option("-q", "--quiet", is_flag=True, help="No start line, no progress.")
 def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool | None, **opts: Any) -> None:
     """Train MODEL with the shared loop; every option defaults to the model's spec.
 
@@ -530,6 +538,7 @@ def train_cmd(model: str | None, resume: str | None, quiet: bool, compile_: bool
         f"done: {result.step} steps in {minutes}m{seconds:02d}s (D {m.get('d_loss', float('nan')):.3f}, "
         f"G {m.get('g_loss', float('nan')):.3f}) -> {result.run_dir}\n"
         f"next: ganzoo sample {result.run_dir} -o grid.png  |  ganzoo export {result.run_dir} --onnx"
+        + ("  (add --checkpoint best for the best evaluated one)" if (result.run_dir / "best").is_dir() else "")
     )
 
 
@@ -545,6 +554,11 @@ CODE_HELP = ("Models with latent codes (InfoGAN), repeatable: c1=3 fixes a categ
 TRUNCATION_HELP = ("Truncation psi, 0 ≤ PSI ≤ 1; lower = more typical, less varied [default: 1, none]. StyleGAN-like "
                    "models pull w toward its average (0: the average image); the others draw z from a normal cut "
                    "at ±2, times PSI (BigGAN). Same --seed and PSI, same z in sample and generate.")
+
+
+#: ``--checkpoint`` help, shared by ``sample``, ``export`` and ``eval``.
+CHECKPOINT_HELP = ("Which checkpoint of the run: latest, best (the best evaluated, kept by train --eval-every) "
+                   "or a STEP kept by train --keep [default: latest]. --weights then picks EMA or raw weights in it.")
 
 
 def _truncation(text: str | None) -> float:
@@ -563,16 +577,18 @@ SAMPLE_CHUNK = 1024
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True,
               callback=_bounded(1, limits.SCATTER_MAX, "a grid Pillow can open again; 2-D points: one scatter plot"),
               help="How many samples (a grid of at most 89 megapixels; 2-D points: at most 1,000,000).")
-@click.option("--labels", help="Conditional models: 'all' (one row per class) or 0,1,2.")
+@click.option("--labels", help="Conditional models: 'all' (one row per class, the default), or classes by name "
+              "or number: cat,dog or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
               help="Seed of the latents and codes, 0..4294967295 (numpy; the same samples as ganzoo generate).")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
+@click.option("--checkpoint", metavar="WHICH", help=CHECKPOINT_HELP)
 @click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 @click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True,
               help="Picture to write (.png, .jpg, .webp, .tif); a scatter plot for 2-D points.")
 def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
-               truncation: str | None, output: str) -> None:
+               checkpoint: str | None, truncation: str | None, output: str) -> None:
     """Write an image grid (a scatter plot for 2-D data) from a trained run.
 
     \b
@@ -593,13 +609,16 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 
     psi = _truncation(truncation)
     picture_path(output)
-    G, meta, used = load_generator(run_dir, weights)
+    G, meta, used = load_generator(run_dir, weights, checkpoint=checkpoint)
     from ganzoo.api import generate, truncates_w
-    from ganzoo.sampling import latents, layout, resolve_codes, truncated_latents
+    from ganzoo.sampling import count_note, latents, layout, resolve_codes, row_names, truncated_latents
 
     codes = [c.as_dict() for c in (getattr(G, "codes", None) or ())]
     model = str(meta.get("model", type(G).__name__))
-    n, label_list, given, nrow = layout(labels, code, cast(int, G.num_classes), codes, n, model)
+    names = meta.get("data", {}).get("class_names")  # runs from before names were kept have none
+    names = names if names and len(names) == G.num_classes else None
+    asked = n
+    n, label_list, given, nrow = layout(labels, code, cast(int, G.num_classes), codes, n, model, class_names=names)
     shape = tuple(getattr(G, "output_shape", None) or meta.get("data", {}).get("shape") or ())
     if shape:  # before the latents exist: the picture must open again and its floats must fit the memory
         limits.check_picture("--n", n, shape, nrow)
@@ -622,8 +641,9 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
         modes = np.asarray(meta["data"]["modes"]) if meta["data"].get("modes") else None
         save_scatter(out, output, modes=modes, title=f"{meta['model']} ({used} weights)")
     else:
-        save_image_grid(out, output, nrow=nrow)
-    click.echo(f"wrote {n} samples ({used} weights) to {output}")
+        save_image_grid(out, output, nrow=nrow, row_names=row_names(label_list, nrow, names))
+    click.echo(f"wrote {n} samples ({used} weights) to {output}"
+               f"{count_note(asked, n, nrow, cast(int, G.num_classes))}")
 
 
 # -- eval -------------------------------------------------------------------------------------
@@ -638,8 +658,10 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
               help="Seed of the latents (numpy), 0..4294967295.")
 @click.option("--weights", type=click.Choice(["ema", "raw"]),
               help="Run directories: [default: ema when the run has it]")
+@click.option("--checkpoint", metavar="WHICH", help="Run directories: " + CHECKPOINT_HELP)
 @click.option("--data-dir", type=click.Path(), help="Where torchvision data sets live (for mnist).")
-@click.option("--download", is_flag=True, help="Let a torchvision data set download when missing.")
+@click.option("--download", is_flag=True, help="Let a torchvision data set download when missing; with --metric "
+              "fid/kid/is also torch-fidelity's Inception weights (91 MB, SHA-256 checked) into torch's hub cache.")
 @click.option("-o", "--output", type=click.Path(), help="JSON file [default: RUN_DIR/eval.json or MODEL.eval.json].")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of a table.")
 @click.option("--metric", default="classifier", show_default=True,
@@ -648,10 +670,10 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
 @click.option("--reference", help="--metric fid/kid: the data set to compare with (a name, or folder:PATH) "
               "[default: the one the generator trained on].")
 @click.option("--inception-weights", type=click.Path(), help="--metric fid/kid/is: torch-fidelity's InceptionV3 "
-              "weights file [default: torch's hub cache; nothing is downloaded].")
-def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_dir: str | None, download: bool,
-             output: str | None, as_json: bool, metric: str, reference: str | None,
-             inception_weights: str | None) -> None:
+              "weights file [default: torch's hub cache, filled by --download].")
+def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpoint: str | None,
+             data_dir: str | None, download: bool, output: str | None, as_json: bool, metric: str,
+             reference: str | None, inception_weights: str | None) -> None:
     """Score a trained generator offline: a run directory or an exported .onnx file.
 
     \b
@@ -660,11 +682,12 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
     features, classes covered, class KL; Stacked MNIST: modes of 1,000 and KL.
     Conditional models add conditional accuracy. Real data is scored alongside.
     With --metric fid,kid,is: the standard InceptionV3 figures (torch-fidelity),
-    from local Inception weights only.
+    from local Inception weights, or fetched once with --download.
     \b
       ganzoo eval runs/vanilla-20260101-120000
+      ganzoo eval runs/vanilla-20260101-120000 --checkpoint best
       ganzoo eval exports/vanilla.onnx --json
-      ganzoo eval runs/dcgan-20260101-120000 --metric fid,kid --inception-weights W.pth
+      ganzoo eval runs/dcgan-20260101-120000 --metric fid,kid --download
     """
     _need_train("eval")
     from ganzoo.metrics.evaluate import check_output, default_output, evaluate, format_report, write_result
@@ -677,12 +700,13 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
         if reference or inception_weights:
             raise GanzooError("--reference and --inception-weights go with --metric fid, kid or is")
         result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download,
-                          progress=talk, echo=echo)
+                          progress=talk, echo=echo, checkpoint=checkpoint)
     else:
         from ganzoo.metrics.standard import parse_metrics, score
 
         result = score(source, parse_metrics(metric), n=n, seed=seed, weights=weights, reference=reference,
-                       inception=inception_weights, data_dir=data_dir, download=download, progress=talk, echo=echo)
+                       inception=inception_weights, data_dir=data_dir, download=download, progress=talk, echo=echo,
+                       checkpoint=checkpoint)
     path = write_result(result, output or default_output(source))
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -698,13 +722,14 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, data_di
 @click.option("-o", "--output", type=click.Path(), help="File (or folder) to write [default: exports/RUN-NAME.onnx].")
 @click.option("--opset", type=int, help="ONNX opset [default: the exporter's, 20].")
 @click.option("--weights", type=click.Choice(["ema", "raw"]), help="[default: ema when the run has it]")
+@click.option("--checkpoint", metavar="WHICH", help=CHECKPOINT_HELP)
 @click.option("--exporter", type=click.Choice(["auto", "dynamo", "torchscript"]), default="auto", show_default=True,
               help="auto: torch.export (dynamo), the TorchScript exporter if that fails.")
 @click.option("--no-verify", is_flag=True, help="Skip onnx.checker and the onnxruntime-vs-PyTorch comparison.")
 @click.option("--fp16", is_flag=True, help="Half precision inside, float32 in/out: for GPU providers "
               "(verified to 1e-2) [default file: exports/RUN-NAME.fp16.onnx].")
 def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None, weights: str | None,
-               exporter: str, no_verify: bool, fp16: bool) -> None:
+               checkpoint: str | None, exporter: str, no_verify: bool, fp16: bool) -> None:
     """Export a run's generator to a verified, self-describing ONNX file.
 
     Verification (on by default) runs onnx.checker, shape inference and onnxruntime
@@ -718,7 +743,7 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
     from ganzoo.onnx.export import export_run
 
     result = export_run(run_dir, output=output, opset=opset, weights=weights, verify=not no_verify, exporter=exporter,
-                        echo=lambda line: click.echo(line, err=True), fp16=fp16)
+                        echo=lambda line: click.echo(line, err=True), fp16=fp16, checkpoint=checkpoint)
     if result.fallback_reason:
         click.echo(f"note: {result.fallback_reason}; used the TorchScript exporter", err=True)
     click.echo(result.verification_line())
@@ -732,7 +757,8 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
               callback=_bounded(1, limits.NPY_SAMPLES_MAX, "a picture holds far fewer; --npy files are streamed"),
               help="How many samples (a picture: a grid of at most 89 megapixels; --npy alone: up to 10^7, "
               "written in chunks).")
-@click.option("--labels", help="Conditional models: 'all' (one row per class, the default) or 0,1,2.")
+@click.option("--labels", help="Conditional models: 'all' (one row per class, the default), or classes by name "
+              "(from the file's ganzoo.class_names) or number: cat,dog or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
               help="Seed of the latents and codes, 0..4294967295 (numpy; same everywhere).")
@@ -765,7 +791,7 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
 
     from ganzoo.grid import picture_path, save_image_grid, save_scatter
     from ganzoo.onnx import runtime
-    from ganzoo.sampling import layout
+    from ganzoo.sampling import count_note, layout, row_names
 
     psi = _truncation(truncation)
     if frames is not None:
@@ -779,7 +805,8 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
     if output is None and npy is None:
         output = "samples.png"
     most = limits.NPY_SAMPLES_MAX if output is None else limits.SCATTER_MAX
-    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model, most)
+    asked = n
+    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model, most, G.class_names)
     out = _draw(G, n, label_list, given, seed, psi, npy, output, nrow)
     written = []
     if npy is not None:
@@ -788,9 +815,10 @@ def generate_cmd(model_file: str, n: int, labels: str | None, code: tuple[str, .
         if out.ndim == 2:
             save_scatter(out, output, modes=G.modes, title=f"{G.model} (onnxruntime)")
         else:
-            save_image_grid(out, output, nrow=nrow)
+            save_image_grid(out, output, nrow=nrow, row_names=row_names(label_list, nrow, G.class_names))
         written.append(output)
-    click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}")
+    click.echo(f"wrote {n} samples ({G.model}, {G.provider}) to {' and '.join(written)}"
+               f"{count_note(asked, n, nrow, G.num_classes)}")
 
 
 #: Samples per onnxruntime call and per write when ``generate`` streams: however large -n is, one
@@ -866,7 +894,7 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
 
     from ganzoo.grid import picture_path, save_animation
     from ganzoo.onnx import runtime
-    from ganzoo.sampling import layout
+    from ganzoo.sampling import count_note, layout, row_names
 
     if npy is not None:
         raise GanzooError("--interpolate writes pictures: drop --npy")
@@ -879,12 +907,14 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
     if G.output_shape is None or len(G.output_shape) != 3:
         raise GanzooError(f"--interpolate draws image grids; '{G.model}' makes {G.output_shape} samples: "
                           "use ganzoo generate --npy for points")
-    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model)
+    asked = n
+    n, label_list, given, nrow = layout(labels, code, G.num_classes, G.codes, n, G.model, class_names=G.class_names)
     limits.check_picture("--n", n, tuple(G.output_shape), nrow, frames=frames)  # every frame is held until written
     written = save_animation(runtime.walk(G, n, frames, label_list, given or None, seed, truncation=psi), output,
-                             nrow=nrow)
+                             nrow=nrow, row_names=row_names(label_list, nrow, G.class_names))
     where = written[0] if len(written) == 1 else f"{written[0]} ... {written[-1].name}"
-    click.echo(f"wrote a {frames}-frame latent walk of {n} samples ({G.model}, {G.provider}) to {where}")
+    click.echo(f"wrote a {frames}-frame latent walk of {n} samples ({G.model}, {G.provider}) to {where}"
+               f"{count_note(asked, n, nrow, G.num_classes)}")
 
 
 @cli.command("demo")

@@ -23,7 +23,7 @@ import numpy as np
 
 from ganzoo.errors import GanzooError
 from ganzoo.grid import grid_picture
-from ganzoo.sampling import every_class
+from ganzoo.sampling import every_class, find_class, row_names
 from ganzoo.webserver import TIMEOUT, WORKERS, Handler, WebServer
 
 MAX_SAMPLES = 256
@@ -46,7 +46,8 @@ class Demo:
     def info(self) -> dict[str, Any]:
         m = self.model
         return {"model": m.model, "dataset": m.dataset, "steps": m.steps, "latent_dim": m.latent_dim,
-                "num_classes": m.num_classes, "codes": m.codes, "output_shape": list(m.output_shape or []),
+                "num_classes": m.num_classes, "class_names": m.class_names, "codes": m.codes,
+                "output_shape": list(m.output_shape or []),
                 "truncation": m.truncation,
                 "provider": m.provider, "limits": {"n": MAX_SAMPLES, "frames": MAX_FRAMES}}
 
@@ -87,14 +88,16 @@ class Demo:
                 raise BadRequest("this generator is unconditional: drop label")
             return None, None
         if text in (None, "", "all"):  # a row per class, as generate --labels all
+            if k > MAX_SAMPLES:
+                raise BadRequest(f"label=all draws one row per class, {k:,} rows here, more than the {MAX_SAMPLES} "
+                                 "samples a picture may hold; pick one class")
             labels = np.asarray(every_class(k, n), dtype=np.int64)
             return labels, len(labels) // k
         try:
-            label = int(text)
-        except ValueError:
-            label = -1
-        if not 0 <= label < k:
-            raise BadRequest(f"label must be 'all' or an integer in 0..{k - 1}, got {text!r}")
+            label = find_class(text, k, self.model.class_names, flag="label")
+        except GanzooError:  # a name or a number, as generate --labels takes them
+            named = " or a class name (see /api/info)" if self.model.class_names else ""
+            raise BadRequest(f"label must be 'all' or an integer in 0..{k - 1}{named}, got {text!r:.60}") from None
         return np.full(n, label, dtype=np.int64), None
 
     def sample_png(self, query: dict[str, str]) -> bytes:
@@ -103,7 +106,11 @@ class Demo:
             raise BadRequest("frames goes with /api/walk")
         with self.lock:
             out = self.model.sample(n, labels=labels, codes=codes or None, seed=seed, truncation=truncation)
-        return _png(out, nrow)
+        return _png(out, nrow, self._row_names(labels, nrow))
+
+    def _row_names(self, labels: np.ndarray | None, nrow: int | None) -> list[str] | None:
+        """The class of each row of a ``label=all`` grid, to write beside it."""
+        return row_names(None if labels is None else labels.tolist(), nrow, self.model.class_names)
 
     def walk_gif(self, query: dict[str, str]) -> bytes:
         from ganzoo.onnx.runtime import walk
@@ -117,7 +124,8 @@ class Demo:
             raise BadRequest(f"{frames} frames of {n} samples are more than one walk may hold; ask for fewer")
         with self.lock:
             batches = walk(self.model, n, frames, labels, codes or None, seed, truncation=truncation)
-        pictures = [grid_picture(b, nrow) for b in batches]
+        names = self._row_names(labels, nrow)
+        pictures = [grid_picture(b, nrow, None, names) for b in batches]
         buffer = io.BytesIO()
         pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
                          duration=max(40, 3000 // frames), loop=0)
@@ -147,11 +155,11 @@ def _parsed(query: dict[str, str], key: str, default: float, low: float, high: f
     return value
 
 
-def _png(out: np.ndarray, nrow: int | None) -> bytes:
+def _png(out: np.ndarray, nrow: int | None, names: list[str] | None = None) -> bytes:
     from PIL import Image, ImageDraw
 
     if out.ndim == 4:
-        im = grid_picture(out, nrow)
+        im = grid_picture(out, nrow, None, names)
     else:  # 2-D points: a scatter drawn with Pillow (the base install has no matplotlib)
         pts = out[:, :2]
         low, high = pts.min(axis=0), pts.max(axis=0)

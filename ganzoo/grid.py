@@ -55,37 +55,97 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
     return canvas
 
 
-def enlargement(side: int) -> int:
-    """How many times images ``side`` pixels wide are enlarged (nearest) in a picture, so
-    that 8x8 digits stay visible."""
-    return max(1, 64 // side) if side < 32 else 1
+#: Grids of small tiles are enlarged (nearest neighbour, whole pixels) until their long side
+#: reaches this: 64 MNIST digits make a 242-px grid, a thumbnail on any screen; 512 px reads.
+READABLE_SIDE = 512
+#: ... but no tile beyond this side: one 8x8 sample need not fill a screen.
+TILE_MAX = 256
+#: Row names are written when a row is at least this tall on the picture (Pillow's default
+#: font draws ~11-pixel capitals at size LABEL_FONT); in shorter rows they would overlap.
+LABEL_ROW_MIN = 14
+LABEL_FONT = 12
+#: The name column is at most this wide; a longer name is cut with an ellipsis.
+LABEL_WIDTH_MAX = 160
 
 
-def grid_picture(images: np.ndarray, nrow: int | None = None, scale: int | None = None) -> Any:
-    """A Pillow image of :func:`image_grid`, small images enlarged by ``scale`` (None: :func:`enlargement`)."""
+def enlargement(long_side: int, tile: int) -> int:
+    """How many times a grid ``long_side`` pixels long, of tiles ``tile`` pixels wide, is
+    enlarged: the smallest whole factor that brings it to READABLE_SIDE, tiles at most
+    TILE_MAX; 1 for a grid that is already that large."""
+    if long_side >= READABLE_SIDE:
+        return 1
+    return max(1, min(math.ceil(READABLE_SIDE / long_side), TILE_MAX // max(1, tile)))
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # a Pillow without FreeType: its bitmap font
+        return ImageFont.load_default()
+
+
+def _fitted(draw: Any, name: str, font: Any, width: int) -> str:
+    """``name``, cut with an ellipsis to fit ``width`` pixels."""
+    if draw.textlength(name, font=font) <= width:
+        return name
+    while name and draw.textlength(name + "…", font=font) > width:
+        name = name[:-1]
+    return name + "…"
+
+
+def _with_row_names(im: Any, names: list[str], row_height: float, top: float) -> Any:
+    """``im`` with a white column at its left holding each row's name, centred on the row."""
+    from PIL import Image, ImageDraw
+
+    font = _font(max(LABEL_FONT, min(2 * LABEL_FONT, int(row_height) // 3)))  # larger rows, larger names
+    probe = ImageDraw.Draw(im)
+    width = min(LABEL_WIDTH_MAX, max(int(probe.textlength(name, font=font)) for name in names)) + 8
+    mode = im.mode if im.mode in ("L", "RGB", "RGBA") else "RGB"
+    canvas = Image.new(mode, (im.width + width, im.height), "white")
+    canvas.paste(im.convert(mode), (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    ink: int | tuple[int, ...] = 40 if mode == "L" else (40, 40, 40, 255)[:len(mode)]
+    for r, name in enumerate(names):
+        middle = top + (r + 0.5) * row_height
+        draw.text((4, middle), _fitted(draw, name, font, width - 8), fill=ink, font=font, anchor="lm")
+    return canvas
+
+
+def grid_picture(images: np.ndarray, nrow: int | None = None, scale: int | None = None,
+                 row_names: list[str] | None = None, pad: int = 2) -> Any:
+    """A Pillow image of :func:`image_grid`, enlarged by ``scale`` (None: :func:`enlargement`),
+    with ``row_names`` (one per row: the class each row holds) written at the left when a row
+    is at least LABEL_ROW_MIN pixels tall on the picture; smaller grids go without them."""
     from PIL import Image
 
-    grid = image_grid(images, nrow=nrow)
+    grid = image_grid(images, nrow=nrow, pad=pad)
     if scale is None:
-        scale = enlargement(images.shape[-1])
+        scale = enlargement(max(grid.shape[:2]), images.shape[-1])
     im = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+    rows = math.ceil(len(images) / (nrow or max(1, math.ceil(math.sqrt(len(images))))))
+    row_height = (images.shape[-2] + pad) * scale
+    if row_names and len(row_names) == rows and images.shape[-2] * scale >= LABEL_ROW_MIN:
+        im = _with_row_names(im, row_names, row_height, pad * scale / 2)
     return im
 
 
-def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, scale: int | None = None) -> Path:
-    """Write a grid picture; small images are enlarged (nearest) so 8x8 digits stay visible."""
-    return _written(grid_picture(images, nrow, scale).save, picture_path(path))
+def save_image_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, scale: int | None = None,
+                    row_names: list[str] | None = None) -> Path:
+    """Write a grid picture: small grids enlarged (nearest) to be readable, rows named where
+    ``row_names`` gives them (see :func:`grid_picture`)."""
+    return _written(grid_picture(images, nrow, scale, row_names).save, picture_path(path))
 
 
 def save_animation(frames: list[np.ndarray], path: str | Path, nrow: int | None = None,
-                   seconds: float = 4.0) -> list[Path]:
+                   seconds: float = 4.0, row_names: list[str] | None = None) -> list[Path]:
     """Grids of image batches as an animated GIF (``.gif``, looping) or as numbered PNGs
     (``walk.png`` → ``walk-000.png``, ``walk-001.png``, ...); returns the files written."""
     path = Path(path)
-    scale = enlargement(frames[0].shape[-1])
-    pictures = [grid_picture(f, nrow, scale) for f in frames]
+    pictures = [grid_picture(f, nrow, None, row_names) for f in frames]
     if path.suffix.lower() == ".gif":
         check_writable(path, "choose another -o")
         duration = max(20, int(1000 * seconds / len(pictures)))

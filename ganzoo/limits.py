@@ -138,12 +138,15 @@ def sample_bytes(shape: Iterable[int]) -> int:
 
 def grid_pixels(n: int, shape: tuple[int, ...], nrow: int | None = None, pad: int = 2) -> int:
     """Pixels of the grid picture ganzoo.grid draws for n images of ``shape`` [C, H, W], after the
-    enlargement it gives images smaller than 32 pixels."""
+    enlargement it gives small grids (a column of row names, at most 160 pixels, included)."""
+    from ganzoo.grid import enlargement
+
     h, w = int(shape[-2]), int(shape[-1])
     cols = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
-    scale = max(1, 64 // h) if h < 32 else 1
-    return (rows * (h + pad) + pad) * (cols * (w + pad) + pad) * scale * scale
+    height, width = rows * (h + pad) + pad, cols * (w + pad) + pad
+    scale = enlargement(max(height, width), max(h, w))
+    return height * scale * (width * scale + 160)
 
 
 def check_picture(flag: str, n: int, shape: tuple[int, ...], nrow: int | None = None, frames: int = 1) -> None:

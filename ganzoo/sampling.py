@@ -10,7 +10,7 @@ takes. Torch-free: the base install imports it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -105,7 +105,59 @@ def truncated_latents(n: int, latent_dim: int, seed: int | None = None, truncati
     return z * np.float32(psi)
 
 
-# -- labels --------------------------------------------------------------------------------------
+# -- labels ---------------------------------------------------------------------------------------
+#: Class names an error line lists before it says how many more there are.
+_NAMES_SHOWN = 12
+
+
+def class_name(k: int, class_names: Sequence[str] | None) -> str:
+    """Class ``k`` as people read it: its name, or its number where the classes have no names."""
+    return class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
+
+
+def describe_classes(num_classes: int, class_names: Sequence[str] | None = None) -> str:
+    """``0..9``, or ``circle, square, star (0..2)``: what error lines offer as the valid classes."""
+    if not class_names:
+        return f"0..{num_classes - 1}"
+    shown = ", ".join(class_names[:_NAMES_SHOWN])
+    more = f", ... ({len(class_names):,} in all)" if len(class_names) > _NAMES_SHOWN else ""
+    return f"{shown}{more} (or their numbers 0..{num_classes - 1})"
+
+
+def find_class(text: Any, num_classes: int, class_names: Sequence[str] | None = None, flag: str = "--labels") -> int:
+    """One class given as a name or a number: a class's name first (exactly, else the one
+    name that matches ignoring case), then a number in ``0..num_classes-1``. A name wins
+    over a number, so that sub-folders named ``1``, ``10``, ``2`` (sorted as text) mean the
+    folder a user sees. One line listing the classes otherwise."""
+    if isinstance(text, (int, np.integer)) and not isinstance(text, (bool, np.bool_)):
+        number = int(text)
+        if 0 <= number < num_classes:
+            return number
+        raise GanzooError(f"{flag} {number} is out of range: the classes are "
+                          f"{describe_classes(num_classes, class_names)}")
+    word = str(text).strip()
+    if class_names:
+        if word in class_names:
+            return list(class_names).index(word)
+        folded = [i for i, name in enumerate(class_names) if name.casefold() == word.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+    try:
+        number = int(word)
+    except ValueError:
+        number = -1
+    if 0 <= number < num_classes and word.lstrip("+-").isdigit():
+        return number
+    classes = describe_classes(num_classes, class_names)
+    if word.lstrip("+-").isdigit():
+        raise GanzooError(f"{flag} {word[:30]} is out of range: the classes are {classes}")
+    if class_names:
+        raise GanzooError(f"{flag} {word[:60]!r}: no class has that name; the classes are {classes}")
+    either = "'all' or " if flag == "--labels" else ""
+    raise GanzooError(f"{flag} must be {either}integers like 0,1,2, got {word[:60]!r}: the classes have no names "
+                      f"here, only numbers {classes}")
+
+
 def every_class(num_classes: int, n: int) -> list[int]:
     """``--labels all`` (and the demo's ``label=all``): a row per class, class-major,
     ``n // num_classes`` of each and at least one, so the grid has one row per class."""
@@ -118,10 +170,12 @@ def default_labels(num_classes: int, n: int) -> np.ndarray:
     return np.sort(np.arange(n) % num_classes).astype(np.int64)
 
 
-def check_labels(labels: Any, n: int, num_classes: int, model: str) -> np.ndarray | None:
+def check_labels(labels: Any, n: int, num_classes: int, model: str,
+                 class_names: Sequence[str] | None = None) -> np.ndarray | None:
     """Labels as int64 ``[n]`` (None for an unconditional model): None gives
-    :func:`default_labels`, one int is repeated. Checked before onnxruntime sees them:
-    out-of-range labels would raise inside Gather (embeddings) or silently give zeros (one-hot)."""
+    :func:`default_labels`, one label is repeated; a label may be a class name (a string)
+    where the classes have names. Checked before onnxruntime sees them: out-of-range labels
+    would raise inside Gather (embeddings) or silently give zeros (one-hot)."""
     if not num_classes:
         if labels is not None:
             raise GanzooError(f"'{model}' is unconditional: drop the labels")
@@ -130,12 +184,20 @@ def check_labels(labels: Any, n: int, num_classes: int, model: str) -> np.ndarra
         return default_labels(num_classes, n)
     if isinstance(labels, range):
         labels = list(labels)
+    if isinstance(labels, str):  # one class by name, for every sample
+        labels = find_class(labels, num_classes, class_names, flag="label")
+    elif isinstance(labels, (list, tuple)) and any(isinstance(v, str) for v in labels):
+        found: dict[str, int] = {}  # each name looked up once, however many samples ask for it
+        for v in labels:
+            if isinstance(v, str) and v not in found:
+                found[v] = find_class(v, num_classes, class_names, flag="label")
+        labels = [found[v] if isinstance(v, str) else v for v in labels]
     array = np.asarray(labels)
     if array.dtype == bool or array.dtype.kind not in "iu":
         if array.dtype.kind == "f" and array.size and np.all(np.mod(array, 1) == 0):
             array = array.astype(np.int64)
         else:
-            raise GanzooError(f"labels must be integers in 0..{num_classes - 1}, got {labels!r:.60}")
+            raise GanzooError(f"labels must be integers in 0..{num_classes - 1} or class names, got {labels!r:.60}")
     if array.ndim == 0:
         array = np.full(n, int(array), dtype=np.int64)
     if array.ndim != 1 or len(array) != n:
@@ -143,13 +205,17 @@ def check_labels(labels: Any, n: int, num_classes: int, model: str) -> np.ndarra
     bad = sorted({int(v) for v in array if not 0 <= v < num_classes})
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-        raise GanzooError(f"labels {shown} out of range: '{model}' has classes 0..{num_classes - 1}")
+        raise GanzooError(f"labels {shown} out of range: '{model}' has classes "
+                          f"{describe_classes(num_classes, class_names)}")
     return array.astype(np.int64)
 
 
-def parse_labels(text: str | None, num_classes: int, n: int) -> list[int] | None:
+def parse_labels(text: str | None, num_classes: int, n: int,
+                 class_names: Sequence[str] | None = None) -> list[int] | None:
     """``--labels``: ``all`` (a conditional model's default) → :func:`every_class`;
-    ``0,1,2`` → those labels, repeated to n."""
+    ``0,1,2`` or ``cat,dog`` (names where the classes have them, numbers always) → those
+    labels, repeated to n. A whole text that is one class's name is that class, so a name
+    with a comma in it can be given alone."""
     if text is None:
         if num_classes:
             text = "all"
@@ -157,16 +223,43 @@ def parse_labels(text: str | None, num_classes: int, n: int) -> list[int] | None
             return None
     if not num_classes:
         raise GanzooError("this generator is unconditional: drop --labels")
-    if text == "all":
+    if text.strip() == "all":
         return every_class(num_classes, n)
-    try:
-        labels = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise GanzooError(f"--labels must be 'all' or integers like 0,1,2; got '{text}'") from None
-    bad = [v for v in labels if not 0 <= v < num_classes]
-    if bad or not labels:
-        raise GanzooError(f"--labels {bad or text} out of range: this model has classes 0..{num_classes - 1}")
+    if class_names and text.strip() in class_names:
+        words = [text.strip()]
+    else:
+        words = [v for v in text.split(",") if v.strip()]
+    if not words:
+        raise GanzooError(f"--labels must be 'all', class names or numbers like 0,1,2; got '{text}'; the classes are "
+                          f"{describe_classes(num_classes, class_names)}")
+    labels = [find_class(v, num_classes, class_names) for v in words]
     return [labels[i % len(labels)] for i in range(n)]
+
+
+def row_names(labels: Sequence[int] | None, nrow: int | None, class_names: Sequence[str] | None = None
+              ) -> list[str] | None:
+    """The class of each grid row (its name, else its number) when every row of ``nrow``
+    images holds one class, as ``--labels all`` lays them out; None otherwise."""
+    if not labels or not nrow:
+        return None
+    rows = [list(labels[i:i + nrow]) for i in range(0, len(labels), nrow)]
+    if any(len(set(row)) != 1 for row in rows):
+        return None
+    return [class_name(int(row[0]), class_names) for row in rows]
+
+
+def count_note(asked: int, n: int, nrow: int | None, num_classes: int) -> str:
+    """Why a grid holds n samples where -n asked for another number, as a clause for the
+    line that says what was written ('' when they agree): whole rows, one per class
+    (``--labels all``) or per swept code value."""
+    if n == asked or not nrow:
+        return ""
+    rows = n // nrow
+    what, whats = ("class", "classes") if num_classes and rows == num_classes else ("swept value", "swept values")
+    if n > asked:
+        return f"; {n}, not {asked}: a row for each of the {rows} {whats} needs at least {rows}"
+    return (f"; {n}, not {asked}: {nrow} in each of the {rows} rows (one per {what}); "
+            f"-n {rows * (nrow + 1)} gives {nrow + 1} a row")
 
 
 # -- latent codes -------------------------------------------------------------------------------
@@ -357,7 +450,7 @@ def _continuous(text: str, name: str, value: str, valid: str) -> list[float]:
 
 # -- grid layout ---------------------------------------------------------------------------------
 def layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, codes: list[dict[str, Any]],
-           n: int, model: str, most: int = limits.SCATTER_MAX
+           n: int, model: str, most: int = limits.SCATTER_MAX, class_names: Sequence[str] | None = None
            ) -> tuple[int, list[int] | None, dict[str, Any], int | None]:
     """(n, labels, codes, images per grid row) for ``--labels`` and ``--code`` together.
 
@@ -367,7 +460,8 @@ def layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, 
     (a square-ish grid when only a ``LOW:HIGH`` sweep is given), along which the
     ``LOW:HIGH`` code runs from LOW to HIGH; n becomes rows x columns, as with
     ``--labels all``. Codes not fixed or swept are left to the prior. The rows are counted
-    before any list is built: a sweep over more than ``most`` samples is one line."""
+    before any list is built: a sweep over more than ``most`` samples is one line.
+    ``class_names`` lets ``--labels`` name classes (:func:`parse_labels`)."""
     fixed, row_sweeps, column = parse_codes(code_options, codes, model)
     rows_wanted = math.prod([len(values) for _, values in row_sweeps])
     if num_classes and labels in (None, "all"):
@@ -375,7 +469,7 @@ def layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, 
     if rows_wanted > most:
         raise GanzooError(f"the rows of --labels all and --code NAME=all come to {rows_wanted:,} samples, more than "
                           f"the {most:,} allowed here; sweep fewer codes or fix some (--labels 0,1 or --code NAME=3)")
-    label_list = parse_labels(labels, num_classes, n)
+    label_list = parse_labels(labels, num_classes, n, class_names)
     if not row_sweeps and column is None:
         n = len(label_list) if label_list else n
         return n, label_list, dict(fixed), (label_list.count(label_list[0]) if label_list else None)
@@ -402,5 +496,5 @@ def layout(labels: str | None, code_options: tuple[str, ...], num_classes: int, 
     if None in swept:
         label_list = swept[None]
     elif label_list:
-        label_list = parse_labels(labels, num_classes, n)  # an explicit list, repeated to the new n
+        label_list = parse_labels(labels, num_classes, n, class_names)  # an explicit list, repeated to the new n
     return n, label_list, result, cols

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import GanzooError, io_error
-from ganzoo.limits import BATCH_MAX, IMAGE_SIZE_MAX, LATENT_MAX, N_CRITIC_MAX, SEED_MAX, STEPS_MAX
+from ganzoo.limits import BATCH_MAX, EVAL_N_MAX, IMAGE_SIZE_MAX, LATENT_MAX, N_CRITIC_MAX, SEED_MAX, STEPS_MAX
 
 #: Largest config.json / dataset.json read (a real one is kilobytes; 70,000 labels are ~3 MB).
 MAX_JSON_BYTES = 16 * 1024**2
@@ -24,6 +24,11 @@ MAX_JSON_BYTES = 16 * 1024**2
 MAX_CLASSES = 100_000
 MAX_SIDE = 8_192  # pixels along one side of an image sample
 MAX_POINT_DIM = 65_536
+#: A class name (a sub-folder's name, an emoji group) is shown in grid rows, the demo's picker and
+#: error lines: 100 characters hold any real one; the whole list, as JSON in config.json and in
+#: the ONNX metadata ``ganzoo.class_names``, stays under 4 MB (MAX_CLASSES names of ~40 characters).
+MAX_CLASS_NAME = 100
+MAX_CLASS_NAMES_BYTES = 4 * 1024**2
 
 
 def _shown(value: Any) -> str:
@@ -153,6 +158,33 @@ def points(v: Any) -> str | None:
     return None if ok else "a list of [x, y] points"
 
 
+def class_names_problem(v: Any, num_classes: int | None = None) -> str | None:
+    """What is wrong with a list of class names, or None: each a string of 1..MAX_CLASS_NAME
+    characters without control characters (they are printed on one line and drawn in a grid),
+    no name twice (``--labels NAME`` must find one class), no more than MAX_CLASSES of them,
+    and ``num_classes`` of them when that is given."""
+    if not isinstance(v, list) or len(v) > MAX_CLASSES:
+        return f"a list of at most {MAX_CLASSES:,} class names"
+    if num_classes is not None and len(v) != num_classes:
+        return f"a list of {num_classes:,} class names (one per class), not {len(v):,}"
+    seen: set[str] = set()
+    for name in v:
+        if isinstance(name, str) and any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+            return f"class names without control characters, not {_shown(name)}"
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_CLASS_NAME or name != name.strip():
+            return f"class names of 1..{MAX_CLASS_NAME} characters without spaces around them, not {_shown(name)}"
+        if name in seen:
+            return f"distinct class names ({_shown(name)} is there twice)"
+        seen.add(name)
+    if len(json.dumps(v)) > MAX_CLASS_NAMES_BYTES:
+        return f"class names of at most {MAX_CLASS_NAMES_BYTES // 1024**2} MB in all (as JSON)"
+    return None
+
+
+def class_names(v: Any) -> str | None:
+    return class_names_problem(v)
+
+
 def check_object(value: Any, rules: dict[str, tuple[Rule, bool]], where: str, fix: str, prefix: str = "") -> None:
     """Every key of ``rules`` (rule, required) checked in order; one line for the first wrong one."""
     if not isinstance(value, dict):
@@ -171,6 +203,8 @@ def check_object(value: Any, rules: dict[str, tuple[Rule, bool]], where: str, fi
 
 # -- config.json ---------------------------------------------------------------------------------
 _REQ, _OPT = True, False
+#: Most checkpoints ``--keep`` keeps (each a full copy of G, D and the optimizers).
+KEEP_MAX = 1000
 RUN_KEYS: dict[str, tuple[Rule, bool]] = {
     "model": (text, _REQ), "dataset": (text, _REQ), "loss": (text, _REQ),
     "steps": (integer(1, STEPS_MAX), _REQ), "batch_size": (integer(1, BATCH_MAX), _REQ),
@@ -186,6 +220,8 @@ RUN_KEYS: dict[str, tuple[Rule, bool]] = {
     "image_size": (optional(integer(4, IMAGE_SIZE_MAX)), _OPT), "augment": (optional(text), _OPT),
     "stream": (optional(flag), _OPT), "data_budget_gb": (optional(positive_number), _OPT),
     "workers": (integer(0, 4096), _OPT), "tensorboard": (flag, _OPT),
+    "keep": (integer(1, KEEP_MAX), _OPT), "eval_every": (integer(0, STEPS_MAX), _OPT),
+    "eval_n": (integer(2, EVAL_N_MAX), _OPT),
     "data": (obj, _REQ), "runtime": (obj, _OPT), "versions": (obj, _OPT),
 }
 DATA_KEYS: dict[str, tuple[Rule, bool]] = {
@@ -193,6 +229,7 @@ DATA_KEYS: dict[str, tuple[Rule, bool]] = {
     "num_classes": (integer(0, MAX_CLASSES), _OPT), "size": (integer(0), _OPT),
     "modes": (optional(points), _OPT),
     "sigma": (optional(lambda v: None if _is_number(v) else "a finite number"), _OPT),
+    "class_names": (optional(class_names), _OPT),  # runs from before names were kept have none
 }
 RUNTIME_KEYS: dict[str, tuple[Rule, bool]] = {"threads": (integer(1, 4096), _OPT)}
 RUN_FIX = "restore the file from a copy, or start a new run"
@@ -203,6 +240,10 @@ def check_run_config(meta: Any, where: str) -> dict[str, Any]:
     sane range; one line naming the key otherwise."""
     check_object(meta, RUN_KEYS, where, RUN_FIX)
     check_object(meta["data"], DATA_KEYS, where, RUN_FIX, prefix="data.")
+    names, classes = meta["data"].get("class_names"), meta["data"].get("num_classes")
+    if names is not None and classes is not None and len(names) != classes:
+        raise GanzooError(f"'{where}': 'data.class_names' lists {len(names):,} names for {classes:,} classes; "
+                          f"{RUN_FIX}")
     if "runtime" in meta:
         check_object(meta["runtime"], RUNTIME_KEYS, where, RUN_FIX, prefix="runtime.")
     return dict(meta)

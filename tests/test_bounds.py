@@ -10,7 +10,7 @@ from conftest import ROOT, assert_one_line_error, invoke, train_tiny
 
 from ganzoo import limits
 
-ONNX = ROOT / "exports" / "examples" / "cgan-digits.onnx"  # conditional, 10 classes, 1x8x8, latent 100
+ONNX = ROOT / "exports" / "examples" / "cgan-digits.onnx"  # conditional, 10 named classes, 1x28x28
 HUGE = "99999999999999999999"
 
 
@@ -162,7 +162,7 @@ def test_generate_npy_streams_in_chunks_with_the_same_samples(tmp_path, monkeypa
     assert code == 0, output
     assert calls == [5, 5, 5, 5, 3]  # never more than one chunk of outputs at a time
     a, b = np.load(whole), np.load(streamed)
-    assert a.shape == b.shape == (23, 1, 8, 8) and np.abs(a - b).max() <= 1e-5
+    assert a.shape == b.shape == (23, 1, 28, 28) and np.abs(a - b).max() <= 1e-5
     assert not list(tmp_path.glob(".*.part"))
 
 
@@ -171,5 +171,5 @@ def test_generate_npy_larger_than_the_disk_is_refused_before_writing(tmp_path, m
 
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
     assert_one_line_error(["generate", ONNX, "-n", "1000", "--npy", tmp_path / "big.npy"],
-                          "1,000 samples of [1, 8, 8] take 260.1 KB, more than the 1.0 KB free there")
+                          "1,000 samples of [1, 28, 28] take 3.1 MB, more than the 1.0 KB free there")
     assert list(tmp_path.iterdir()) == []

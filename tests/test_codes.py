@@ -131,7 +131,7 @@ def fake_run(monkeypatch, point_G, image_G):
     """``load_generator`` answering with the toy generators: run "points" or "images"."""
     import ganzoo.engine.build as build
 
-    def load(run_dir, weights=None):
+    def load(run_dir, weights=None, checkpoint=None):
         if Path(run_dir).name == "images":
             return image_G, {"model": "toycodes", "dataset": "digits", "data": {"kind": "images"}}, "raw"
         return point_G, {"model": "toycodes", "dataset": "ring8", "data": {"kind": "points"}}, "raw"
@@ -348,7 +348,7 @@ def test_sample_and_generate_give_the_same_samples(fake_run, image_export, point
 
     seen: list[np.ndarray] = []
     monkeypatch.setattr(grid, "save_scatter", lambda out, path, **kw: seen.append(np.asarray(out)))
-    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None: seen.append((np.asarray(out), nrow)))
+    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None, **_: seen.append((np.asarray(out), nrow)))
     for args in (["-n", "9", "--seed", "4"], ["-n", "7", "--code", "c1=all", "--code", "c3=0:2"],
                  ["--code", "c2=0.5", "-n", "3", "--seed", "2"]):
         code, output = invoke("sample", tmp_path / "points", *args, "-o", tmp_path / "s.png")
@@ -486,7 +486,7 @@ def test_infogan_run_sample_equals_its_export_generate(tmp_path, monkeypatch):
     meta = read_metadata(result.path)
     assert [c["name"] for c in json.loads(meta["ganzoo.codes"])] == ["c1", "c2", "c3"]
     seen: list[np.ndarray] = []
-    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None: seen.append(np.asarray(out)))
+    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None, **_: seen.append(np.asarray(out)))
     args = ["-n", "20", "--code", "c1=all", "--code", "c2=-1:1", "--seed", "3"]
     code, output = invoke("sample", run, *args, "-o", tmp_path / "s.png")
     assert code == 0 and output.startswith("wrote 20 samples"), output

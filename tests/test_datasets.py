@@ -70,11 +70,12 @@ def test_folder_with_classes(tmp_path):
     assert float(x[0, 0].mean()) == pytest.approx(1.0) and float(x[0, 2].mean()) == pytest.approx(-1.0)
 
 
-def test_folder_flat_grey_defaults_to_64(tmp_path):
+def test_folder_flat_grey_defaults_to_its_own_side(tmp_path):
     for i in range(2):
         Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / f"{i}.jpg")
-    data = load(f"folder:{tmp_path}").load()
-    assert data.x.shape == (2, 1, 64, 64) and data.y is None and not data.labelled
+    data = load(f"folder:{tmp_path}").load()  # 20 = 5 x 4 px: no longer enlarged to 64 unasked
+    assert data.x.shape == (2, 1, 20, 20) and data.y is None and not data.labelled
+    assert load(f"folder:{tmp_path}", image_size=64).load().x.shape == (2, 1, 64, 64)
 
 
 def test_folder_errors(tmp_path):

@@ -47,7 +47,8 @@ def test_it_listens_on_loopback_by_default(server):
 def test_info_samples_and_walks(server):
     status, kind, body = get(server, "/api/info")
     info = json.loads(body)
-    assert status == 200 and info["model"] == "cgan" and info["num_classes"] == 10 and info["output_shape"] == [1, 8, 8]
+    assert status == 200 and info["model"] == "cdcgan" and info["num_classes"] == 10
+    assert info["output_shape"] == [1, 28, 28] and info["class_names"] == [str(d) for d in range(10)]
     status, kind, body = get(server, "/api/sample?n=16&seed=3&label=all&truncation=0.7")
     assert status == 200 and kind == "image/png"
     with Image.open(io.BytesIO(body)) as im:

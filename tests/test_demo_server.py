@@ -76,7 +76,7 @@ def test_idle_sockets_take_no_threads_and_normal_requests_are_served_meanwhile(s
     try:
         assert wait_for(lambda: srv.open_connections >= 200), srv.open_connections  # all accepted
         status, info = get(srv)
-        assert status == 200 and info["model"] == "cgan"
+        assert status == 200 and info["model"] == "cdcgan"
         assert exchange(srv, f"GET /api/sample?n=4 HTTP/1.0\r\nHost: localhost:{srv.server_address[1]}\r\n\r\n"
                         .encode())[0] == 200
         assert threads() <= before + 1 + 4  # the socket thread and the workers, whatever the clients do

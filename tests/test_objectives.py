@@ -135,10 +135,12 @@ RESUMABLE = [
     ("acgan", {"dataset": "digits"}),
     ("r3gan", {"dataset": "digits", "options": {"width": 16}}),
     ("dcgan", {"augment": "ada:kimg=1", "dataset": "digits", "options": {"width": 8}}),
+    ("dcgan", {"amp": True, "dataset": "digits", "options": {"width": 8}}),  # bf16 where the CPU has it
 ]
 
 
-@pytest.mark.parametrize("model,overrides", RESUMABLE, ids=[m + ("-ada" if "augment" in o else "") for m, o in RESUMABLE])
+@pytest.mark.parametrize("model,overrides", RESUMABLE,
+                         ids=[m + ("-ada" if "augment" in o else "-amp" if "amp" in o else "") for m, o in RESUMABLE])
 def test_new_objectives_train_and_resume_bit_exactly(tmp_path, model, overrides):
     _train(tmp_path, model, "straight", **overrides)
     _train(tmp_path, model, "resumed", steps=2, **overrides)

@@ -34,7 +34,7 @@ from ganzoo.onnx.runtime import check_truncation, latents, truncated_latents
 torch.set_num_threads(1)
 
 TOL = 1e-4
-EXAMPLE = ROOT / "exports" / "examples" / "cgan-digits.onnx"  # exported before ganzoo.truncation existed
+EXAMPLE = ROOT / "tests" / "fixtures" / "cgan-digits-0.2.onnx"  # exported before ganzoo.truncation existed
 
 
 class _WToy(nn.Module):
@@ -255,7 +255,7 @@ def captured(monkeypatch):
     import ganzoo.grid as grid
 
     seen: list[np.ndarray] = []
-    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None: seen.append(np.asarray(out)))
+    monkeypatch.setattr(grid, "save_image_grid", lambda out, path, nrow=None, **_: seen.append(np.asarray(out)))
     return seen
 
 

@@ -30,7 +30,9 @@ class Data:
     per batch) or float32 scaled to [-1, 1] (``kind="images"``), or raw float
     coordinates (``kind="points"``). ``y`` holds int64 labels in ``[0, num_classes)``
     or is None. Point mixtures also carry their ``modes`` and ``sigma`` so plots and
-    mode-coverage metrics need nothing else.
+    mode-coverage metrics need nothing else. ``class_names`` names each class where the
+    loader knows the names (digits "0".."9", emoji groups, a folder's sub-folders), so
+    that runs, exports, ``--labels NAME`` and labelled grid rows can use them.
     """
 
     name: str
@@ -40,6 +42,7 @@ class Data:
     kind: str = "images"
     modes: Tensor | None = None
     sigma: float | None = None
+    class_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.float32 and not (self.x.dtype == torch.uint8 and self.kind == "images"):
@@ -48,6 +51,13 @@ class Data:
             self.y = self.y.long()
             if self.y.shape[0] != self.x.shape[0]:
                 raise ValueError(f"data set {self.name}: {self.x.shape[0]} samples but {self.y.shape[0]} labels")
+        if self.class_names is not None:
+            from ganzoo.schema import class_names_problem
+
+            self.class_names = list(self.class_names)
+            problem = class_names_problem(self.class_names, self.num_classes)
+            if problem:
+                raise ValueError(f"data set {self.name}: class_names must be {problem}")
 
     def floats(self, stop: int | None = None) -> Tensor:
         """The first ``stop`` samples (all when None) as float32, images in [-1, 1]."""

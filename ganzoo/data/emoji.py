@@ -225,7 +225,8 @@ def emoji(arg: str | None = None, data_dir: str | None = None, download: bool = 
         cached = decode(size)
         _write_cache(path, *cached)
     x, y = cached
-    return Data("emoji", torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), num_classes=len(GROUPS))
+    return Data("emoji", torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), num_classes=len(GROUPS),
+                class_names=list(GROUPS))
 
 
 #: Images in the limited-data subset (``emoji-1k``), the regime ADA and DiffAugment were made for.
@@ -257,4 +258,4 @@ def emoji_1k(arg: str | None = None, data_dir: str | None = None, download: bool
     labels = full.y
     assert labels is not None  # the emoji set is labelled by group
     index = torch.from_numpy(subset_indices(labels.numpy(), SUBSET))
-    return Data("emoji-1k", full.x[index], labels[index], num_classes=len(GROUPS))
+    return Data("emoji-1k", full.x[index], labels[index], num_classes=len(GROUPS), class_names=list(GROUPS))

@@ -54,6 +54,25 @@ SKIP_ENV = "GANZOO_SKIP_BAD_IMAGES"
 SKIP_HINT = f"remove or replace the file, or set {SKIP_ENV}=1 to skip unreadable images"
 #: Neighbours tried in place of an image that fails to decode mid-stream when skipping.
 _SUBSTITUTES = 16
+#: Without --image-size a folder trains at its images' median side, brought down to a side the
+#: models take (4..7 x 2^k) and to at most this: 64 px is what the CPU-sized models train at.
+DEFAULT_SIZE = 64
+#: Without --image-size no image is enlarged more than this: a blurry 4x enlargement is rarely what
+#: someone meant, and asking for it by name (--image-size) costs one flag.
+MAX_UPSCALE = 2.0
+
+
+def model_side(limit: int) -> int:
+    """The largest side of the form base x 2^k, base in 4..7, not over ``limit`` (4 at least):
+    the sides every convolution stack here halves down to its 4..7-pixel start."""
+    best = 4
+    for base in range(4, 8):
+        side = base
+        while side * 2 <= limit:
+            side *= 2
+        if side <= limit:
+            best = max(best, side)
+    return best
 
 
 def skip_requested() -> bool:
@@ -93,10 +112,14 @@ class ImageFiles(torch.utils.data.Dataset):
     sigma = None
 
     def __init__(self, name: str, source: Path, members: list[str], labels: list[int] | None, num_classes: int,
-                 size: int, channels: int, skip_bad: bool = False) -> None:
+                 size: int, channels: int, skip_bad: bool = False, class_names: list[str] | None = None) -> None:
         self.name, self.source, self.members = name, source, members
         self.labels, self.num_classes, self.size, self.channels = labels, num_classes, size, channels
         self.skip_bad = skip_bad
+        #: the sub-folders' names, index order, when the classes are sub-folders (dataset.json names none)
+        self.class_names = class_names
+        #: one line saying how the images are fitted to ``size`` (None when every image has that side)
+        self.size_note: str | None = None
         #: (file, reason) of every image left out: at opening, and (main process) while streaming
         self.skipped: list[tuple[str, str]] = []
         self._zip: zipfile.ZipFile | None = None
@@ -104,12 +127,14 @@ class ImageFiles(torch.utils.data.Dataset):
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, source: Path, size: int, skip_bad: bool | None = None) -> ImageFiles:
+    def open(cls, source: Path, size: int | None, skip_bad: bool | None = None) -> ImageFiles:
         """List the images under ``source`` (a folder or a .zip) and their labels, and read
         every image's header (format, mode, size: no pixels decoded), so that a file that is
         no image, a decompression bomb or one over the size limits is one line naming it
         before any training starts, or, with ``skip_bad`` (default: ``GANZOO_SKIP_BAD_IMAGES``),
-        is left out and listed in ``skipped``. One line naming the fix for every mistake."""
+        is left out and listed in ``skipped``. One line naming the fix for every mistake.
+
+        ``size`` None (no --image-size) picks the side from the headers (:meth:`_fit`)."""
         skip = skip_requested() if skip_bad is None else skip_bad
         if not source.exists():
             raise GanzooError(f"image folder '{source}' does not exist; check the path in folder:PATH")
@@ -117,26 +142,31 @@ class ImageFiles(torch.utils.data.Dataset):
         if archive and not zipfile.is_zipfile(source):
             raise GanzooError(f"'{source}' is neither a folder nor a zip archive; folder:PATH takes either")
         names, unusable = _zip_names(source) if archive else _folder_names(source)
-        members, labels, classes = _labelled(source, names, archive)
-        files = cls(f"folder:{source}", source, members, labels, classes, size, 3, skip)
+        members, labels, classes, class_names = _labelled(source, names, archive)
+        files = cls(f"folder:{source}", source, members, labels, classes, size or DEFAULT_SIZE, 3, skip, class_names)
         modes: list[str | None] = []
+        sides: list[tuple[int, int]] = []
         for i, member in enumerate(members):
             try:
                 why = unusable.get(member)
                 if why is not None:
                     raise _Bad(why)
-                modes.append(files._header(i))
+                mode, w, h = files._header(i)
+                modes.append(mode)
+                sides.append((w, h))
             except _Bad as bad:
                 if not skip:
                     raise GanzooError(f"cannot read image '{files._where(i)}': {bad}; {SKIP_HINT}") from None
                 files.skipped.append((files._where(i), str(bad)))
                 modes.append(None)
+                sides.append((0, 0))
         files._close()
         if files.skipped:
             keep = [i for i, m in enumerate(modes) if m is not None]
             files.members = [members[i] for i in keep]
             files.labels = [labels[i] for i in keep] if labels is not None else None
             modes = [modes[i] for i in keep]
+            sides = [sides[i] for i in keep]
         if not files.members:
             what = "no readable images" if files.skipped else "no images"
             raise GanzooError(f"image folder '{source}' holds {what} ({' '.join(IMAGE_SUFFIXES)}); "
@@ -144,7 +174,39 @@ class ImageFiles(torch.utils.data.Dataset):
         step = max(1, len(files.members) // 16)
         grey = all(modes[i] in _GREY_MODES for i in range(0, len(files.members), step))
         files.channels = 1 if grey else 3
+        files._fit(sides, size)
         return files
+
+    def _fit(self, sizes: list[tuple[int, int]], asked: int | None) -> None:
+        """Choose the side the images are brought to, and (``size_note``) say why when ganzoo
+        chose it and any image is resized.
+
+        Asked for (``--image-size``): that side, whatever the images. Not asked: the median of
+        the images' sides (the shorter side, as each is centre-cropped to a square) brought
+        down to a side the models take (:func:`model_side`) and to at most DEFAULT_SIZE, so
+        that 40-px images train at 40 px, not silently enlarged to 64; an image that side
+        would enlarge more than MAX_UPSCALE times stops the command, naming it."""
+        sides = sorted(min(w, h) for w, h in sizes)
+        median = sides[len(sides) // 2]
+        size = asked if asked is not None else model_side(min(median, DEFAULT_SIZE))
+        self.size = size
+        if asked is None:
+            small = [(i, min(w, h)) for i, (w, h) in enumerate(sizes) if min(w, h) * MAX_UPSCALE < size]
+            if small:
+                i, side = small[0]
+                more = f"{len(small):,} images, e.g. " if len(small) > 1 else ""
+                raise GanzooError(
+                    f"{self.name}: {more}'{self._where(i)}' is {side} px on its shorter side, more than "
+                    f"{MAX_UPSCALE:g}x smaller than the {size} px chosen from the images' median side ({median} px); "
+                    f"pass --image-size {size} to enlarge such images anyway, or remove them")
+        if asked is not None or all(w == h == size for w, h in sizes):  # asked for, or nothing to resize
+            self.size_note = None
+            return
+        cropped = " centre-cropped to squares and" if any(w != h for w, h in sizes) else ""
+        spread = f"{sides[0]}..{sides[-1]} px, median {median}" if sides[0] != sides[-1] else f"{median} px"
+        self.size_note = (f"note: {self.name}: images{cropped} resized to {size} px, from their median shorter side "
+                          f"({spread}): the largest side the models take (4..7 x 2^k) within it and within "
+                          f"{DEFAULT_SIZE} px; --image-size N chooses another")
 
     # -- what the loop and the run folder read -------------------------------------------------
     @property
@@ -194,7 +256,7 @@ class ImageFiles(torch.utils.data.Dataset):
             x, y = x[keep], (y[keep] if y is not None else None)
         if not len(x):
             raise GanzooError(f"image folder '{self.source}' holds no readable images; {SKIP_HINT.split(', or')[0]}")
-        return Data(self.name, x, y, num_classes=self.num_classes)
+        return Data(self.name, x, y, num_classes=self.num_classes, class_names=self.class_names)
 
     def account(self, bad: Tensor) -> list[int]:
         """The decode failures a batch reports (see :class:`_Guarded`), in the main process:
@@ -241,8 +303,8 @@ class ImageFiles(torch.utils.data.Dataset):
             return path.read_bytes()
         return self._handle().read(self.members[i])
 
-    def _header(self, i: int) -> str:
-        """The image's mode, from its header alone; :class:`_Bad` when it is no usable image."""
+    def _header(self, i: int) -> tuple[str, int, int]:
+        """The image's (mode, width, height), from its header alone; :class:`_Bad` when it is no usable image."""
         Image = _pil()
         try:
             with warnings.catch_warnings():
@@ -255,7 +317,7 @@ class ImageFiles(torch.utils.data.Dataset):
         except Exception as exc:  # Pillow raises many kinds for a hostile header: each is this file's fault
             raise _Bad(_reason(exc)) from None
         _check_pixels(w, h)
-        return mode
+        return mode, w, h
 
     def _decode(self, i: int) -> Tensor:
         Image = _pil()
@@ -430,25 +492,27 @@ def _read_labels(source: Path, archive: bool) -> dict[str, int] | None:
     return schema.check_labels(schema.parse_json(raw, where, fix), where)
 
 
-def _labelled(source: Path, names: list[str], archive: bool) -> tuple[list[str], list[int] | None, int]:
-    """(image members, labels or None, number of classes): dataset.json decides when present,
-    else (folders only) one sub-folder per class."""
+def _labelled(source: Path, names: list[str], archive: bool
+              ) -> tuple[list[str], list[int] | None, int, list[str] | None]:
+    """(image members, labels or None, number of classes, class names or None): dataset.json
+    decides when present (its classes have numbers, no names), else (folders only) one
+    sub-folder per class, named as the sub-folder, numbered in sorted order."""
     images = [n for n in names if n != LABELS_FILE and Path(n).name != LABELS_FILE]
     if LABELS_FILE in names:
         table = _read_labels(source, archive)
         if table is None:
-            return images, None, 0
+            return images, None, 0, None
         missing = [n for n in images if n not in table]
         if missing:
             raise GanzooError(f"'{source}/{LABELS_FILE}' gives no label for {len(missing)} image(s), e.g. "
                               f"'{missing[0]}'; label every image or set \"labels\": null")
         labels = [table[n] for n in images]
-        return images, labels, (max(labels) + 1 if labels else 0)
+        return images, labels, (max(labels) + 1 if labels else 0), None
     if archive:
-        return images, None, 0
+        return images, None, 0, None
     nested = [n for n in images if "/" in n]
     if not nested:
-        return images, None, 0
+        return images, None, 0, None
     if len(nested) != len(images):
         raise GanzooError(f"image folder '{source}' mixes loose images with class sub-folders; "
                           "move the loose images into a sub-folder")
@@ -456,8 +520,12 @@ def _labelled(source: Path, names: list[str], archive: bool) -> tuple[list[str],
     if len(classes) > schema.MAX_CLASSES:
         raise GanzooError(f"image folder '{source}' has {len(classes):,} class sub-folders, over the limit of "
                           f"{schema.MAX_CLASSES:,}; group the images into fewer classes")
+    problem = schema.class_names_problem(classes)
+    if problem:
+        raise GanzooError(f"image folder '{source}': its class sub-folders name the classes, so they must be "
+                          f"{problem}; rename the sub-folder")
     index = {c: i for i, c in enumerate(classes)}
-    return images, [index[n.split("/", 1)[0]] for n in images], len(classes)
+    return images, [index[n.split("/", 1)[0]] for n in images], len(classes), classes
 
 
 def _square(im: Any, size: int) -> np.ndarray:

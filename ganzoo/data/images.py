@@ -15,6 +15,9 @@ from ganzoo.data import Data
 from ganzoo.data.files import ImageFiles
 from ganzoo.errors import GanzooError
 
+#: The digit sets' classes, named by the digit they hold.
+DIGIT_NAMES = [str(d) for d in range(10)]
+
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("GANZOO_DATA", Path.home() / ".cache" / "ganzoo" / "data"))
@@ -42,7 +45,8 @@ def digits(arg: str | None = None, data_dir: str | None = None, download: bool =
 
     bunch = load_digits()
     x = _scale(torch.from_numpy(bunch.images).unsqueeze(1), 16.0)
-    return Data("digits", _resize(x, image_size), torch.from_numpy(bunch.target), num_classes=10)
+    return Data("digits", _resize(x, image_size), torch.from_numpy(bunch.target), num_classes=10,
+                class_names=DIGIT_NAMES)
 
 
 def mnist5k(arg: str | None = None, data_dir: str | None = None, download: bool = False,
@@ -52,7 +56,7 @@ def mnist5k(arg: str | None = None, data_dir: str | None = None, download: bool 
 
     images, labels = mnist_data()
     x = torch.from_numpy(images.astype(np.uint8)).view(-1, 1, 28, 28)
-    return Data("mnist5k", _resize(x, image_size), torch.from_numpy(labels), num_classes=10)
+    return Data("mnist5k", _resize(x, image_size), torch.from_numpy(labels), num_classes=10, class_names=DIGIT_NAMES)
 
 
 _TORCHVISION = {
@@ -79,7 +83,9 @@ def _torchvision(name: str, data_dir: str | None, download: bool, image_size: in
     data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(np.asarray(ds.data))
     x = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
     y = torch.as_tensor(np.asarray(ds.targets))
-    return Data(name, _resize(x.to(torch.uint8).contiguous(), image_size), y, num_classes=num_classes)
+    names = [str(c) for c in getattr(ds, "classes", [])]
+    return Data(name, _resize(x.to(torch.uint8).contiguous(), image_size), y, num_classes=num_classes,
+                class_names=DIGIT_NAMES if name == "mnist" else (names if len(names) == num_classes else None))
 
 
 def mnist(arg: str | None = None, data_dir: str | None = None, download: bool = False,
@@ -100,16 +106,21 @@ def cifar10(arg: str | None = None, data_dir: str | None = None, download: bool 
 def folder(arg: str | None = None, data_dir: str | None = None, download: bool = False,
            seed: int = 0, image_size: int | None = None) -> ImageFiles:
     """Every image under PATH (a folder, or a zip archive such as stylegan2-ada's dataset
-    tool writes), centre-cropped to a square and resized (64 px unless --image-size
-    says otherwise). Labels: a ``dataset.json`` with ``{"labels": [[file, label], ...]}``
-    when present, else one sub-folder per class; images directly in PATH, or a
-    ``dataset.json`` whose labels are null, give an unlabelled set. Decoded on demand:
-    the training loop keeps the set in memory as uint8 when it fits, else streams it.
+    tool writes), centre-cropped to a square and resized to --image-size, or without it to
+    the images' own median side brought to one the models take, at most 64 px (one line on
+    stderr says the size and why; an image that would be enlarged over 2x stops the command).
+    Labels: a ``dataset.json`` with ``{"labels": [[file, label], ...]}`` when present, else
+    one sub-folder per class, the sub-folders' names kept as the class names; images
+    directly in PATH, or a ``dataset.json`` whose labels are null, give an unlabelled set.
+    Decoded on demand: the training loop keeps the set in memory as uint8 when it fits,
+    else streams it.
 
     Every image's header is read here (no pixels decoded), so a file that is no image, or
     over the size limits, stops the command naming it before training starts; with
     ``GANZOO_SKIP_BAD_IMAGES=1`` such files are left out instead, and counted on stderr."""
-    files = ImageFiles.open(Path(arg or "").expanduser(), image_size or 64)
+    files = ImageFiles.open(Path(arg or "").expanduser(), image_size)
+    if files.size_note:
+        print(files.size_note, file=sys.stderr)
     if files.skipped:
         where, why = files.skipped[0]
         print(f"note: skipped {len(files.skipped)} unreadable image(s) in '{files.source}' (e.g. '{where}': {why}); "

@@ -28,4 +28,5 @@ def stacked_mnist(arg: str | None = None, data_dir: str | None = None, download:
     x = base.x[which.view(-1)].view(NUM_IMAGES, 3, *base.x.shape[2:])
     digits = base.y[which]
     labels = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-    return Data("stacked-mnist", _resize(x, image_size), labels, num_classes=1000)
+    return Data("stacked-mnist", _resize(x, image_size), labels, num_classes=1000,
+                class_names=[f"{k:03d}" for k in range(1000)])  # the three digits, channel by channel

@@ -279,15 +279,18 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     return schema.read_run_config(run_dir)
 
 
-def load_generator(run_dir: str | Path, weights: str | None = None, registry: Registry | None = None
-                   ) -> tuple[nn.Module, dict[str, Any], str]:
+def load_generator(run_dir: str | Path, weights: str | None = None, registry: Registry | None = None,
+                   checkpoint: str | None = None) -> tuple[nn.Module, dict[str, Any], str]:
     """The trained generator of a run, in eval mode on the CPU.
 
     ``weights`` is "ema" or "raw"; None picks EMA weights when the run has them.
+    ``checkpoint`` is which checkpoint they come from: "latest" (None), "best" (kept by
+    ``--eval-every``) or a step that ``--keep`` kept. Which weights and which checkpoint are
+    two questions, so ``--checkpoint best --weights raw`` is the raw G of the best checkpoint.
     Returns (generator, config.json contents, the weights actually used)."""
     run_dir = Path(run_dir)
     meta = read_run_config(run_dir)
-    where = ckpt.checkpoint_dir(run_dir)
+    where = ckpt.find_checkpoint(run_dir, checkpoint)
     has_ema = (where / ckpt.GENERATOR_EMA).is_file()
     if weights is None:
         weights = "ema" if has_ema else "raw"

@@ -59,6 +59,9 @@ class TrainConfig:
     data_budget_gb: float | None = None  # memory for holding image files [default: a quarter of RAM]
     workers: int = 0  # decode workers for image files; 0: one per free core, at most 8
     tensorboard: bool = False  # also log to RUN/tensorboard (every term, sample grids)
+    keep: int = 1  # checkpoints kept: checkpoint/ and the newest keep - 1 it replaced, as checkpoint-STEP/
+    eval_every: int = 0  # the data set's figure every K steps into metrics.jsonl, the best kept as best/; 0: never
+    eval_n: int = 1000  # samples per --eval-every evaluation (ganzoo.metrics.quick.DEFAULT_N)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -88,6 +91,8 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
         lr_decay=d.lr_decay,
         options=dict(spec.options), terms=[own(registry, "regularizer", t, spec.plugin) for t in spec.terms],
     )
+    if overrides.get("eval_n") is not None and not overrides.get("eval_every"):
+        raise GanzooError("--eval-n sets the samples of --eval-every's figure; add --eval-every K or drop --eval-n")
     user_options = overrides.pop("options", None) or {}
     for key, value in overrides.items():
         if value is not None:
@@ -109,7 +114,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
 
 #: Options a resumed run may change: how long it trains, where, and how it reports; never what it trains.
 RESUMABLE = frozenset({"steps", "log_every", "sample_every", "ckpt_every", "device", "threads", "workers",
-                       "tensorboard"})
+                       "tensorboard", "keep", "eval_every", "eval_n"})
 
 
 def resume_config(run_dir: str, model: str | None = None, registry: Registry | None = None,
@@ -125,9 +130,15 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
     from ganzoo import limits
 
     registry = registry or get_registry()
-    cfg = TrainConfig.from_dict(schema.read_run_config(run_dir))
+    meta = schema.read_run_config(run_dir)
+    cfg = TrainConfig.from_dict(meta)
     if model and registry.model(model).name != registry.model(cfg.model).name:
         raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'")
+    data = meta.get("data") or {}
+    if cfg.image_size is None and data.get("kind") == "images" and ":" in (cfg.dataset or ""):
+        # a user folder's side is chosen from its images when not given, and that choice may
+        # change between versions: the run continues at the side its weights were made for
+        cfg.image_size = int(data["shape"][-1])
     changed = [k for k, v in opts.items() if v not in (None, (), {}, False) and k not in RESUMABLE
                and k != "seed" and v != getattr(cfg, k, v)]
     if changed:
@@ -236,6 +247,10 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
         for flag, given in (("--image-size", cfg.image_size), ("--augment", cfg.augment)):
             if given is not None and given != "none":
                 raise GanzooError(f"{flag} applies to images; data set '{cfg.dataset}' holds 2-D points: drop {flag}")
+    if cfg.eval_every:
+        from ganzoo.metrics.quick import check_dataset
+
+        check_dataset(cfg.dataset)
     if cfg.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise GanzooError("--tensorboard needs the tensorboard package: pip install 'ganzoo-onnx[tensorboard]'")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
@@ -295,6 +310,10 @@ def _check_numbers(cfg: TrainConfig) -> None:
     limits.check_int("--n-critic", cfg.n_critic, 1, limits.N_CRITIC_MAX, "WGAN uses 5")
     for name in ("log-every", "sample-every", "ckpt-every"):  # an interval past the last step means never
         limits.check_int(f"--{name}", positive[name], 1, limits.STEPS_MAX, "a number of steps")
+    limits.check_int("--keep", cfg.keep, 1, schema.KEEP_MAX, "checkpoints kept on disk, each a full copy")
+    limits.check_int("--eval-every", cfg.eval_every, 0, limits.STEPS_MAX, "a number of steps; 0: never")
+    limits.check_int("--eval-n", cfg.eval_n, 2, limits.EVAL_N_MAX, "samples per evaluation, held in memory; "
+                     "a Fréchet distance needs 2 at least")
     if cfg.image_size is not None:
         limits.check_int("--image-size", cfg.image_size, limits.IMAGE_SIZE_MIN, limits.IMAGE_SIZE_MAX,
                          "pixels a side: from the smallest a convolution stack starts at to StyleGAN's 1,024")

@@ -4,7 +4,7 @@ Two things go wrong with a plain EMA of a GAN generator:
 
 - early on, a decay of 0.999 averages over the random initial weights for thousands of
   steps, so early EMA samples are worse than the raw generator's. The decay is warmed
-  up instead (timm's schedule: 1 - (1 + step)^-3/4, capped at the configured decay,
+  up instead (1 - (1 + step)^-3/4, timm's schedule, capped at the configured decay,
   which it reaches after about 10,000 steps at 0.999);
 - buffers are not weights: they are copied from G at every update (:func:`update_ema`),
   and BatchNorm running statistics, which belong to neither set of weights, are
@@ -14,7 +14,7 @@ Two things go wrong with a plain EMA of a GAN generator:
 
 from __future__ import annotations
 
-from typing import Any
+import copy
 
 import torch
 from torch import nn
@@ -25,23 +25,41 @@ from ganzoo.api import generate, sample_codes
 RECALIBRATION_BATCHES = 16
 
 
-def make_ema(G: nn.Module, decay: float, device: torch.device) -> Any:
-    """timm's EMA of ``G``'s parameters with its decay warm-up; :func:`update_ema` copies the buffers."""
-    from timm.utils import ModelEmaV3
+class EMA:
+    """The averaged generator, ``module``: a copy of G in eval mode without gradients.
 
-    return ModelEmaV3(G, decay=decay, use_warmup=True, warmup_power=3 / 4, device=device, exclude_buffers=True)
+    Written here rather than taken from timm: the same arithmetic as timm's ModelEmaV3 with
+    its warm-up (so runs made with it resume unchanged), without importing timm, which pulls
+    in torchvision and an HTTP client at every start of ``ganzoo train``."""
+
+    def __init__(self, G: nn.Module, decay: float, device: torch.device) -> None:
+        self.module = copy.deepcopy(G).to(device).eval().requires_grad_(False)
+        self.decay = decay
+
+    def decay_at(self, step: int) -> float:
+        """0 on the first update (the average starts as G), then 1 - (1 + k)^-3/4 for the
+        k-th later update, capped at ``decay``."""
+        k = step - 1
+        return 0.0 if k <= 0 else min(1.0 - (1.0 + k) ** -0.75, self.decay)
+
+
+def make_ema(G: nn.Module, decay: float, device: torch.device) -> EMA:
+    """An EMA of ``G``'s parameters with the decay warm-up; :func:`update_ema` copies the buffers."""
+    return EMA(G, decay, device)
 
 
 @torch.no_grad()
-def update_ema(ema: Any, G: nn.Module, step: int) -> None:
-    """Average the parameters; copy the buffers, as StyleGAN2's training loop does. A buffer
-    is a statistic the generator tracks itself (StyleGAN2's average w, spectral norm's
-    vectors): an average of it lags behind the value that belongs to the weights, so the EMA
-    generator's truncation would pull towards a stale centre. BatchNorm statistics are
-    measured again before the EMA generator is used either way."""
-    ema.update(G, step=step)
-    for mine, theirs in zip(ema.module.buffers(), G.buffers()):
-        mine.copy_(theirs)
+def update_ema(ema: EMA, G: nn.Module, step: int) -> None:
+    """Average the parameters (one fused lerp over all of them); copy the buffers, as
+    StyleGAN2's training loop does. A buffer is a statistic the generator tracks itself
+    (StyleGAN2's average w, spectral norm's vectors): an average of it lags behind the value
+    that belongs to the weights, so the EMA generator's truncation would pull towards a stale
+    centre. BatchNorm statistics are measured again before the EMA generator is used either way."""
+    mine = [p.data for p in ema.module.parameters()]
+    theirs = [p.detach() for p in G.parameters()]
+    torch._foreach_lerp_(mine, theirs, 1.0 - ema.decay_at(step))
+    for buffer, source in zip(ema.module.buffers(), G.buffers()):
+        buffer.copy_(source)
 
 
 @torch.no_grad()

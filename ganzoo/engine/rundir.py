@@ -1,16 +1,17 @@
 """What a training run writes to its folder, and reads back from it on ``--resume``.
 
     RUN/config.json          the resolved config, the data set's description, the machine and versions
-    RUN/metrics.jsonl        one JSON line per logged step
+    RUN/metrics.jsonl        one JSON line per logged step (with --eval-every, eval/NAME at evaluated steps)
     RUN/samples/step-NNNNNN.png
     RUN/losses.png           the curves of metrics.jsonl
     RUN/tensorboard/         with --tensorboard
-    RUN/.lock                one process at a time (:mod:`ganzoo.engine.runlock`)
+    RUN/.lock                one process at a time (:mod:`ganzoo.engine.runlock`); gone once the run ends
 
 Kept apart from the loop (:mod:`ganzoo.engine.train`) so that the loop reads as steps,
 and every file a run holds is written in one place, each write a one-line error naming
 the path when the disk is full or the folder read-only. Checkpoints have their own
-module (:mod:`ganzoo.engine.checkpoint`).
+module (:mod:`ganzoo.engine.checkpoint`): ``checkpoint/``, with ``--keep N`` the ones it
+replaced as ``checkpoint-STEP/``, and with ``--eval-every`` the best one as ``best/``.
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def create(run_dir: Path, cfg: TrainConfig, data: Any, num_classes: int, ctx: An
         save_json(run_dir / CONFIG, run_config(cfg, data, num_classes, ctx, registry))
 
 
-def reopen(run_dir: Path, lock: RunLock, echo: Any = None) -> None:
+def reopen(run_dir: Path, lock: RunLock, echo: Any = None, keep: int = 1) -> None:
     """A resumed run's folder: locked, and a save killed half-way tidied (its newest whole
-    checkpoint goes in place)."""
+    checkpoint goes in place; under ``--keep`` the one it replaced is kept)."""
     lock.acquire()
-    ckpt.tidy(run_dir, echo=echo)
+    ckpt.tidy(run_dir, echo=echo, keep=keep)
 
 
 def run_config(cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry: Registry) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def run_config(cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry
         "shape": list(data.shape), "num_classes": data.num_classes, "model_classes": num_classes,
         "kind": data.kind, "size": len(data),
         "modes": data.modes.tolist() if data.modes is not None else None, "sigma": data.sigma,
+        "class_names": getattr(data, "class_names", None),
     }
     meta["runtime"] = {
         "device": str(ctx.device), "world_size": ctx.world_size,
@@ -130,6 +132,7 @@ def write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[st
                   real_points: Any, path: Path) -> None:
     """G's samples for fixed inputs as a grid (a scatter plot over the real points for 2-D data)."""
     from ganzoo.grid import save_image_grid, save_scatter
+    from ganzoo.sampling import row_names
 
     was_training = G.training
     G.eval()
@@ -140,7 +143,9 @@ def write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[st
         save_scatter(out, path, real=real_points, modes=modes, title=path.stem)
     else:
         nrow = int((labels == labels[0]).sum()) if labels is not None and not codes else 8
-        save_image_grid(out, path, nrow=nrow)
+        rows = row_names(labels.tolist(), nrow, getattr(data, "class_names", None)) \
+            if labels is not None and not codes else None
+        save_image_grid(out, path, nrow=nrow, row_names=rows)
 
 
 def plot_losses(run_dir: Path) -> None:

@@ -8,7 +8,8 @@ objectives (:mod:`ganzoo.api`): the loop only draws batches, asks the objectives
 their terms, sums, back-propagates, all-reduces and steps. It touches the host only
 at log steps; in-memory data sets sit on the device and batches are drawn by index.
 The files of the run folder are :mod:`ganzoo.engine.rundir`'s, the checkpoints
-:mod:`ganzoo.engine.checkpoint`'s.
+:mod:`ganzoo.engine.checkpoint`'s. With ``--eval-every`` the interval work also scores the
+generator (:mod:`ganzoo.metrics.quick`) and keeps the best one as ``best/``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class Run:
     objective_modules: dict[str, list[nn.Module]] = field(default_factory=dict)  # phase -> modules
     stream: Any = None  # a Stream when the data set is streamed from files: its position is checkpointed
     board: Any = None  # a torch.utils.tensorboard SummaryWriter with --tensorboard (rank 0)
+    figure: Any = None  # a ganzoo.metrics.quick.TrainingFigure with --eval-every (rank 0)
+    best: dict[str, float] | None = None  # the figures best/ holds, to beat
 
     @property
     def codes(self) -> tuple[Any, ...]:
@@ -125,11 +128,14 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
 
 def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo: Callable[[str], None],
            ctx: distributed.Context, lock: RunLock) -> TrainResult:
-    run, start = _setup(cfg, resume, registry, echo if ctx.is_main and not quiet else None, ctx, lock)
+    talk = echo if ctx.is_main and not quiet else None
+    run, start = _setup(cfg, resume, registry, talk, ctx, lock)
+    if talk:
+        talk(_start_line(run, start))
     stop = _StopFlag()
     clock = _Clock(start)
     window: list[dict[str, Tensor]] = []
-    bar = _progress(cfg.steps, start, quiet or not ctx.is_main)
+    bar = _progress(cfg.steps, start, talk)
     step = start
     with stop.installed(), _board_closed(run):
         while step < cfg.steps:
@@ -141,7 +147,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
             _g_update(run, step, d_ctx, fake_g, record)
             window.append(record)
             step += 1
-            bar.update(1)  # host-side only; tqdm redraws at most every half second
+            bar.update(1)
             if _maintain(run, step, window, stop, bar, clock):
                 bar.close()
                 raise Interrupted(run.run_dir, step, ctx.is_main)
@@ -207,12 +213,13 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     discriminate, D_run = _discriminator_runner(D, augment, compile_d)
 
     data, draw, stream = _batches(cfg, data, ctx, num_classes, echo)
+    figure = _figure(cfg, data, num_classes, G) if cfg.eval_every and ctx.is_main else None
     run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
               D_run=D_run, discriminate=discriminate, parts=parts, opt_g=opt_g, opt_d=opt_d, ema=ema,
               modules=modules, draw=draw, stream=stream, autocast=_autocast(cfg, device, echo),
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
-              objective_modules=extra)
+              objective_modules=extra, figure=figure)
     return run, _start(run, resume, lock, registry, echo)
 
 
@@ -222,7 +229,7 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
     cfg, ctx, run_dir = run.cfg, run.ctx, run.run_dir
     if ctx.is_main:
         if resume:
-            rundir.reopen(run_dir, lock, echo)
+            rundir.reopen(run_dir, lock, echo, cfg.keep)
         else:
             rundir.create(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
     distributed.barrier(ctx)
@@ -243,7 +250,27 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
     if cfg.tensorboard and ctx.is_main:
         run.board = rundir.open_board(run_dir, start)
+    if run.figure is not None and resume:
+        run.best = _best_figures(run, echo)
     return start
+
+
+def _start_line(run: Run, start: int) -> str:
+    """Where the run goes and with what, printed once whatever stderr is: in a log file or
+    a scheduler's output it is the first thing a reader looks for."""
+    cfg, device = run.cfg, run.ctx.device
+    where = str(device)
+    if device.type == "cuda":
+        where += f" ({torch.cuda.get_device_name(device)})"
+    threads = torch.get_num_threads()
+    line = (f"{'resuming' if start else 'training'} {cfg.model} on {cfg.dataset}: step {start:,} of {cfg.steps:,}, "
+            f"{where}, {threads} CPU thread{'s' if threads != 1 else ''}"
+            + (f", {run.ctx.world_size} processes" if run.ctx.world_size > 1 else ""))
+    if run.figure is not None:
+        line += f", {run.figure.names[0]} every {cfg.eval_every:,} steps on {run.figure.n:,} samples"
+    if cfg.keep > 1:
+        line += f", keeping {cfg.keep} checkpoints"
+    return f"{line} -> {run.run_dir}"
 
 
 @contextlib.contextmanager
@@ -474,7 +501,7 @@ def _decay_rates(run: Run, step: int) -> None:
             group["lr"] = rate * factor
 
 
-# -- interval work: logs, samples, checkpoints ----------------------------------------------------
+# -- interval work: logs, samples, checkpoints, evaluations ---------------------------------------
 class _Clock:
     def __init__(self, start: int) -> None:
         self.t0 = self.last_t = time.time()
@@ -494,11 +521,22 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
     # Under torchrun every rank must agree to stop at the same step: ask them at log steps only.
     interrupted = distributed.any_rank(stop.requested, ctx) if log_step or not ctx.enabled else False
     save = step % cfg.ckpt_every == 0 or last or interrupted
-    if log_step or interrupted or save:
+    sample = step % cfg.sample_every == 0 or last or interrupted
+    evaluate = cfg.eval_every > 0 and (step % cfg.eval_every == 0 or last)
+    if run.ema is not None and (sample or save or evaluate):  # every rank: the same numbers, so the ranks stay equal
+        recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
+    figures: dict[str, float] = {}
+    if log_step or interrupted or save or evaluate:
         now = time.time()
         metrics = _flush(window, step, run.run_dir)
         metrics["steps_per_s"] = round((step - clock.last_step) / max(now - clock.last_t, 1e-9), 2)
         metrics["elapsed_s"] = round(now - clock.t0, 2)
+        if evaluate:
+            _check_finite(run, step)  # every rank: they hold the same weights, so they agree
+            if run.figure is not None:
+                figures = _evaluate(run)
+                metrics.update({f"eval/{name}": value for name, value in figures.items()})
+                now = time.time()  # the next interval's steps/s counts training, not this evaluation
         clock.metrics, clock.last_t, clock.last_step = metrics, now, step
         window.clear()
         if ctx.is_main:
@@ -507,10 +545,7 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
                 for key, value in metrics.items():
                     if key != "step":
                         run.board.add_scalar(key, value, step)
-            bar.set_postfix_str(_postfix(metrics), refresh=False)
-    sample = step % cfg.sample_every == 0 or last or interrupted
-    if run.ema is not None and (sample or save):  # every rank: the same numbers, so the ranks stay equal
-        recalibrate_batchnorm(run.ema.module, cfg.batch_size, cfg.seed, run.num_classes)
+            bar.logged(metrics)
     if ctx.is_main and sample:
         z, labels, codes = run.sample_inputs
         path = rundir.sample_path(run.run_dir, step)
@@ -526,7 +561,75 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
         if ctx.is_main:
             _save(run, step)
             rundir.plot_losses(run.run_dir)
+    if figures:
+        _keep_best(run, step, figures, bar)
     return interrupted
+
+
+def _figure(cfg: TrainConfig, data: Any, num_classes: int, G: nn.Module) -> Any:
+    """The data set's figure for --eval-every, its reference prepared before the run folder
+    exists, so a data set without one is an error before any file is written."""
+    from ganzoo.metrics.quick import TrainingFigure
+
+    return TrainingFigure(cfg.model, cfg.dataset, {"data_dir": cfg.data_dir, "image_size": cfg.image_size},
+                          cfg.download, tuple(data.shape), cfg.latent_dim, num_classes,
+                          [c.as_dict() for c in codes_of(G)], cfg.eval_n)
+
+
+def _evaluate(run: Run) -> dict[str, float]:
+    """The figure of the generator that ``ganzoo eval`` would score (EMA when the run keeps
+    one), on this device, from the same numpy latents."""
+    G = run.ema.module if run.ema is not None else run.G
+    device = run.ctx.device
+
+    @torch.no_grad()
+    def produce(z: Any, labels: Any, codes: dict[str, Any] | None = None) -> Any:
+        y = torch.from_numpy(labels).to(device) if labels is not None else None
+        c = {k: torch.from_numpy(v).to(device) for k, v in (codes or {}).items()}
+        return generate(G, torch.from_numpy(z).to(device), y, c or None).float().cpu().numpy()
+
+    was_training = G.training
+    G.eval()
+    try:
+        return cast("dict[str, float]", run.figure(produce))
+    finally:
+        G.train(was_training)
+
+
+def _keep_best(run: Run, step: int, figures: dict[str, float], bar: Any) -> None:
+    """Save the run as ``best/`` when ``figures`` beat the ones it holds (a tie keeps the earlier)."""
+    shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
+    if not run.figure.better(figures, run.best):
+        bar.write(f"eval at step {step:,}: {shown} (best/ stays at {_shown_figures(run.best)})")
+        return
+    state = _state(run, step)
+    state["eval"] = {"protocol": run.figure.protocol, "n": run.figure.n, "figures": dict(figures)}
+    ckpt.save_checkpoint(run.run_dir, run.modules, state, name=ckpt.BEST)
+    run.best = dict(figures)
+    bar.write(f"eval at step {step:,}: {shown}; the best so far, saved as {run.run_dir / ckpt.BEST}")
+
+
+def _shown_figures(figures: dict[str, float] | None) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in (figures or {}).items())
+
+
+def _best_figures(run: Run, echo: Callable[[str], None] | None) -> dict[str, float] | None:
+    """The figures a resumed run's ``best/`` holds, which a new best must beat; None when it
+    has none, or was scored another way (another protocol or sample count)."""
+    if ckpt.previous_step(run.run_dir, ckpt.BEST) is None:
+        return None
+    try:
+        saved = ckpt.load_state(ckpt.checkpoint_dir(run.run_dir, ckpt.BEST)).get("eval")
+    except GanzooError:
+        saved = None
+    figure = run.figure
+    if not isinstance(saved, dict) or saved.get("protocol") != figure.protocol or saved.get("n") != figure.n \
+            or not isinstance(saved.get("figures"), dict):
+        if echo:
+            echo(f"note: {run.run_dir / ckpt.BEST} was not scored like this run's --eval-every ({figure.protocol}, "
+                 f"{figure.n:,} samples); the next evaluation replaces it")
+        return None
+    return {str(k): float(v) for k, v in saved["figures"].items()}
 
 
 def _check_finite(run: Run, step: int) -> None:
@@ -582,11 +685,22 @@ def _adam(modules: list[nn.Module], lr: float, betas: tuple[float, float], devic
         return torch.optim.Adam(params, lr=lr, betas=pair, foreach=True)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: any CUDA device; a CPU with AVX512-BF16 or
+    AMX. Elsewhere bf16 autocast is emulated and slower than float32, so --amp is refused."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
 def _autocast(cfg: TrainConfig, device: torch.device, echo):
-    if cfg.amp and device.type == "cuda":
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    if cfg.amp and native_bf16(device):
+        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     if cfg.amp and echo:
-        echo(f"note: --amp uses bf16 autocast on CUDA only; training in float32 on {device.type}")
+        echo(f"note: --amp: this {device.type} has no native bf16 (AVX512-BF16, AMX or CUDA); training in float32")
     return contextlib.nullcontext
 
 
@@ -654,7 +768,8 @@ def _rng_state(device: torch.device) -> dict[str, Any]:
     return state
 
 
-def _save(run: Run, step: int) -> None:
+def _state(run: Run, step: int) -> dict[str, Any]:
+    """state.pt: what a resume needs besides the weights."""
     state = {"step": step, "opt_g": run.opt_g.state_dict(), "opt_d": run.opt_d.state_dict(),
              "rng": _rng_state(run.ctx.device)}
     objectives = [part.call("state_dict") for part in run.parts]
@@ -664,7 +779,11 @@ def _save(run: Run, step: int) -> None:
         state["objectives"] = objectives
     if run.stream is not None:
         state["data"] = run.stream.state_dict()
-    ckpt.save_checkpoint(run.run_dir, run.modules, state)
+    return state
+
+
+def _save(run: Run, step: int) -> None:
+    ckpt.save_checkpoint(run.run_dir, run.modules, _state(run, step), keep=run.cfg.keep)
 
 
 def _restore(run: Run) -> int:
@@ -693,11 +812,80 @@ def _restore(run: Run) -> int:
     return step
 
 
-def _progress(total: int, initial: int, disable: bool):
-    from tqdm.auto import tqdm
+def _progress(total: int, initial: int, echo: Callable[[str], None] | None) -> Any:
+    """tqdm's bar on a terminal; plain lines (:class:`_Lines`) where stderr is a file or a
+    pipe, as under a batch scheduler, where a bar's carriage returns pile up into one line;
+    nothing with ``echo`` None (quiet, or not rank 0)."""
+    if echo is None or not sys.stderr.isatty():
+        return _Lines(total, initial, echo)
+    return _Bar(total, initial)
 
-    return tqdm(total=total, initial=initial, disable=disable, unit="step", dynamic_ncols=True, mininterval=0.5,
-                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+
+class _Bar:
+    """tqdm's bar, the terms of the last log step after it."""
+
+    def __init__(self, total: int, initial: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)  # host-side only; tqdm redraws at most every half second
+
+    def logged(self, metrics: dict[str, float]) -> None:
+        self.bar.set_postfix_str(_postfix(metrics), refresh=False)
+
+    def write(self, line: str) -> None:
+        self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+#: Least seconds between two plain progress lines (the first log step and the last step always get one).
+PLAIN_SECONDS = 30.0
+
+
+class _Lines:
+    """Progress as plain lines: at the first log step, then at log steps at least
+    :data:`PLAIN_SECONDS` apart, and at the last step: step/total, steps/s and the time
+    left over that stretch, and the losses."""
+
+    def __init__(self, total: int, initial: int, echo: Callable[[str], None] | None,
+                 every: float = PLAIN_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.n, self.echo, self.every, self.clock = total, initial, echo, every, clock
+        self.last_n, self.last_t, self.printed = initial, clock(), False
+
+    def update(self, n: int) -> None:
+        self.n += n
+
+    def logged(self, metrics: dict[str, float]) -> None:
+        now = self.clock()
+        if self.echo is None or (self.printed and now - self.last_t < self.every and self.n < self.total):
+            return
+        rate = (self.n - self.last_n) / max(now - self.last_t, 1e-9)
+        left = f"{_duration((self.total - self.n) / rate)} left" if rate > 0 and self.n < self.total else "done"
+        losses = "".join(f", {key} {metrics[key]:.4g}" for key in ("d_loss", "g_loss") if key in metrics)
+        figures = "".join(f", {key} {value:.4g}" for key, value in metrics.items() if key.startswith("eval/"))
+        self.echo(f"step {self.n:,}/{self.total:,} ({100 * self.n / self.total:.0f} %), {rate:.3g} steps/s, "
+                  f"{left}{losses}{figures}")
+        self.last_n, self.last_t, self.printed = self.n, now, True
+
+    def write(self, line: str) -> None:
+        if self.echo is not None:
+            self.echo(line)
+
+    def close(self) -> None:
+        pass
+
+
+def _duration(seconds: float) -> str:
+    """1h02m, 4m05s, 12s: what a reader of a log wants from an ETA."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class _StopFlag:

@@ -6,8 +6,13 @@
 - :mod:`ganzoo.metrics.features` — Fréchet distance, improved precision/recall, class coverage,
   conditional accuracy in the classifier's features
 - :mod:`ganzoo.metrics.stacked` — the Stacked MNIST mode count
+- :mod:`ganzoo.metrics.protocols` — which figure scores which data set, its reference samples, and the
+  samples every protocol draws
 - :mod:`ganzoo.metrics.evaluate` — ``ganzoo eval``: picks the protocol from the data set a generator was
   trained on, for run directories and ONNX files alike
+- :mod:`ganzoo.metrics.quick` — the data set's first figure on a small sample, while a run trains
+  (``--eval-every``)
+- :mod:`ganzoo.metrics.standard` — FID, KID and IS through torch-fidelity (``--metric fid``)
 
 Nothing here imports torch at module level; only opening a run directory (its generator is a torch
 module) and loading the reference data set do.

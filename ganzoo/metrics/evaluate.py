@@ -54,76 +54,34 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
 from ganzoo.errors import GanzooError, check_writable, writing
+from ganzoo.metrics.protocols import (  # noqa: F401 -- FEATURE_PROTOCOLS, latents, ...: names this module always had
+    FEATURE_PROTOCOLS,
+    FEATURE_SCORING,
+    GENERATE_BATCH,
+    MAX_REAL,
+    REFERENCE_SEED,
+    STACKED,
+    UNSUPPORTED,
+    Evaluated,
+    FeatureScoring,
+    Generate,
+    latents,
+    protocol_for,
+    requested_labels,
+)
+from ganzoo.metrics.protocols import check_images as _check_images
+from ganzoo.metrics.protocols import draw_samples as _sample
+from ganzoo.metrics.protocols import load_reference as _load_data
+from ganzoo.metrics.protocols import real_images as _real_images
 
 #: Samples per protocol when --n is not given.
 DEFAULT_N = {"mixture": 2500, "digits": 5000, "emoji": 5000, "stacked-mnist": 26_000}
-STACKED = "stacked-mnist"
-#: Real images used as the reference set of the feature metrics (a seeded random subset above this).
-MAX_REAL = 10_000
-GENERATE_BATCH = 1000
-#: Seed the reference data set is loaded with (it decides e.g. which mixture points or digit triples are drawn).
-REFERENCE_SEED = 0
-
-Generate = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
-
-
-@dataclass(frozen=True)
-class FeatureScoring:
-    """How an image data set is scored in a shipped classifier's features."""
-
-    protocol: str  # what eval.json records as the protocol
-    classifier: str  # a name in ganzoo.metrics.classifier.CLASSIFIERS
-    classes: str  # what the classes are, for the printed table ("code accuracy (c1 matched to digits)")
-    reference: str | None = None  # the data set real samples come from, when not the run's own (a subset's)
-
-
-#: Built-in image data set -> the shipped classifier whose features and predictions score it.
-FEATURE_SCORING = {
-    "digits": FeatureScoring("digits", "digits8", "digits"),
-    "mnist5k": FeatureScoring("digits", "mnist28", "digits"),
-    "mnist": FeatureScoring("digits", "mnist28", "digits"),
-    "emoji": FeatureScoring("emoji", "emoji32", "groups"),
-    "emoji-1k": FeatureScoring("emoji", "emoji32", "groups", reference="emoji"),
-}
-FEATURE_PROTOCOLS = frozenset(scoring.protocol for scoring in FEATURE_SCORING.values())
-
-
-@dataclass
-class Evaluated:
-    """What is being scored: a generator, however it is stored, and what it was trained on."""
-
-    path: Path
-    kind: str  # "run" or "onnx"
-    model: str
-    dataset: str
-    latent_dim: int
-    num_classes: int
-    output_shape: tuple[int, ...]
-    generate: Generate = field(repr=False)
-    steps: int | None = None
-    weights: str | None = None
-    data_options: dict[str, Any] = field(default_factory=dict)
-    codes: list[dict[str, Any]] = field(default_factory=list)  # latent codes, as ganzoo.codes lists them
-
-
-def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """The latents every evaluation feeds its generator: :mod:`ganzoo.sampling`'s (numpy, float32),
-    so ``ganzoo eval --seed S`` and ``ganzoo generate --seed S`` start from the same latents."""
-    from ganzoo import sampling
-
-    return sampling.latents(n, latent_dim, seed)
-
-
-def requested_labels(n: int, num_classes: int) -> np.ndarray | None:
-    """Labels 0, 1, ..., K-1, 0, 1, ...: every class asked for equally often (None if unconditional)."""
-    return (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
 
 
 def default_output(source: str | Path) -> Path:
@@ -133,16 +91,17 @@ def default_output(source: str | Path) -> Path:
 
 
 # -- opening what is evaluated ---------------------------------------------------------------
-def open_run(run_dir: str | Path, weights: str | None = None) -> Evaluated:
-    """A run directory's generator (EMA weights when the run has them, unless ``weights`` says)."""
+def open_run(run_dir: str | Path, weights: str | None = None, checkpoint: str | None = None) -> Evaluated:
+    """A run directory's generator (EMA weights when the run has them, unless ``weights`` says),
+    from its latest checkpoint or the one ``checkpoint`` names (best, a step)."""
     import torch
 
     from ganzoo.engine import checkpoint as ckpt
     from ganzoo.engine.build import load_generator
 
-    G, meta, used = load_generator(run_dir, weights)
+    G, meta, used = load_generator(run_dir, weights, checkpoint=checkpoint)
     try:
-        steps = int(ckpt.load_state(ckpt.checkpoint_dir(Path(run_dir)))["step"])
+        steps = int(ckpt.load_state(ckpt.find_checkpoint(Path(run_dir), checkpoint))["step"])
     except (GanzooError, KeyError, TypeError, ValueError):
         steps = None
 
@@ -158,7 +117,7 @@ def open_run(run_dir: str | Path, weights: str | None = None) -> Evaluated:
     return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"],
                      int(cast(int, G.latent_dim)), int(cast(int, G.num_classes)),
                      tuple(int(s) for s in cast("tuple[int, ...]", G.output_shape)), generate, steps, used, options,
-                     [c.as_dict() for c in (getattr(G, "codes", None) or ())])
+                     [c.as_dict() for c in (getattr(G, "codes", None) or ())], (checkpoint or ckpt.LATEST).lower())
 
 
 def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
@@ -180,7 +139,8 @@ def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
                      codes=model.codes)
 
 
-def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu") -> Evaluated:
+def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu",
+                checkpoint: str | None = None) -> Evaluated:
     """A run directory or an ``.onnx`` file, with a one-line error for anything else."""
     path = Path(source)
     if path.suffix == ".onnx" or path.is_file():
@@ -189,97 +149,15 @@ def open_source(source: str | Path, weights: str | None = None, provider: str = 
         if path.suffix != ".onnx":
             raise GanzooError(f"'{path}' is neither a run directory nor an .onnx file; "
                               "pass the folder ganzoo train wrote, or an exported MODEL.onnx")
-        if weights:
-            raise GanzooError(
-                "--weights applies to run directories; an ONNX file holds the weights it was exported with")
+        for flag, given in (("--weights", weights), ("--checkpoint", checkpoint)):
+            if given:
+                raise GanzooError(f"{flag} applies to run directories; an ONNX file holds the weights it was "
+                                  "exported with")
         return open_onnx(path, provider)
-    return open_run(path, weights)
-
-
-def _sample(target: Evaluated, n: int, seed: int, progress: bool = False
-            ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
-    """(samples, the labels asked for, the latent codes drawn): n samples from their priors."""
-    from tqdm.auto import tqdm
-
-    z = latents(n, target.latent_dim, seed)
-    labels = requested_labels(n, target.num_classes)
-    from ganzoo.sampling import sample_codes
-
-    codes = sample_codes(target.codes, n, seed)  # from their priors, the same for a run and its export
-    out = np.empty((n, *target.output_shape), np.float32)
-    bar = tqdm(total=n, unit="sample", desc="sampling", disable=not progress, leave=False, dynamic_ncols=True)
-    for start in range(0, n, GENERATE_BATCH):
-        y = labels[start:start + GENERATE_BATCH] if labels is not None else None
-        c = {name: v[start:start + GENERATE_BATCH] for name, v in codes.items()}
-        part = target.generate(z[start:start + GENERATE_BATCH], y, *([c] if c else []))
-        if part.shape != (len(z[start:start + GENERATE_BATCH]), *target.output_shape):
-            raise GanzooError(f"generator returned {list(part.shape)}, expected "
-                              f"{[len(z[start:start + GENERATE_BATCH]), *target.output_shape]}; "
-                              "its output_shape attribute does not match its forward")
-        out[start:start + GENERATE_BATCH] = part
-        bar.update(len(part))
-    bar.close()
-    bad = int((~np.isfinite(out.reshape(n, -1))).any(axis=1).sum())
-    if bad:
-        raise GanzooError(f"{bad} of {n} generated samples are NaN or infinite: training diverged; "
-                          "retrain with lower learning rates or evaluate an earlier run")
-    return out, labels, codes
+    return open_run(path, weights, checkpoint)
 
 
 # -- the reference data set ---------------------------------------------------------------------
-UNSUPPORTED = ("ganzoo eval has no offline metric for data set '{name}': it scores ring8, grid25 (and other 2-D "
-               "mixtures that declare their modes), digits, mnist5k, mnist, emoji and stacked-mnist")
-
-
-def protocol_for(dataset: str, plugin: str) -> str | None:
-    """The protocol of a registered data set, decided by name for ganzoo's own data sets
-    (an error for those without one, before anything loads); None for a plugin's, whose
-    loaded data decide (a point set with modes and sigma is a mixture)."""
-    from ganzoo.registry import BUILTIN_PLUGIN
-
-    if plugin != BUILTIN_PLUGIN:
-        return None
-    if dataset in ("ring8", "grid25"):
-        return "mixture"
-    if dataset == STACKED:
-        return "stacked-mnist"
-    if dataset in FEATURE_SCORING:
-        return FEATURE_SCORING[dataset].protocol
-    raise GanzooError(UNSUPPORTED.format(name=dataset))
-
-
-def _load_data(target: Evaluated, data_dir: str | None, download: bool):
-    """(data set name, protocol, the data set loaded as the reference)."""
-    from ganzoo.registry import BUILTIN_PLUGIN, get_registry
-    from ganzoo.specs import load_target
-
-    spec, arg = get_registry().dataset(target.dataset)
-    name = spec.name if spec.plugin == BUILTIN_PLUGIN else spec.qualified_name
-    protocol = protocol_for(spec.name, spec.plugin)
-    scoring = FEATURE_SCORING.get(spec.name) if spec.plugin == BUILTIN_PLUGIN else None
-    if scoring is not None and scoring.reference:  # a subset is scored against the whole set
-        spec, arg = get_registry().dataset(scoring.reference)
-    options = dict(target.data_options)
-    if data_dir:
-        options["data_dir"] = data_dir
-    if target.kind == "onnx" and len(target.output_shape) == 3 and spec.shape and len(spec.shape) == 3 \
-            and tuple(spec.shape[1:]) != target.output_shape[1:]:
-        options["image_size"] = target.output_shape[-1]  # trained with --image-size: compare at that size
-    loader = load_target(spec, "dataset")
-    # Seed 0 whatever seed the run trained with: the reference set belongs to the data set, and a
-    # run and its ONNX export (which does not record the training seed) meet the same real samples.
-    data = loader(arg=arg, data_dir=options.get("data_dir"), download=download, seed=REFERENCE_SEED,
-                  image_size=options.get("image_size"))
-    if protocol is None:
-        if data.kind != "points":
-            raise GanzooError(UNSUPPORTED.format(name=name))
-        protocol = "mixture"
-    if protocol == "mixture" and (data.modes is None or not data.sigma):
-        raise GanzooError(f"data set '{name}' is a point set without known modes and sigma; "
-                          "ganzoo eval scores 2-D mixtures that declare them (ring8, grid25)")
-    return name, protocol, data
-
-
 # -- the three protocols ------------------------------------------------------------------------
 def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False) -> tuple[dict, dict, dict | None]:
     from ganzoo.metrics.mixtures import mode_coverage
@@ -296,21 +174,6 @@ def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False)
     for d in (model, real):
         d.pop("assigned")
     return model, real, None
-
-
-def _real_images(data, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
-    x, y = data.floats().numpy(), data.y.numpy() if data.y is not None else None
-    if len(x) > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
-        x, y = x[keep], (y[keep] if y is not None else None)
-    return x, y
-
-
-def _check_images(target: Evaluated, data, channels: int) -> None:
-    shape = target.output_shape
-    if len(shape) != 3 or shape[0] != channels:
-        raise GanzooError(f"generator makes {list(shape)} samples, but data set '{target.dataset}' holds "
-                          f"{list(data.shape)} images; evaluate a generator trained on it")
 
 
 def _features(target: Evaluated, scoring: FeatureScoring, data, n: int, seed: int, progress: bool = False
@@ -376,7 +239,8 @@ def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False)
 
 def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: str | None = None,
              data_dir: str | None = None, download: bool = False, provider: str = "cpu",
-             progress: bool = False, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+             progress: bool = False, echo: Callable[[str], None] | None = None,
+             checkpoint: str | None = None) -> dict[str, Any]:
     """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds.
     ``progress`` shows a bar on stderr while the samples are drawn; ``echo`` gets one line once
     the inputs are checked, so a long evaluation is never silent."""
@@ -386,7 +250,7 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
         limits.check_int("--n", n, 1, limits.EVAL_N_MAX, "every protocol settles long before; the samples are "
                          "held in memory")
     start = time.perf_counter()
-    target = open_source(source, weights, provider)
+    target = open_source(source, weights, provider, checkpoint)
     name, protocol, data = _load_data(target, data_dir, download)
     n = n or DEFAULT_N[protocol]
     # the samples (n x C x H x W x 4 bytes for images) are held whole, and once more as the
@@ -407,6 +271,7 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     return {
         "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
         "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
+        "checkpoint": target.checkpoint,
         "conditional": bool(target.num_classes), "protocol": protocol, "n": n, "seed": seed,
         "metrics": model, "real": real, "classifier": classifier,
         "seconds": round(time.perf_counter() - start, 2),
@@ -487,6 +352,8 @@ def format_report(result: dict[str, Any]) -> str:
     what = f"{result['model']} ({result['source_kind']}"
     if result.get("weights"):
         what += f", {result['weights']} weights"
+    if result.get("checkpoint") not in (None, "latest"):
+        what += f", checkpoint {result['checkpoint']}"
     if result.get("steps") is not None:
         what += f", step {result['steps']}"
     what += ")"

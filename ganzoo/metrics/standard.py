@@ -6,14 +6,17 @@ the original implementations to float precision; torchmetrics' FID borrows that 
 feature extractor, so depending on torch-fidelity alone gives the same numbers with one
 package instead of two.
 
-Nothing is downloaded: the Inception weights come from ``--inception-weights PATH`` or
-from torch's hub cache, where torch-fidelity keeps them after one online use. Since
-torch-fidelity unpickles that file, ganzoo first reads it as a plain state dict (no
-code can run) and refuses anything else.
+Nothing is downloaded unless asked: the Inception weights come from ``--inception-weights
+PATH`` or from torch's hub cache, where torch-fidelity keeps them after one online use, and
+``--download`` fetches them into that cache (checked against their SHA-256 before they are
+put there, so a truncated or altered file never is). Since torch-fidelity unpickles that
+file, ganzoo first reads it as a plain state dict (no code can run) and refuses anything else.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,26 +25,34 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, writing
 
 METRICS = ("fid", "kid", "is")
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's InceptionV3 (TF FID weights)
 DEFAULT_N = 10_000  # generated samples; the reference takes as many real images (a seeded subset)
+#: Where torch-fidelity itself fetches its weights from (its URL_INCEPTION_V3), and their SHA-256: the
+#: file name's "6726825d" is its first 8 digits, as torch.hub names files.
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+#: The real file is 91 MB; a download that grows past this is not it.
+DOWNLOAD_MAX_BYTES = 256 * 1024**2
+DOWNLOAD_TIMEOUT_S = 60
 
 
-def inception_weights(path: str | None) -> Path:
-    """The InceptionV3 weights file: ``path``, else torch's hub cache; checked to be a plain
-    state dict of the right network before torch-fidelity loads it."""
+def inception_weights(path: str | None, download: bool = False, echo: Callable[[str], None] | None = None) -> Path:
+    """The InceptionV3 weights file: ``path``, else torch's hub cache (fetched into it first
+    with ``download``); checked to be a plain state dict of the right network before
+    torch-fidelity loads it."""
     cached = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
     where = Path(path) if path else cached
     if not where.is_file():
         if path:
             raise GanzooError(f"--inception-weights '{where}' does not exist; pass the path of {WEIGHTS_FILE}")
-        raise GanzooError(f"FID, KID and IS need torch-fidelity's InceptionV3 weights ({WEIGHTS_FILE}), which are "
-                          f"not in {cached.parent}; on a machine with network, python -c \"from torch_fidelity."
-                          "feature_extractor_inceptionv3 import FeatureExtractorInceptionV3 as F; "
-                          "F('inception-v3-compat', ['2048'])\" saves them there: copy that file into the same "
-                          "folder here, or pass --inception-weights PATH")
+        if not download:
+            raise GanzooError(f"FID, KID and IS need torch-fidelity's InceptionV3 weights ({WEIGHTS_FILE}), which are "
+                              f"not in {cached.parent}; add --download to fetch them there (91 MB, SHA-256 checked), "
+                              "or copy that file there from a machine with network, or pass --inception-weights PATH")
+        fetch(INCEPTION_URL, cached, INCEPTION_SHA256, echo)
     try:
         state = torch.load(where, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -52,6 +63,44 @@ def inception_weights(path: str | None) -> Path:
         raise GanzooError(f"'{where}' does not hold torch-fidelity's InceptionV3 weights (no fc.weight [1008, 2048]); "
                           f"use {WEIGHTS_FILE}")
     return where
+
+
+def fetch(url: str, dest: Path, sha256: str, echo: Callable[[str], None] | None = None) -> Path:
+    """Download ``url`` to ``dest`` through a ``.part`` file that becomes ``dest`` only when
+    its SHA-256 is ``sha256``: an interrupted, truncated or altered download leaves nothing
+    behind that a later run would trust. Any failure is one line naming ``--download``."""
+    import urllib.error
+    import urllib.request
+
+    with writing(dest.parent, "free some space, or pass --inception-weights PATH", action="create the folder"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                writing(part, "free some space, or pass --inception-weights PATH"), open(part, "wb") as out:
+            if echo is not None:  # once connected: offline, the error is the only line
+                echo(f"downloading {url} to {dest} ...")
+            while chunk := response.read(1 << 20):
+                size += len(chunk)
+                if size > DOWNLOAD_MAX_BYTES:
+                    raise GanzooError(f"--download: {url} sent more than {DOWNLOAD_MAX_BYTES // 1024**2} MB, which "
+                                      f"is not {dest.name}; nothing was saved")
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise GanzooError(f"--download: the file from {url} has SHA-256 {digest.hexdigest()[:16]}..., not "
+                              f"{sha256[:16]}... ({size:,} bytes: cut short or altered); nothing was saved, "
+                              "try again or pass --inception-weights PATH")
+        with writing(dest, "free some space, or pass --inception-weights PATH"):
+            os.replace(part, dest)
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # no network, refused, timed out, bad URL
+        reason = getattr(exc, "reason", None) or exc
+        raise GanzooError(f"--download could not fetch {url} ({reason}); on a machine without network, copy "
+                          f"{dest.name} into {dest.parent} or pass --inception-weights PATH") from None
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -112,9 +161,10 @@ def _reference(name: str, shape: tuple[int, ...], limit: int, seed: int, data_di
 def score(source: str | Path, metrics: list[str], n: int | None = None, seed: int = 0, weights: str | None = None,
           reference: str | None = None, inception: str | None = None, data_dir: str | None = None,
           download: bool = False, provider: str = "cpu", progress: bool = False,
-          echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+          echo: Callable[[str], None] | None = None, checkpoint: str | None = None) -> dict[str, Any]:
     """FID / KID / IS of the generator in ``source`` against ``reference`` (default: the data
-    set it trained on); returns what eval.json holds."""
+    set it trained on); returns what eval.json holds. ``download`` lets the data set and the
+    Inception weights be fetched when missing."""
     from ganzoo import __version__
     from ganzoo.metrics.evaluate import _sample, open_source
 
@@ -125,8 +175,8 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
     if n is not None and n < 2:
         raise GanzooError(f"--n must be at least 2 for {', '.join(metrics)}, got {n}")
     start = time.perf_counter()
-    path = inception_weights(inception)
-    target = open_source(source, weights, provider)
+    path = inception_weights(inception, download, echo)
+    target = open_source(source, weights, provider, checkpoint)
     if len(target.output_shape) != 3:
         raise GanzooError(f"--metric {','.join(metrics)} scores images; '{target.model}' makes "
                           f"{list(target.output_shape)} points: use the default --metric classifier")
@@ -150,6 +200,7 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
     return {
         "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
         "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
+        "checkpoint": target.checkpoint,
         "conditional": bool(target.num_classes), "protocol": "inception", "n": n, "seed": seed,
         "metrics": {k: (float(v) if v is not None else None) for k, v in figures.items()},
         "real": {"n": len(real) if real is not None else 0}, "classifier": None, "inception_weights": str(path),

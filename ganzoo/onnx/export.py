@@ -13,7 +13,10 @@ Why each step is there:
   that ship: the file is written under a hidden temporary name and renamed into place
   only after it passed, so a failed export never leaves a file that looks valid.
 - ``metadata_props`` make the file self-describing: someone with only the ``.onnx`` and
-  onnxruntime knows the latent size, the classes, the output shape and range.
+  onnxruntime knows the latent size, the classes, the output shape and range. A
+  conditional run whose data set named its classes (digits, emoji groups, an image
+  folder's sub-folders) adds ``ganzoo.class_names``, a JSON list, so that ``generate
+  --labels NAME`` and the demo need no list beside the file.
 - A generator with latent codes (a ``codes`` attribute of ``ganzoo.api.Code``) gets one
   graph input per code after ``z`` and ``labels``, named as the code (int64 [batch] for
   categorical codes, float32 [batch] for continuous ones), and the metadata
@@ -195,6 +198,9 @@ def run_metadata(G: nn.Module, meta: dict[str, Any], weights: str, steps: int, r
         extra["modes"] = data["modes"]  # mixture centres: scatter plots and mode coverage without the data set
     if data.get("sigma") is not None:
         extra["sigma"] = str(data["sigma"])
+    names = data.get("class_names")
+    if names and len(names) == int(cast(int, G.num_classes)):  # a conditional model's classes, by name
+        extra["class_names"] = list(names)
     return generator_metadata(G, model=str(meta.get("model", type(G).__name__)), dataset=str(meta.get("dataset", "")),
                               steps=steps, weights=weights, kind=data.get("kind"), extra=extra)
 
@@ -217,6 +223,8 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
     shape = "x".join(str(d) for d in json.loads(props["ganzoo.output_shape"]))
     classes = props["ganzoo.num_classes"]
     labels = f" and labels int64 [batch] in [0, {classes})" if classes != "0" else ""
+    if classes != "0" and props.get("ganzoo.class_names"):
+        labels += " (named in ganzoo.class_names)"
     codes = json.loads(props.get("ganzoo.codes") or "[]")
     if codes:
         described = ", ".join(
@@ -235,6 +243,19 @@ def _stamp(proto: Any, props: dict[str, str]) -> None:
 
 
 # -- checks before export ---------------------------------------------------------------------
+def _check_class_names(text: str, num_classes: int) -> None:
+    """``ganzoo.class_names`` must be what the runtime accepts: a JSON list of one name per class."""
+    from ganzoo.schema import class_names_problem
+
+    try:
+        names = json.loads(text)
+    except (TypeError, ValueError):
+        names = None
+    problem = class_names_problem(names, num_classes) if num_classes else "absent: the generator is unconditional"
+    if problem:
+        raise GanzooError(f"metadata ganzoo.class_names must be {problem}; give one name per class or leave it out")
+
+
 class _Wrapper(nn.Module):
     """Fixes the graph signature to exactly ``(z[, labels][, one input per code][, truncation])
     -> images`` whatever the generator's forward looks like.
@@ -661,6 +682,8 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
         raise GanzooError(f"exporter must be one of {', '.join(EXPORTERS)}, got '{exporter}'")
     output = check_writable(output, "choose another -o", suffix=".onnx")
     props = {**generator_metadata(G), **(metadata or {})}
+    if "ganzoo.class_names" in props:  # checked as the runtime will check it, before minutes of export
+        _check_class_names(props["ganzoo.class_names"], int(cast(int, G.num_classes)))
     if not codes_of(G):
         props.pop("ganzoo.codes", None)  # the graph's inputs decide, not what a caller claims
     props.update({k: v for k, v in generator_metadata(G).items()
@@ -717,7 +740,7 @@ def default_output(run_dir: str | Path) -> Path:
 def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int | None = None,
                weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
                exporter: str = "auto", echo: Callable[[str], None] | None = None,
-               fp16: bool = False, registry: Registry | None = None) -> ExportResult:
+               fp16: bool = False, registry: Registry | None = None, checkpoint: str | None = None) -> ExportResult:
     """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
 
     ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
@@ -729,8 +752,8 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
 
     _check_opset(opset)
     run_dir = Path(run_dir)
-    G, meta, used = load_generator(run_dir, weights, registry)
-    state = ckpt.load_state(ckpt.checkpoint_dir(run_dir))
+    G, meta, used = load_generator(run_dir, weights, registry, checkpoint=checkpoint)
+    state = ckpt.load_state(ckpt.find_checkpoint(run_dir, checkpoint))
     steps = int(state.get("step", meta.get("steps", 0))) if isinstance(state, dict) else int(meta.get("steps", 0))
     name = run_dir.resolve().name
     out = Path(output) if output is not None else default_output(run_dir)

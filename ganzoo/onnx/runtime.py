@@ -62,7 +62,7 @@ from ganzoo.sampling import (
     slerp,
     truncated_latents,
 )
-from ganzoo.schema import MAX_CLASSES, MAX_POINT_DIM, MAX_SIDE
+from ganzoo.schema import MAX_CLASS_NAMES_BYTES, MAX_CLASSES, MAX_POINT_DIM, MAX_SIDE, class_names_problem
 
 PROVIDERS = ("auto", "cpu", "cuda")
 #: Samples per onnxruntime call in :meth:`Generator.sample`: bounds memory for n = 50,000.
@@ -125,6 +125,24 @@ def parse_codes_metadata(text: str | None, where: str = "the file") -> list[dict
 
 
 
+def parse_class_names_metadata(text: str | None, num_classes: int, where: str = "the file") -> list[str] | None:
+    """The class names ``ganzoo.class_names`` lists (None when absent: files exported before
+    names were kept, or from sets without names), checked once: one name per class, each
+    short and printable, so a crafted file cannot put a gigabyte or a newline in a grid."""
+    if text is None:
+        return None
+    names: Any = None
+    if len(text) <= MAX_CLASS_NAMES_BYTES:
+        try:
+            names = json.loads(text)
+        except (ValueError, RecursionError):
+            names = None
+    problem = class_names_problem(names, num_classes) if num_classes else "absent: the file takes no labels"
+    if problem:
+        raise GanzooError(f"{where} has a corrupt ganzoo.class_names ({problem}): {text!r:.60}; export it again")
+    return list(names)
+
+
 def _short(exc: BaseException) -> str:
     text = _LOAD_FAILED.sub("", _ONNX_ERROR.sub("", str(exc).strip()))
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
@@ -180,7 +198,9 @@ class Generator:
     (tuple, or None when neither the metadata nor the graph tell), ``output_range``,
     ``kind`` ("images" or "points"), ``model``, ``dataset``, ``steps``, ``weights``,
     ``version``, ``modes`` (mixture centres or None), ``metadata`` (every metadata_prop),
-    ``codes`` (the latent codes the graph takes beside z, as ``ganzoo.codes`` lists them:
+    ``class_names`` (one name per class from ``ganzoo.class_names``, or None; ``labels`` may
+    name classes where it is set), ``codes`` (the latent codes the graph takes beside z, as
+    ``ganzoo.codes`` lists them:
     ``{"name", "kind": "categorical", "size"}`` or ``{"name", "kind": "continuous", "low",
     "high"}``; [] for generators without codes), ``truncation`` ("w": the graph takes psi
     and truncates w itself; "z": psi truncates the latents as they are drawn), ``provider``
@@ -193,6 +213,7 @@ class Generator:
         self.path, self.session, self.metadata = path, session, metadata
         self.latent_dim, self.num_classes, self.output_shape = latent_dim, num_classes, output_shape
         self.codes: list[dict[str, Any]] = list(codes or [])
+        self.class_names = parse_class_names_metadata(metadata.get("ganzoo.class_names"), num_classes, f"'{path}'")
         self._z, self._labels, self._out, self._truncation = input_name, labels_name, output_name, truncation_name
         self.truncation: str = "w" if truncation_name is not None else "z"
         self.provider: str = session.get_providers()[0]
@@ -243,7 +264,7 @@ class Generator:
     def check_labels(self, labels: Any, n: int) -> np.ndarray | None:
         """Validate labels before onnxruntime sees them: out-of-range labels would raise
         inside Gather (embeddings) or silently give zeros (one-hot)."""
-        return check_labels(labels, n, self.num_classes, self.model)
+        return check_labels(labels, n, self.num_classes, self.model, self.class_names)
 
     def check_codes(self, codes: Mapping[str, Any] | None, n: int, seed: int | None = None) -> dict[str, np.ndarray]:
         """Every code's values for n samples (see :func:`resolve_codes`): the given ones
@@ -541,5 +562,5 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
 
 
 __all__ = ["CHUNK", "PROVIDERS", "TRUNCATION", "TRUNCATION_BOUND", "Generator", "check_truncation", "default_threads",
-           "describe_codes", "latents", "load", "parse_codes_metadata", "resolve_codes", "sample_codes", "slerp",
-           "truncated_latents", "walk"]
+           "describe_codes", "latents", "load", "parse_class_names_metadata", "parse_codes_metadata", "resolve_codes",
+           "sample_codes", "slerp", "truncated_latents", "walk"]
