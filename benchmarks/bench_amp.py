@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from ganzoo.bench import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if not native_bf16(torch.device("cpu")):
         print("this CPU has no native bf16 (AVX512-BF16 or AMX): --amp trains in float32 here", file=sys.stderr)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    cpu = names[0] if names else platform.processor() or platform.machine()
+    cpu = machine_info()["cpu"]
     lines = [f"## {when}: `python benchmarks/bench_amp.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
              f"CPU bf16 capability {torch.backends.cpu.get_cpu_capability()}; {args.threads} thread(s) for both "

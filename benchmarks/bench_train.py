@@ -7,6 +7,10 @@ tutorials do: a shuffling DataLoader over the tensors, BCELoss on sigmoid output
 step. Prints steps/s for each and their ratio.
 
     python benchmarks/bench_train.py [--steps 600] [--batch-size 64] [--threads N] [--device cpu]
+    python benchmarks/bench_train.py --versus --steps 1027 --rounds 3 --threads 1   # whole processes
+
+``--versus`` times whole processes, start-up included, against ``reference_gan.py`` (what a
+user would run instead: PyTorch-GAN's gan.py, re-created) and appends to results/train.md.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import io
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -73,6 +78,63 @@ def ganzoo_loop(steps: int, batch_size: int, device: str) -> float:
     return sum(log_every for _ in timed) / sum(log_every / r["steps_per_s"] for r in timed)
 
 
+def versus(steps: int, rounds: int, threads: int, out: Path) -> None:
+    """Whole processes, start-up included: ``ganzoo train vanilla --steps N`` (its default
+    samples and checkpoints) against reference_gan.py (PyTorch-GAN's gan.py re-created) on the
+    same 5,000 digits, both pinned to ``threads``, in alternating order; appends to ``out``."""
+    import os
+    import platform
+    import statistics
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from ganzoo.bench import machine_info
+    from ganzoo.data.images import mnist5k
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    here = Path(__file__).resolve().parent
+    times: dict[str, list[float]] = {"ganzoo": [], "reference": []}
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = mnist5k()
+        np.savez(f"{tmp}/digits.npz", x=data.x.view(-1, 28, 28).numpy(), y=data.y.numpy())
+        cmds = {"ganzoo": lambda r: [sys.executable, "-m", "ganzoo", "train", "vanilla", "--steps", str(steps),
+                                     "--threads", str(threads), "-q", "--out", f"{tmp}/ganzoo{r}"],
+                "reference": lambda r: [sys.executable, str(here / "reference_gan.py"), f"{tmp}/digits.npz",
+                                        "--steps", str(steps), "--out", f"{tmp}/reference{r}"]}
+        for r in range(rounds):
+            for name in (("ganzoo", "reference") if r % 2 == 0 else ("reference", "ganzoo")):
+                start = time.perf_counter()
+                done = subprocess.run(cmds[name](r), env=env, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
+                times[name].append(time.perf_counter() - start)
+            print(f"round {r}: ganzoo {times['ganzoo'][-1]:.1f} s, reference {times['reference'][-1]:.1f} s",
+                  file=sys.stderr)
+    ratios = [b / a for a, b in zip(times["ganzoo"], times["reference"])]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"## {when}: `python benchmarks/bench_train.py --versus --steps {steps} --rounds {rounds} "
+             f"--threads {threads}`", "",
+             f"Machine: {machine_info()['cpu']}, {os.cpu_count()} cores, Python {platform.python_version()}, torch "
+             f"{torch.__version__}; load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+             f"{threads} thread(s) each; whole processes (start-up, data, samples, checkpoints) of {steps} steps, "
+             "alternated.", "",
+             "| process | seconds per round | median |", "|---|---|---|",
+             f"| `ganzoo train vanilla --steps {steps}` | {', '.join(f'{t:.1f}' for t in times['ganzoo'])} | "
+             f"{statistics.median(times['ganzoo']):.1f} |",
+             f"| `reference_gan.py` (PyTorch-GAN's gan.py) | {', '.join(f'{t:.1f}' for t in times['reference'])} | "
+             f"{statistics.median(times['reference']):.1f} |", "",
+             f"Speed-up (reference time / ganzoo time) per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+             f"median **{statistics.median(ratios):.2f}×** (target: 2×).", ""]
+    text = "\n".join(lines)
+    print(text)
+    old = out.read_text() if out.is_file() else "# Training speed\n"
+    out.write_text(old.rstrip("\n") + "\n\n" + text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500)
@@ -80,15 +142,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--versus", action="store_true",
+                        help="whole processes against reference_gan.py (PyTorch-GAN's gan.py); writes --out")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "train.md")
     args = parser.parse_args()
+    if args.versus:
+        versus(args.steps, args.rounds, args.threads, args.out)
+        return
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+
+    import statistics
 
     from ganzoo.data.images import mnist5k
     from ganzoo.engine.build import build_discriminator, build_generator
     from ganzoo.engine.config import resolve
-
-    import statistics
 
     data = mnist5k()
     cfg = resolve("vanilla", out="unused")

@@ -65,6 +65,7 @@ PUBLISHED: dict[tuple[str, str], list[tuple[str, str, dict[str, float]]]] = {
     ("pacgan", "grid25"): [("PacGAN Table 1", "PacGAN4", {"modes": 24.8, "hq": 93.6, "rkl": 0.04})],
     ("dcgan", "stacked-mnist"): [("VEEGAN, Srivastava et al. 2017", "DCGAN", {"modes": 99, "kl": 3.4})],
     ("pacgan", "stacked-mnist"): [("PacGAN, Lin et al. 2018", "PacDCGAN2", {"modes": 1000, "kl": 0.06})],
+    ("r3gan", "stacked-mnist"): [("R3GAN, Huang et al. 2024", "R3GAN", {"modes": 1000, "kl": 0.029})],
 }
 
 
@@ -191,7 +192,8 @@ def _changed_recipe(run: Path, job: Job, seed: int, steps: int) -> list[str]:
         return []  # no record to compare: the checkpoint check decides
     want = resolve(job.model, dataset=job.dataset, seed=seed, out=str(run), options=dict(job.options),
                    **job.settings).to_dict()
-    changed = [k for k in RECIPE if json.dumps(have.get(k), sort_keys=True) != json.dumps(want.get(k), sort_keys=True)]
+    # compared as JSON values, where 0 == 0.0: `--set mixing=0` and a default of 0.0 are one recipe
+    changed = [k for k in RECIPE if json.loads(json.dumps(have.get(k))) != json.loads(json.dumps(want.get(k)))]
     return changed + ["steps"] if have.get("lr_decay") and have.get("steps") != steps else changed
 
 
@@ -297,7 +299,8 @@ def _evaluated(run: Path, eval_n: int | None) -> dict[str, Any] | None:
     from ganzoo.metrics.evaluate import DEFAULT_N
 
     n = eval_n or DEFAULT_N.get(result.get("protocol", ""))
-    same = result.get("steps") == _trained_steps(run) and result.get("seed") == 0 and result.get("n") == n
+    same = result.get("steps") == _trained_steps(run) and result.get("seed") == 0 and result.get("n") == n \
+        and not result.get("labels")  # an `eval --labels` of a few classes is not the row's figure
     return result if same else None
 
 
@@ -636,7 +639,7 @@ def merge_report(old: str, new: str, note: str) -> str:
         body = sections[titles.index(title)][1]
         if title in ("Gallery", "Commands"):
             fresh = [ln for ln in lines[1:] if ln.strip() and ln not in body and not ln.startswith("```")
-                     and not ln.startswith("The first seed")]
+                     and not ln.startswith(("The first seed", "Not measured"))]
             commands = [ln for ln in fresh if title == "Commands" and not ln.startswith("Training time")]
             if commands and "```" in body[1:]:
                 close = len(body) - 1 - body[::-1].index("```")  # the code block's last line
@@ -656,6 +659,8 @@ def merge_report(old: str, new: str, note: str) -> str:
             at = real[0] if real else (rows[-1] + 1 if rows else len(body))
             body.insert(at, line)
     head = sections[0][1]
+    targets = [ln for ln in _sections(new)[0][1] if ln.startswith("- Targets")]
+    head[:] = [targets[0] if ln.startswith("- Targets") and targets else ln for ln in head]  # today's targets
     head.insert(2 if len(head) > 1 else len(head), note)
     head.insert(3 if len(head) > 2 else len(head), "")
     return "\n".join(line for _, lines in sections for line in lines).rstrip("\n") + "\n"

@@ -12,14 +12,15 @@ from ganzoo.errors import GanzooError
 from ganzoo.hookspecs import hookimpl
 from ganzoo.specs import DatasetSpec, LossSpec, ModelSpec, RegularizerSpec
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 #: Version of the plugin contract (hook names, their arguments, the spec fields and
 #: :mod:`ganzoo.api`). A minor bump adds; a major bump may break plugins written against
 #: the old one. 1.1 added objectives (ganzoo.api), D heads, G codes and ganzoo.layers;
 #: 1.2 ImageFiles and uint8 Data.x; 1.3 Defaults.lr_decay; 1.4 needs_fake_grad, Step.log,
-#: loss and regularizer params, truncation = "w" (docs/plugins.md §7).
-PLUGIN_API_VERSION = "1.4"
+#: loss and regularizer params, truncation = "w"; 1.5 ModelSpec.data_kinds, Defaults.amp
+#: and a run's class names (docs/plugins.md §7).
+PLUGIN_API_VERSION = "1.5"
 
 #: The Python API (docs/api.md) keeps the promise above as well: it shares PLUGIN_API_VERSION.
 #: Its names resolve on first use (PEP 562), so ``import ganzoo`` never waits for the engine.

@@ -96,7 +96,7 @@ def cli() -> None:
     Quick start:
       ganzoo list                          what is installed (models, losses, data sets)
       ganzoo info vanilla                  one model: paper, defaults, options
-      ganzoo train vanilla                 the original GAN on MNIST (offline, ~3 min on a CPU)
+      ganzoo train vanilla                 the original GAN on MNIST (offline, 3-5 min on a CPU)
       ganzoo sample RUN_DIR -o g.png       an image grid from a trained run
       ganzoo export RUN_DIR --onnx         a verified ONNX file in exports/
       ganzoo generate FILE.onnx -o g.png   sample with onnxruntime alone
@@ -114,7 +114,7 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
     if kind == "model":
         defaults = {kind: _defaults_dict(spec.defaults_for(kind)) for kind in ("images", "points")}
         row.update(paper=spec.paper, conditional=spec.conditional, loss=spec.loss, dataset=spec.dataset,
-                   options=spec.options, defaults=defaults)
+                   data_kinds=list(spec.data_kinds), options=spec.options, defaults=defaults)
     elif kind == "dataset":
         row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
                    num_classes=spec.num_classes,
@@ -141,8 +141,9 @@ def _defaults_lines(spec: Any) -> list[str]:
         d = _defaults_dict(spec.defaults_for(kind))
         label = {"images": "images" if len(kinds) > 1 else "any data", "points": "2-D points"}[kind]
         flags = [f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
-                 for k, v in d.items() if k not in ("ema", "reg")]
+                 for k, v in d.items() if k not in ("ema", "reg", "amp")]
         flags += [f"--reg {r}" for r in d["reg"]] + ["--ema" if d["ema"] else "--no-ema"]
+        flags += ["--amp" if d["amp"] else "--no-amp"]
         shown = " ".join(flags)
         lines.append(f"{label}: {shown}")
     return lines
@@ -249,7 +250,8 @@ def _list_headers(kind: str, verbose: bool) -> list[str]:
                                                                                       "plugin"]
     if kind == "dataset":
         return ["name", "summary", "source", "shape", "classes", "plugin"] if verbose else ["name", "shape",
-                                                                                            "classes", "summary"]
+                                                                                            "classes", "summary",
+                                                                                            "plugin"]
     return ["name", "summary", "paper", "plugin"] if verbose else ["name", "summary", "plugin"]
 
 
@@ -261,7 +263,8 @@ def _list_row(kind: str, s: Any, name: str, verbose: bool) -> list[str]:
     if kind == "dataset":
         shape = "x".join(map(str, s.shape)) if s.shape else "varies"
         classes = str(s.num_classes) if s.num_classes else ("-" if s.num_classes == 0 else "varies")
-        return [name, s.summary, s.source, shape, classes, origin] if verbose else [name, shape, classes, s.summary]
+        return [name, s.summary, s.source, shape, classes, origin] if verbose else [name, shape, classes, s.summary,
+                                                                                    origin]
     return [name, s.summary, s.paper, origin] if verbose else [name, s.summary, origin]
 
 
@@ -307,6 +310,8 @@ def _info_lines(kind: str, spec: Any) -> list[str]:
         terms = f"; its own terms: {', '.join(spec.terms)}" if spec.terms else ""
         lines.append(f"conditional: {'yes' if spec.conditional else 'no'}; data set {spec.dataset}, loss {spec.loss}"
                      f"{terms}")
+        takes = " and ".join({"points": "2-D points"}.get(k, k) for k in spec.data_kinds)
+        lines.append(f"takes: {takes}{'' if len(spec.data_kinds) > 1 else ' only'}")
         import textwrap
 
         heading, *kinds = _defaults_lines(spec)
@@ -463,7 +468,7 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--sample-every", type=int, help="Write a sample grid every N steps [default: 500].")
 @click.option("--ckpt-every", type=int, help="Checkpoint every N steps [default: 1000].")
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast: on CUDA, and on CPUs that compute bf16 natively "
-              "(AVX512-BF16 or AMX); float32 elsewhere.")
+              "(AVX512-BF16 or AMX); float32 elsewhere [default: the model's, off for most].")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D.")
 @click.option("--ema/--no-ema", default=None, help="Keep an exponential moving average of G.")
 @click.option("--ema-decay", type=float, help="Weight of the old average per step (warmed up from 0), e.g. 0.999.")
@@ -671,9 +676,11 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
               "[default: the one the generator trained on].")
 @click.option("--inception-weights", type=click.Path(), help="--metric fid/kid/is: torch-fidelity's InceptionV3 "
               "weights file [default: torch's hub cache, filled by --download].")
+@click.option("--labels", help="Conditional models: score only these classes, by name or number (cat,dog or "
+              "0,1), against the real images of the same classes [default: all, in equal numbers].")
 def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpoint: str | None,
              data_dir: str | None, download: bool, output: str | None, as_json: bool, metric: str,
-             reference: str | None, inception_weights: str | None) -> None:
+             reference: str | None, inception_weights: str | None, labels: str | None) -> None:
     """Score a trained generator offline: a run directory or an exported .onnx file.
 
     \b
@@ -688,6 +695,7 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
       ganzoo eval runs/vanilla-20260101-120000 --checkpoint best
       ganzoo eval exports/vanilla.onnx --json
       ganzoo eval runs/dcgan-20260101-120000 --metric fid,kid --download
+      ganzoo eval runs/cgan-20260101-120000 --labels 7
     """
     _need_train("eval")
     from ganzoo.metrics.evaluate import check_output, default_output, evaluate, format_report, write_result
@@ -700,13 +708,13 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
         if reference or inception_weights:
             raise GanzooError("--reference and --inception-weights go with --metric fid, kid or is")
         result = evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download,
-                          progress=talk, echo=echo, checkpoint=checkpoint)
+                          progress=talk, echo=echo, checkpoint=checkpoint, labels=labels)
     else:
         from ganzoo.metrics.standard import parse_metrics, score
 
         result = score(source, parse_metrics(metric), n=n, seed=seed, weights=weights, reference=reference,
                        inception=inception_weights, data_dir=data_dir, download=download, progress=talk, echo=echo,
-                       checkpoint=checkpoint)
+                       checkpoint=checkpoint, labels=labels)
     path = write_result(result, output or default_output(source))
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -728,8 +736,10 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
 @click.option("--no-verify", is_flag=True, help="Skip onnx.checker and the onnxruntime-vs-PyTorch comparison.")
 @click.option("--fp16", is_flag=True, help="Half precision inside, float32 in/out: for GPU providers "
               "(verified to 1e-2) [default file: exports/RUN-NAME.fp16.onnx].")
+@click.option("--int8", is_flag=True, help="int8 weights for CPUs (onnxruntime's dynamic quantization; pixels move "
+              "by up to ~0.3, so measure it with ganzoo eval) [default file: exports/RUN-NAME.int8.onnx].")
 def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None, weights: str | None,
-               checkpoint: str | None, exporter: str, no_verify: bool, fp16: bool) -> None:
+               checkpoint: str | None, exporter: str, no_verify: bool, fp16: bool, int8: bool) -> None:
     """Export a run's generator to a verified, self-describing ONNX file.
 
     Verification (on by default) runs onnx.checker, shape inference and onnxruntime
@@ -738,12 +748,13 @@ def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None,
     \b
       ganzoo export runs/vanilla-20260101-120000 --onnx
       ganzoo generate exports/vanilla-20260101-120000.onnx -o grid.png
+      ganzoo export runs/vanilla-20260101-120000 --int8    # then: ganzoo eval, ganzoo bench
     """
     _need_train("export")
     from ganzoo.onnx.export import export_run
 
     result = export_run(run_dir, output=output, opset=opset, weights=weights, verify=not no_verify, exporter=exporter,
-                        echo=lambda line: click.echo(line, err=True), fp16=fp16, checkpoint=checkpoint)
+                        echo=lambda line: click.echo(line, err=True), fp16=fp16, checkpoint=checkpoint, int8=int8)
     if result.fallback_reason:
         click.echo(f"note: {result.fallback_reason}; used the TorchScript exporter", err=True)
     click.echo(result.verification_line())

@@ -257,9 +257,10 @@ class Run:
         return self.load(weights).sample(n, seed=seed, labels=labels, codes=codes, truncation=truncation)
 
     def export(self, path: PathLike | None = None, *, weights: str | None = None, opset: int | None = None,
-               verify: bool = True, exporter: str = "auto", fp16: bool = False) -> Path:
+               verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False) -> Path:
         """A verified ONNX file of this run's generator: :func:`export`."""
-        return export(self, path, weights=weights, opset=opset, verify=verify, exporter=exporter, fp16=fp16)
+        return export(self, path, weights=weights, opset=opset, verify=verify, exporter=exporter, fp16=fp16,
+                      int8=int8)
 
     def eval(self, n: int | None = None, seed: int = 0, weights: str | None = None, metric: str = "classifier",
              reference: str | None = None, inception_weights: PathLike | None = None,
@@ -284,32 +285,37 @@ def _run_path(run: PathLike | Run, what: str) -> Path:
 
 # -- export and evaluation -----------------------------------------------------------------------
 def export(run: PathLike | Run, path: PathLike | None = None, *, weights: str | None = None, opset: int | None = None,
-           verify: bool = True, exporter: str = "auto", fp16: bool = False) -> Path:
+           verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False) -> Path:
     """Export a run's generator to a self-describing ONNX file and verify it against PyTorch
     (``ganzoo export RUN --onnx``); returns the file's path. ``path`` defaults to
     ``exports/RUN-NAME.onnx``; a folder gets that name inside it. A failed verification writes
-    no file."""
+    no file. ``fp16`` (GPU providers) and ``int8`` (CPUs) write smaller files, as
+    ``--fp16`` and ``--int8`` do."""
     _need("export")
     from ganzoo.onnx.export import export_run
 
     where = _run_path(run, "export")
-    if not isinstance(verify, bool) or not isinstance(fp16, bool):
-        raise GanzooError("ganzoo.export: verify= and fp16= take True or False")
+    if not all(isinstance(flag, bool) for flag in (verify, fp16, int8)):
+        raise GanzooError("ganzoo.export: verify=, fp16= and int8= take True or False")
     result = export_run(where, output=None if path is None else os.fspath(path), opset=opset, weights=weights,
-                        verify=verify, exporter=exporter, fp16=fp16)
+                        verify=verify, exporter=exporter, fp16=fp16, int8=int8)
     return Path(result.path)
 
 
 def evaluate(source: PathLike | Run | Generator, n: int | None = None, seed: int = 0, weights: str | None = None,
              metric: str = "classifier", reference: str | None = None, inception_weights: PathLike | None = None,
-             data_dir: PathLike | None = None, download: bool = False) -> dict[str, Any]:
+             data_dir: PathLike | None = None, download: bool = False,
+             labels: str | Sequence[str | int] | int | None = None) -> dict[str, Any]:
     """``ganzoo eval`` as a function: a run folder or an .onnx file scored offline, returned as
-    the dict the CLI writes to eval.json (nothing is written here)."""
+    the dict the CLI writes to eval.json (nothing is written here). ``labels`` (a class, a name,
+    or a list of them) scores those classes of a conditional model alone."""
     _need("eval")
     if isinstance(source, Generator):
         source = source.path
     where = _run_path(source, "evaluate")
     folder = None if data_dir is None else os.fspath(data_dir)
+    classes = labels if labels is None or isinstance(labels, str) else \
+        ",".join(str(v) for v in ([labels] if isinstance(labels, int) else labels))
     if not isinstance(metric, str):
         raise GanzooError(f"metric= takes 'classifier' or names like 'fid,kid', got {metric!r:.40}")
     if metric.strip().lower() == "classifier":
@@ -317,12 +323,13 @@ def evaluate(source: PathLike | Run | Generator, n: int | None = None, seed: int
             raise GanzooError("reference= and inception_weights= go with metric='fid', 'kid' or 'is'")
         from ganzoo.metrics.evaluate import evaluate as score_classifier
 
-        return score_classifier(where, n=n, seed=seed, weights=weights, data_dir=folder, download=download)
+        return score_classifier(where, n=n, seed=seed, weights=weights, data_dir=folder, download=download,
+                                labels=classes)
     from ganzoo.metrics.standard import parse_metrics, score
 
     return score(str(where), parse_metrics(metric), n=n, seed=seed, weights=weights, reference=reference,
                  inception=None if inception_weights is None else os.fspath(inception_weights), data_dir=folder,
-                 download=download, progress=False, echo=None)
+                 download=download, progress=False, echo=None, labels=classes)
 
 
 # -- sampling ------------------------------------------------------------------------------------

@@ -486,6 +486,60 @@ class Registry:
                 raise GanzooError(f"plugin '{prefix}' has no {kind} '{rest}'. See: ganzoo list {_PLURAL[kind]}")
         raise GanzooError(_unknown(kind, name, specs))
 
+    # -- runs made elsewhere -------------------------------------------------------
+    def origin(self, spec: Any) -> dict[str, str]:
+        """The plugin behind an entry as a run's config.json records it (``model_plugin``):
+        its name, distribution and version, so that a run whose plugin is later uninstalled
+        can say exactly what to install (:meth:`missing_plugin`)."""
+        info = next((p for p in self.plugins if p.name == spec.plugin), None)
+        return {"name": spec.plugin, "distribution": info.distribution if info else "",
+                "version": spec.plugin_version}
+
+    def missing_plugin(self, model: str, versions: Any, recorded: Any = None) -> str | None:
+        """Why a run's ``model`` is not registered here when its plugin is the reason, and the
+        fix: ``"from plugin ganzoo-sagan 0.2.0, which is not installed: pip install ..."``.
+        ``versions`` and ``recorded`` are the run's config.json ``versions`` ({plugin: version})
+        and ``model_plugin`` (:meth:`origin`; runs from before it was kept have none). None when
+        the run does not say which plugin it was, so the caller's unknown-name error stands."""
+        versions = versions if isinstance(versions, dict) else {}
+        recorded = recorded if isinstance(recorded, dict) else {}
+        plugin, sure = str(recorded.get("name") or ""), True
+        prefix, sep, _ = model.rpartition(":")
+        if not plugin and sep:
+            plugin = prefix
+        loaded = {p.name: p for p in self.plugins}
+        if not plugin:  # an older run: the one plugin it lists that this registry has not loaded
+            gone = [p for p in versions if p not in loaded]
+            if len(gone) != 1:
+                return None
+            plugin, sure = str(gone[0]), False
+        if plugin not in versions and not recorded:
+            return None
+        version = str(recorded.get("version") or versions.get(plugin) or "")
+        dist = str(recorded.get("distribution") or "")
+        dist = "" if dist in ("?", "(not installed)") else dist
+        pin = f"=={version}" if version else ""
+        who = f"plugin {dist or repr(plugin)}" + (f" {version}" if version else "")
+        where = f"from {who}" if sure else f"(not registered here); config.json lists {who}"
+        if plugin in self.disabled:
+            if plugin in (_env_list(BLOCK_ENV) or set()):
+                return f"{where}, which {BLOCK_ENV} switches off here: drop '{plugin}' from it"
+            return f"{where}, which GANZOO_PLUGINS leaves out here: add '{plugin}' to it"
+        failed = next((f for f in self.failures if f.plugin == plugin), None)
+        if failed is not None:
+            return f"{where}, which failed to load here ({failed.phase} failed); see: ganzoo plugins"
+        if plugin in loaded:
+            have = loaded[plugin]
+            if have.distribution in ("?", "(not installed)"):  # registered by hand (add_plugin)
+                return f"{where}, but the plugin '{plugin}' {have.version} loaded here has no such model"
+            return (f"{where}, but the installed {have.distribution} {have.version} has no such model: "
+                    f"pip install {dist or have.distribution}{pin}")
+        if dist:
+            return f"{where}, which is not installed: pip install {dist}{pin}"
+        return (f"{where}, which is not installed: install that plugin's distribution"
+                f"{f' at version {version}' if version else ''} (pip install ganzoo-{plugin}{pin} if it follows "
+                "the ganzoo-NAME convention)")
+
 
 class _Collector:
     """The ``register`` callback handed to one plugin's hook."""

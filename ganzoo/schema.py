@@ -222,7 +222,7 @@ RUN_KEYS: dict[str, tuple[Rule, bool]] = {
     "workers": (integer(0, 4096), _OPT), "tensorboard": (flag, _OPT),
     "keep": (integer(1, KEEP_MAX), _OPT), "eval_every": (integer(0, STEPS_MAX), _OPT),
     "eval_n": (integer(2, EVAL_N_MAX), _OPT),
-    "data": (obj, _REQ), "runtime": (obj, _OPT), "versions": (obj, _OPT),
+    "data": (obj, _REQ), "runtime": (obj, _OPT), "versions": (obj, _OPT), "model_plugin": (obj, _OPT),
 }
 DATA_KEYS: dict[str, tuple[Rule, bool]] = {
     "shape": (sample_shape, _REQ), "model_classes": (integer(0, MAX_CLASSES), _REQ), "kind": (text, _REQ),

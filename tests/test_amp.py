@@ -36,3 +36,52 @@ def test_native_bf16_follows_the_cpu_probes(monkeypatch):
     assert not native_bf16(torch.device("cpu"))
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert native_bf16(torch.device("cpu")) and native_bf16(torch.device("cuda")) and not native_bf16(torch.device("mps"))
+
+
+def _plugin_with_amp_default():
+    import types
+
+    from ganzoo import ModelSpec, hookimpl
+    from ganzoo.registry import Registry
+    from ganzoo.specs import Defaults
+
+    module = types.ModuleType("ampy")
+    module.ganzoo_register_models = hookimpl(lambda register: register(ModelSpec(
+        name="ampy", summary="vanilla with bf16 by default", paper="Nobody 2026",
+        generator="ganzoo.models.vanilla:Generator", discriminator="ganzoo.models.vanilla:Discriminator",
+        dataset="digits", defaults=Defaults(steps=2, batch_size=8, amp=True))))
+    registry = Registry(load_entry_points=False)
+    registry.add_plugin(module, "ampy", version="1.0")
+    return registry
+
+
+def test_a_model_may_default_to_amp_and_the_flag_still_wins(monkeypatch, tmp_path):
+    registry = _plugin_with_amp_default()
+    assert resolve("ampy", registry, out=str(tmp_path / "a")).amp
+    assert not resolve("ampy", registry, out=str(tmp_path / "b"), amp=False).amp
+    assert not resolve("vanilla", get_registry(), out=str(tmp_path / "c")).amp
+
+
+def test_a_default_amp_without_native_bf16_trains_in_float32_without_a_note(monkeypatch, tmp_path):
+    from ganzoo.engine import train as train_module
+
+    registry = _plugin_with_amp_default()
+    monkeypatch.setattr(train_module, "native_bf16", lambda device: False)
+    lines: list[str] = []
+    train_module.train(resolve("ampy", registry, out=str(tmp_path / "run"), device="cpu"), registry=registry,
+                       echo=lines.append)
+    assert not any("bf16" in line for line in lines), lines
+    lines.clear()
+    train_module.train(resolve("ampy", registry, out=str(tmp_path / "asked"), device="cpu", amp=True),
+                       registry=registry, echo=lines.append)
+    assert not any("no native bf16" in line for line in lines), lines  # the model's own default: no note
+
+
+def test_the_start_line_says_bf16(tmp_path):
+    from ganzoo.engine import train as train_module
+
+    lines: list[str] = []
+    train_module.train(resolve("vanilla", get_registry(), dataset="digits", steps=1, batch_size=8, device="cpu",
+                               out=str(tmp_path / "run"), amp=True), echo=lines.append)
+    start = next(line for line in lines if line.startswith("training vanilla"))
+    assert ("bf16 autocast" in start) == native_bf16(torch.device("cpu")), start

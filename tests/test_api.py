@@ -136,10 +136,15 @@ def test_save_grid_draws_one_row_per_class(cgan_onnx, work):
 
     G = ganzoo.load(cgan_onnx)
     path = G.save_grid(work / "grid.png", n=20, seed=0)
+    names = [str(c) for c in range(10)]  # digits: each row named by its class
     rows = save_image_grid(G.sample(20, seed=0, labels=np.repeat(np.arange(10), 2), raw=True), work / "rows.png",
-                           nrow=2)
-    with Image.open(path) as picture, Image.open(rows) as expected:  # 10 rows (one per class) of 2
-        assert picture.height > picture.width and np.array_equal(np.asarray(picture), np.asarray(expected))
+                           nrow=2, row_names=names)
+    plain = save_image_grid(G.sample(20, seed=0, labels=np.repeat(np.arange(10), 2), raw=True), work / "plain.png",
+                            nrow=2)
+    with Image.open(path) as picture, Image.open(rows) as expected, Image.open(plain) as unnamed:
+        # 10 rows (one per class) of 2, with a margin for the names
+        assert picture.height > picture.width > unnamed.width
+        assert np.array_equal(np.asarray(picture), np.asarray(expected))
 
 
 def test_points_sample_as_floats_and_draw_as_a_scatter(points, work):

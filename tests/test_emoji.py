@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ganzoo.data import emoji as em
+from ganzoo.data.cache import read_arrays
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import evaluate as ev
 from ganzoo.metrics.classifier import heldout_split, load_classifier, weights_path
@@ -95,10 +96,10 @@ def test_emoji_rebuilds_a_corrupt_cache(emoji32, garbage):
         path.with_suffix(".tmp.npz").replace(path)
     else:
         path.write_bytes(garbage)
-    assert em._read_cache(path, 32) is None
+    assert read_arrays(path, em.fits(32)) is None
     data = em.emoji()
     assert torch.equal(data.x, emoji32.x) and torch.equal(data.y, emoji32.y)
-    assert em._read_cache(path, 32) is not None  # written again
+    assert read_arrays(path, em.fits(32)) is not None  # written again
 
 
 @needs_font

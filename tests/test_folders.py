@@ -355,3 +355,20 @@ def test_eval_outputs_are_ignored_by_git():
     assert "/runs/" in rules
     for name in ("x.eval.json", "cgan-digits.eval.json"):  # a rule without a slash matches the name anywhere
         assert any("/" not in rule and fnmatch(name, rule) for rule in rules), name
+
+
+def test_eval_scores_the_classes_labels_names(tmp_path):
+    out = tmp_path / "sevens.json"
+    code, output = invoke("eval", EXAMPLE, "-n", "60", "--labels", "7", "-o", out)
+    assert code == 0, output
+    result = json.loads(out.read_text())
+    assert result["labels"] == ["7"] and "classes 7 only" in output
+    assert result["real"]["classes_covered"] == 1  # the reference is the real sevens
+    assert result["real"]["conditional_accuracy"] > 0.9
+    assert 0 <= result["metrics"]["conditional_accuracy"] <= 1
+    assert_one_line_error(["eval", EXAMPLE, "-n", "60", "--labels", "eight"], "no class has that name")
+
+
+def test_eval_labels_on_an_unconditional_model_is_one_line(tmp_path):
+    run = train_tiny("vanilla", tmp_path / "run", dataset="ring8")
+    assert_one_line_error(["eval", run, "--labels", "0"], "--labels applies to conditional models")

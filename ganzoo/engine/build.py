@@ -15,7 +15,7 @@ from torch import nn
 from ganzoo import schema
 from ganzoo.api import sample_codes
 from ganzoo.engine import checkpoint as ckpt
-from ganzoo.engine.config import TrainConfig
+from ganzoo.engine.config import TrainConfig, run_model
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.specs import ModelSpec, describe, load_target
@@ -290,6 +290,7 @@ def load_generator(run_dir: str | Path, weights: str | None = None, registry: Re
     Returns (generator, config.json contents, the weights actually used)."""
     run_dir = Path(run_dir)
     meta = read_run_config(run_dir)
+    run_model(meta, run_dir, registry)  # a plugin that is gone: say which and how to install it
     where = ckpt.find_checkpoint(run_dir, checkpoint)
     has_ema = (where / ckpt.GENERATOR_EMA).is_file()
     if weights is None:

@@ -20,6 +20,7 @@ from typing import Any
 from ganzoo import schema
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
+from ganzoo.specs import ModelSpec
 from ganzoo.terms import parse_loss, parse_reg
 
 
@@ -88,7 +89,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
         batch_size=d.batch_size,
         lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
         reg=[own(registry, "regularizer", r, spec.plugin) for r in d.reg], ema=d.ema, ema_decay=d.ema_decay,
-        lr_decay=d.lr_decay,
+        lr_decay=d.lr_decay, amp=d.amp,
         options=dict(spec.options), terms=[own(registry, "regularizer", t, spec.plugin) for t in spec.terms],
     )
     if overrides.get("eval_n") is not None and not overrides.get("eval_every"):
@@ -102,8 +103,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
         known = ", ".join(sorted(spec.options)) or "none"
         raise GanzooError(f"model '{model}' has no option {', '.join(repr(k) for k in unknown)} (its options: {known})")
     for key, value in user_options.items():
-        check_option(model, key, spec.options[key], value)
-    base["options"].update(user_options)
+        base["options"][key] = check_option(model, key, spec.options[key], value)
     base["terms"], base["reg"] = _retune_terms(base["terms"], base["reg"], registry)
     cfg = TrainConfig(**base)
     if not cfg.out:
@@ -132,7 +132,8 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
     registry = registry or get_registry()
     meta = schema.read_run_config(run_dir)
     cfg = TrainConfig.from_dict(meta)
-    if model and registry.model(model).name != registry.model(cfg.model).name:
+    trained = run_model(meta, run_dir, registry)
+    if model and registry.model(model).name != trained.name:
         raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'")
     data = meta.get("data") or {}
     if cfg.image_size is None and data.get("kind") == "images" and ":" in (cfg.dataset or ""):
@@ -171,11 +172,13 @@ def describe_option(default: Any) -> str:
     return f"{_TYPE_WORDS.get(type(default), type(default).__name__)}, default {json.dumps(default)}"
 
 
-def check_option(model: str, key: str, default: Any, value: Any) -> None:
+def check_option(model: str, key: str, default: Any, value: Any) -> Any:
     """A ``--set`` value has the type of the spec's default (options whose default is None
-    are left to the factory, which checks them when it builds)."""
+    are left to the factory, which checks them when it builds). Returns the value, an
+    integer made a float where the default is one, so that config.json records
+    ``--set mixing=0`` as the default 0.0 it equals."""
     if default is None:
-        return
+        return value
     kind = type(default)
     if isinstance(default, (tuple, list)):
         ok = isinstance(value, (tuple, list))
@@ -188,6 +191,7 @@ def check_option(model: str, key: str, default: Any, value: Any) -> None:
         shown = json.dumps(list(value) if isinstance(value, tuple) else value)
         raise GanzooError(f"--set {key}={shown}: model '{model}' takes {want} for '{key}' "
                           f"(default {json.dumps(list(default) if isinstance(default, tuple) else default)})")
+    return float(value) if kind is float else value
 
 
 def own(registry: Registry, kind: str, item: str, plugin: str) -> str:
@@ -221,9 +225,8 @@ def _retune_terms(terms: list[str], reg: list[str], registry: Registry) -> tuple
 def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     """One-line errors for every option that cannot work, before any work starts."""
     registry = registry or get_registry()
-    registry.model(cfg.model)
+    check_data_kind(registry.model(cfg.model), cfg.model, registry.dataset(cfg.dataset)[0].kind, cfg.dataset)
     parse_loss(cfg.loss, registry)
-    registry.dataset(cfg.dataset)
     seen: set[str] = set()
     for item in [*cfg.terms, *cfg.reg]:
         name = parse_reg(item, registry).spec.qualified_name
@@ -256,6 +259,35 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise GanzooError(f"--device must be auto, cpu, cuda or mps, got '{cfg.device}'")
     _check_step_memory(cfg, registry)
+
+
+_KIND_WORDS = {"images": "images", "points": "2-D points"}
+_KIND_EXAMPLES = {"images": "an image set such as digits", "points": "a point set such as ring8"}
+
+
+def check_data_kind(spec: ModelSpec, model: str, kind: str, dataset: str) -> None:
+    """A model whose spec says it takes only images (or only points) refuses the other kind
+    here, with one line, instead of failing inside its factory with a shape error."""
+    if spec.takes(kind):
+        return
+    takes = " and ".join(_KIND_WORDS[k] for k in spec.data_kinds)
+    raise GanzooError(f"model '{model}' takes {takes} only, and data set '{dataset}' holds {_KIND_WORDS[kind]}; "
+                      f"choose {' or '.join(_KIND_EXAMPLES[k] for k in spec.data_kinds)} with --dataset")
+
+
+def run_model(meta: dict[str, Any], run_dir: str | Path, registry: Registry | None = None) -> ModelSpec:
+    """The spec of the model a run (its config.json, ``meta``) was trained with; when its
+    plugin is gone, the error names the plugin and how to get it back, from what config.json
+    recorded, instead of suggesting a similarly named model that has nothing to do with the weights."""
+    registry = registry or get_registry()
+    name = str(meta["model"])
+    try:
+        return registry.model(name)
+    except GanzooError:
+        problem = registry.missing_plugin(name, meta.get("versions"), meta.get("model_plugin"))
+        if problem is None:
+            raise
+        raise GanzooError(f"run '{run_dir}' was trained with model '{name.rpartition(':')[2]}' {problem}") from None
 
 
 def _check_step_memory(cfg: TrainConfig, registry: Registry) -> None:

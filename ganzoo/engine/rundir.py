@@ -16,6 +16,7 @@ replaced as ``checkpoint-STEP/``, and with ``--eval-every`` the best one as ``be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -59,6 +60,23 @@ def create(run_dir: Path, cfg: TrainConfig, data: Any, num_classes: int, ctx: An
         save_json(run_dir / CONFIG, run_config(cfg, data, num_classes, ctx, registry))
 
 
+def discard(run_dir: Path) -> None:
+    """Undo :func:`create` for a run refused before its first step finished: the files it
+    wrote go, and the folder with them when it is left empty (:func:`remove_if_empty`,
+    once the lock is let go). Anything else in the folder stays."""
+    for name in (CONFIG, METRICS):
+        with contextlib.suppress(OSError):
+            (run_dir / name).unlink()
+    with contextlib.suppress(OSError):
+        (run_dir / SAMPLES).rmdir()  # only when empty
+
+
+def remove_if_empty(run_dir: Path) -> None:
+    """The folder a run made, removed when nothing is left in it."""
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
+
+
 def reopen(run_dir: Path, lock: RunLock, echo: Any = None, keep: int = 1) -> None:
     """A resumed run's folder: locked, and a save killed half-way tidied (its newest whole
     checkpoint goes in place; under ``--keep`` the one it replaced is kept)."""
@@ -82,6 +100,8 @@ def run_config(cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry
         "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
     meta["versions"] = {p.name: p.version for p in registry.plugins}
+    # which plugin made the weights, so that a run outliving its plugin can say what to install
+    meta["model_plugin"] = registry.origin(registry.model(cfg.model))
     return meta
 
 
@@ -149,20 +169,20 @@ def write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[st
 
 
 def plot_losses(run_dir: Path) -> None:
-    """losses.png: D's terms above, G's below, each term its own curve."""
+    """losses.png: D's terms above, G's below, each term its own curve (from two logged rows on)."""
     with writing(run_dir / LOSSES, _FULL):
         _plot_losses(run_dir)
 
 
 def _plot_losses(run_dir: Path) -> None:
+    rows = [json.loads(line) for line in (run_dir / METRICS).read_text().splitlines() if line.strip()]
+    if len(rows) < 2:  # one point draws no curve; nor is matplotlib worth its import then
+        return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (run_dir / METRICS).read_text().splitlines() if line.strip()]
-    if not rows:
-        return
     fig, axes = plt.subplots(2, 1, figsize=(6.4, 5.2), dpi=100, sharex=True)
     for ax, side, total_key in zip(axes, ("d", "g"), ("d_loss", "g_loss")):
         keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith(side + "/")))

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ganzoo.api import Code, Outputs, Phase, Setup, Step, codes_of, generate, sample_codes
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed, rundir
+from ganzoo.engine.adam import Optimizer, make_adam
 from ganzoo.engine.build import build_discriminator, build_generator, fixed_labels
 from ganzoo.engine.config import TrainConfig, validate
 from ganzoo.engine.ema import make_ema, recalibrate_batchnorm, update_ema
@@ -81,8 +82,8 @@ class Run:
     D_run: nn.Module  # what plugin API 1.0 regularizers receive as D (augmented, maybe compiled)
     discriminate: Callable[[Tensor, Tensor | None], Outputs]
     parts: list[Part]
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
+    opt_g: Optimizer
+    opt_d: Optimizer
     ema: Any
     modules: dict[str, nn.Module]  # checkpoint file name -> module
     draw: Callable[[], tuple[Tensor, Tensor | None]]
@@ -116,7 +117,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     validate(cfg, registry)
     ctx = distributed.setup(cfg.device)
-    lock = RunLock(Path(cfg.out))
+    out = Path(cfg.out)
+    existed = out.exists()
+    lock = RunLock(out)
     try:
         result = _train(cfg, resume, quiet, registry, echo, ctx, lock)
         distributed.finish(ctx)
@@ -124,6 +127,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
     finally:
         lock.release()
         distributed.cleanup(ctx)
+        if not existed and ctx.is_main:
+            rundir.remove_if_empty(out)  # a run refused at its first step leaves no folder behind
 
 
 def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo: Callable[[str], None],
@@ -142,9 +147,17 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
             record: dict[str, Tensor] = {}
             if cfg.lr_decay:
                 _decay_rates(run, step)
-            for critic_step in range(cfg.n_critic):
-                d_ctx, fake_g = _d_update(run, step, critic_step, record)
-            _g_update(run, step, d_ctx, fake_g, record)
+            try:
+                for critic_step in range(cfg.n_critic):
+                    d_ctx, fake_g = _d_update(run, step, critic_step, record)
+                _g_update(run, step, d_ctx, fake_g, record)
+            except GanzooError:
+                # objectives show their terms only when they run (two adding one term, a term
+                # that is no scalar): a new run refused at its first step was never a run
+                if step == 0 and not resume and ctx.is_main:
+                    bar.close()
+                    rundir.discard(run.run_dir)
+                raise
             window.append(record)
             step += 1
             bar.update(1)
@@ -216,7 +229,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     figure = _figure(cfg, data, num_classes, G) if cfg.eval_every and ctx.is_main else None
     run = Run(cfg=cfg, ctx=ctx, run_dir=run_dir, data=data, num_classes=num_classes, G=G, D=D, G_run=G_run,
               D_run=D_run, discriminate=discriminate, parts=parts, opt_g=opt_g, opt_d=opt_d, ema=ema,
-              modules=modules, draw=draw, stream=stream, autocast=_autocast(cfg, device, echo),
+              modules=modules, draw=draw, stream=stream,
+              autocast=_autocast(cfg, device, None if spec.defaults_for(data.kind).amp else echo),
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
               objective_modules=extra, figure=figure)
@@ -266,6 +280,8 @@ def _start_line(run: Run, start: int) -> str:
     line = (f"{'resuming' if start else 'training'} {cfg.model} on {cfg.dataset}: step {start:,} of {cfg.steps:,}, "
             f"{where}, {threads} CPU thread{'s' if threads != 1 else ''}"
             + (f", {run.ctx.world_size} processes" if run.ctx.world_size > 1 else ""))
+    if run.autocast is not contextlib.nullcontext:
+        line += ", bf16 autocast"
     if run.figure is not None:
         line += f", {run.figure.names[0]} every {cfg.eval_every:,} steps on {run.figure.n:,} samples"
     if cfg.keep > 1:
@@ -672,17 +688,10 @@ def _postfix(metrics: dict[str, float]) -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _adam(modules: list[nn.Module], lr: float, betas: tuple[float, float], device: torch.device
-          ) -> torch.optim.Optimizer:
-    """Fused Adam over the trainable parameters of ``modules`` (G or D first, then the
-    objectives' extra networks trained on the same side)."""
-    params = [p for module in modules for p in module.parameters() if p.requires_grad]
-    fused = device.type in ("cuda", "cpu")
-    pair = cast("tuple[float, float]", tuple(betas))  # a tuple even when a list came in
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=pair, fused=fused, foreach=None if fused else True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=pair, foreach=True)
+def _adam(modules: list[nn.Module], lr: float, betas: tuple[float, float], device: torch.device) -> Optimizer:
+    """Adam over the trainable parameters of ``modules`` (G or D first, then the objectives'
+    extra networks trained on the same side)."""
+    return make_adam([p for module in modules for p in module.parameters() if p.requires_grad], lr, betas, device)
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -697,6 +706,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def _autocast(cfg: TrainConfig, device: torch.device, echo):
+    """bf16 autocast where the device computes it natively; elsewhere float32, with a note
+    when --amp was asked for (``echo``; a model's default asks for nothing)."""
     if cfg.amp and native_bf16(device):
         return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     if cfg.amp and echo:

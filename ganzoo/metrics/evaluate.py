@@ -72,6 +72,7 @@ from ganzoo.metrics.protocols import (  # noqa: F401 -- FEATURE_PROTOCOLS, laten
     FeatureScoring,
     Generate,
     latents,
+    only_classes,
     protocol_for,
     requested_labels,
 )
@@ -117,7 +118,8 @@ def open_run(run_dir: str | Path, weights: str | None = None, checkpoint: str | 
     return Evaluated(Path(run_dir), "run", meta["model"], meta["dataset"],
                      int(cast(int, G.latent_dim)), int(cast(int, G.num_classes)),
                      tuple(int(s) for s in cast("tuple[int, ...]", G.output_shape)), generate, steps, used, options,
-                     [c.as_dict() for c in (getattr(G, "codes", None) or ())], (checkpoint or ckpt.LATEST).lower())
+                     [c.as_dict() for c in (getattr(G, "codes", None) or ())], (checkpoint or ckpt.LATEST).lower(),
+                     (meta.get("data") or {}).get("class_names"))
 
 
 def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
@@ -136,7 +138,7 @@ def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
 
     return Evaluated(Path(path), "onnx", model.model, model.dataset, int(model.latent_dim), int(model.num_classes),
                      tuple(int(s) for s in model.output_shape), generate, model.steps, model.weights,
-                     codes=model.codes)
+                     codes=model.codes, class_names=model.class_names)
 
 
 def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu",
@@ -165,12 +167,14 @@ def _mixture(target: Evaluated, data, n: int, seed: int, progress: bool = False)
     modes, sigma = data.modes.numpy(), float(data.sigma)
     fake, labels, _ = _sample(target, n, seed, progress)
     model = mode_coverage(fake, modes, sigma)
-    real_x = data.floats(n).numpy()
+    real_x, real_y = only_classes(data.floats().numpy(), data.y.numpy() if data.y is not None else None,
+                                  target.classes, target.dataset)
+    real_x, real_y = real_x[:n], (real_y[:n] if real_y is not None else None)
     real = mode_coverage(real_x, modes, sigma)
     if labels is not None:
         model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
-        if data.y is not None:
-            real["conditional_accuracy"] = float((real["assigned"] == data.y[:n].numpy()).mean())
+        if real_y is not None:
+            real["conditional_accuracy"] = float((real["assigned"] == real_y).mean())
     for d in (model, real):
         d.pop("assigned")
     return model, real, None
@@ -192,7 +196,7 @@ def _features(target: Evaluated, scoring: FeatureScoring, data, n: int, seed: in
     clf = load_classifier(scoring.classifier)
     _check_images(target, data, clf.in_channels)
     fake, labels, codes = _sample(target, n, seed, progress)
-    real, real_y = _real_images(data, REFERENCE_SEED, MAX_REAL)
+    real, real_y = only_classes(*_real_images(data, REFERENCE_SEED, MAX_REAL), target.classes, target.dataset)
     f_fake, logits_fake = clf.run(resize_images(fake, clf.size))
     f_real, logits_real = clf.run(resize_images(real, clf.size))
     pred_fake, pred_real = logits_fake.argmax(1), logits_real.argmax(1)
@@ -226,7 +230,7 @@ def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False)
     clf = load_classifier("mnist28")
     fake, labels, _ = _sample(target, n, seed, progress)
     model = stacked_mnist_modes(fake, clf)
-    real_x, real_y = _real_images(data, REFERENCE_SEED, n)
+    real_x, real_y = only_classes(*_real_images(data, REFERENCE_SEED, n), target.classes, target.dataset)
     ref = stacked_mnist_modes(real_x, clf)
     if labels is not None:
         model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
@@ -240,10 +244,11 @@ def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False)
 def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: str | None = None,
              data_dir: str | None = None, download: bool = False, provider: str = "cpu",
              progress: bool = False, echo: Callable[[str], None] | None = None,
-             checkpoint: str | None = None) -> dict[str, Any]:
+             checkpoint: str | None = None, labels: str | None = None) -> dict[str, Any]:
     """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds.
     ``progress`` shows a bar on stderr while the samples are drawn; ``echo`` gets one line once
-    the inputs are checked, so a long evaluation is never silent."""
+    the inputs are checked, so a long evaluation is never silent. ``labels`` (a conditional
+    model's ``--labels``) scores those classes alone, against their own real samples."""
     from ganzoo import __version__, limits
 
     if n is not None:
@@ -251,6 +256,7 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
                          "held in memory")
     start = time.perf_counter()
     target = open_source(source, weights, provider, checkpoint)
+    target.choose_classes(labels)
     name, protocol, data = _load_data(target, data_dir, download)
     n = n or DEFAULT_N[protocol]
     # the samples (n x C x H x W x 4 bytes for images) are held whole, and once more as the
@@ -258,7 +264,8 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     limits.check_memory(f"scoring {n:,} samples of {list(target.output_shape)}",
                         2 * n * limits.sample_bytes(target.output_shape), "lower -n")
     if echo is not None:
-        echo(f"scoring {n:,} samples of {target.model} against {name} ({protocol} protocol) ...")
+        only = f" (classes {', '.join(target.class_label() or [])})" if target.classes is not None else ""
+        echo(f"scoring {n:,} samples of {target.model}{only} against {name} ({protocol} protocol) ...")
     if protocol == "mixture":
         if target.output_shape != tuple(data.shape):
             raise GanzooError(f"generator makes {list(target.output_shape)} samples, but data set '{name}' holds "
@@ -272,8 +279,8 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
         "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
         "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
         "checkpoint": target.checkpoint,
-        "conditional": bool(target.num_classes), "protocol": protocol, "n": n, "seed": seed,
-        "metrics": model, "real": real, "classifier": classifier,
+        "conditional": bool(target.num_classes), "labels": target.class_label(), "protocol": protocol, "n": n,
+        "seed": seed, "metrics": model, "real": real, "classifier": classifier,
         "seconds": round(time.perf_counter() - start, 2),
     }
 
@@ -357,7 +364,8 @@ def format_report(result: dict[str, Any]) -> str:
     if result.get("steps") is not None:
         what += f", step {result['steps']}"
     what += ")"
-    lines = [f"{what} on {result['dataset']}: {result['n']:,} samples, seed {result['seed']}"]
+    only = f", classes {', '.join(result['labels'])} only" if result.get("labels") else ""
+    lines = [f"{what} on {result['dataset']}{only}: {result['n']:,} samples, seed {result['seed']}"]
     rows = table_rows(result)
     headers = ("figure", "model", "real data")
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]

@@ -72,6 +72,28 @@ class Evaluated:
     data_options: dict[str, Any] = field(default_factory=dict)
     codes: list[dict[str, Any]] = field(default_factory=list)  # latent codes, as ganzoo.codes lists them
     checkpoint: str | None = None  # run folders: which checkpoint (latest, best, a step)
+    class_names: list[str] | None = None  # one per class where the data set named them
+    #: ``eval --labels``: the classes asked for and scored (their real images the reference);
+    #: None: every class in equal numbers.
+    classes: list[int] | None = None
+
+    def choose_classes(self, text: str | None) -> None:
+        """``--labels`` as ``sample`` takes it (names or numbers; ``all`` is the default)."""
+        from ganzoo.sampling import parse_labels
+
+        if text is None:
+            return
+        if not self.num_classes:
+            raise GanzooError(f"--labels applies to conditional models; '{self.model}' is unconditional: drop it")
+        if text.strip() != "all":
+            labels = parse_labels(text, self.num_classes, self.num_classes, self.class_names) or []
+            self.classes = sorted(set(labels))
+
+    def class_label(self) -> list[str] | None:
+        """The scored classes as people read them, for eval.json and the report."""
+        from ganzoo.sampling import class_name
+
+        return [class_name(k, self.class_names) for k in self.classes] if self.classes is not None else None
 
 
 def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
@@ -82,9 +104,27 @@ def latents(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return sampling.latents(n, latent_dim, seed)
 
 
-def requested_labels(n: int, num_classes: int) -> np.ndarray | None:
-    """Labels 0, 1, ..., K-1, 0, 1, ...: every class asked for equally often (None if unconditional)."""
-    return (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
+def requested_labels(n: int, num_classes: int, classes: list[int] | None = None) -> np.ndarray | None:
+    """Labels 0, 1, ..., K-1, 0, 1, ...: every class (or each of ``classes``) asked for equally
+    often (None if unconditional)."""
+    if not num_classes:
+        return None
+    pool = np.asarray(classes if classes is not None else range(num_classes), dtype=np.int64)
+    return pool[np.arange(n) % len(pool)]
+
+
+def only_classes(x: np.ndarray, y: np.ndarray | None, classes: list[int] | None, name: str
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The reference samples of ``classes`` (``eval --labels``): scored samples of a few classes
+    are compared with real samples of the same classes, not with the whole set."""
+    if classes is None:
+        return x, y
+    if y is None:
+        raise GanzooError(f"data set '{name}' has no labels to pick the classes of --labels from; drop --labels")
+    keep = np.isin(y, classes)
+    if not keep.any():
+        raise GanzooError(f"data set '{name}' holds no samples of the classes of --labels; choose others")
+    return x[keep], y[keep]
 
 
 def draw_samples(target: Evaluated, n: int, seed: int, progress: bool = False
@@ -95,7 +135,7 @@ def draw_samples(target: Evaluated, n: int, seed: int, progress: bool = False
     from ganzoo.sampling import sample_codes
 
     z = latents(n, target.latent_dim, seed)
-    labels = requested_labels(n, target.num_classes)
+    labels = requested_labels(n, target.num_classes, target.classes)
     codes = sample_codes(target.codes, n, seed)  # from their priors, the same for a run and its export
     out = np.empty((n, *target.output_shape), np.float32)
     bar = tqdm(total=n, unit="sample", desc="sampling", disable=not progress, leave=False, dynamic_ncols=True)

@@ -133,9 +133,11 @@ class _Images(torch.utils.data.Dataset):
 
 
 def _reference(name: str, shape: tuple[int, ...], limit: int, seed: int, data_dir: str | None,
-               download: bool) -> np.ndarray:
-    """Up to ``limit`` images of data set ``name`` (a seeded subset when larger) at the generator's size."""
+               download: bool, classes: list[int] | None = None) -> np.ndarray:
+    """Up to ``limit`` images of data set ``name`` (a seeded subset when larger) at the generator's
+    size; only those of ``classes`` when ``eval --labels`` picks some."""
     from ganzoo.data.files import ImageFiles
+    from ganzoo.metrics.protocols import only_classes
     from ganzoo.registry import get_registry
     from ganzoo.specs import load_target
 
@@ -146,6 +148,9 @@ def _reference(name: str, shape: tuple[int, ...], limit: int, seed: int, data_di
         raise GanzooError(f"--metric fid/kid/is compares images; data set '{name}' holds points: use the default "
                           "--metric classifier (mode coverage)")
     keep = np.arange(len(data))
+    if classes is not None:
+        y = data.y.numpy() if data.y is not None else None
+        keep = only_classes(keep, y, classes, name)[0]
     if len(keep) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), limit, replace=False))
     if isinstance(data, ImageFiles):
@@ -161,7 +166,8 @@ def _reference(name: str, shape: tuple[int, ...], limit: int, seed: int, data_di
 def score(source: str | Path, metrics: list[str], n: int | None = None, seed: int = 0, weights: str | None = None,
           reference: str | None = None, inception: str | None = None, data_dir: str | None = None,
           download: bool = False, provider: str = "cpu", progress: bool = False,
-          echo: Callable[[str], None] | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+          echo: Callable[[str], None] | None = None, checkpoint: str | None = None,
+          labels: str | None = None) -> dict[str, Any]:
     """FID / KID / IS of the generator in ``source`` against ``reference`` (default: the data
     set it trained on); returns what eval.json holds. ``download`` lets the data set and the
     Inception weights be fetched when missing."""
@@ -177,12 +183,13 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
     start = time.perf_counter()
     path = inception_weights(inception, download, echo)
     target = open_source(source, weights, provider, checkpoint)
+    target.choose_classes(labels)
     if len(target.output_shape) != 3:
         raise GanzooError(f"--metric {','.join(metrics)} scores images; '{target.model}' makes "
                           f"{list(target.output_shape)} points: use the default --metric classifier")
     n = n or DEFAULT_N
     name = reference or target.dataset
-    real = _reference(name, target.output_shape, n, 0, data_dir, download) \
+    real = _reference(name, target.output_shape, n, 0, data_dir, download, target.classes) \
         if {"fid", "kid"} & set(metrics) else None
     if echo is not None:
         against = f" against {len(real):,} images of {name}" if real is not None else ""
@@ -201,7 +208,8 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
         "ganzoo_version": __version__, "source": str(target.path), "source_kind": target.kind,
         "model": target.model, "dataset": name, "steps": target.steps, "weights": target.weights,
         "checkpoint": target.checkpoint,
-        "conditional": bool(target.num_classes), "protocol": "inception", "n": n, "seed": seed,
+        "conditional": bool(target.num_classes), "labels": target.class_label(), "protocol": "inception", "n": n,
+        "seed": seed,
         "metrics": {k: (float(v) if v is not None else None) for k, v in figures.items()},
         "real": {"n": len(real) if real is not None else 0}, "classifier": None, "inception_weights": str(path),
         "seconds": round(time.perf_counter() - start, 2),

@@ -71,9 +71,12 @@ class Part:
     plugin's mistake is one line naming the plugin, never a traceback from inside the loop."""
 
     objective: Objective
-    label: str  # what the user typed: "nonsaturating", "r1:10@16"
+    label: str  # the entry as the configuration holds it: "nonsaturating", "r1:10@16"
     every: int = 1
     origin: str = ""  # "loss 'ganzoo:ragan' (plugin 'ganzoo')"
+    #: Where the entry came from, for errors that must say who to blame and what to change:
+    #: "--loss", "--reg", "the defaults of model 'vanilla' for 2-D points", "the own terms of model 'acgan'".
+    source: str = ""
 
     def due(self, index: int) -> bool:
         return index % self.every == 0
@@ -144,20 +147,67 @@ def _origin(spec: Any, kind: str) -> str:
     return f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}')"
 
 
+def _sources(cfg: Any, registry: Any) -> tuple[str, list[str], str]:
+    """Where the run's loss, own terms and ``--reg`` entries came from: a value equal to the
+    model's default is named as the model's, since nobody typed it. Empty when the model is
+    not registered (objectives built by hand)."""
+    try:
+        spec = registry.model(cfg.model)
+        kind = registry.dataset(cfg.dataset)[0].kind
+    except GanzooError:
+        return "", ["" for _ in cfg.terms], ""
+
+    def same(given: list[str], default: tuple[str, ...] | list[str]) -> bool:
+        # the configuration qualifies a default as plugin:name when another plugin shares the name
+        return len(given) == len(default) and all(g in (d, f"{spec.plugin}:{d}") for g, d in zip(given, default))
+
+    model = f"model '{cfg.model}'"
+    loss = f"the default loss of {model}" if same([cfg.loss], [spec.loss]) else "--loss"
+    terms = [f"the own terms of {model}" if any(same([t], [d]) for d in spec.terms) else
+             f"the own terms of {model}, reweighted by --reg" for t in cfg.terms]
+    on = " for 2-D points" if kind == "points" and spec.point_defaults is not None else ""
+    reg = f"the defaults of {model}{on}" if same(list(cfg.reg), spec.defaults_for(kind).reg) else "--reg"
+    return loss, terms, reg
+
+
 def build_parts(cfg: Any, registry: Any) -> list[Part]:
     """The run's objectives in order: the adversarial loss, the model's own terms (such as
     ACGAN's class loss), then each ``--reg``."""
     spec, params = parse_loss(cfg.loss, registry)
     loss = _call(spec, "loss", **params)
     _made(spec, "loss", loss, ("d_loss", "g_loss"))
-    parts = [Part(loss if isinstance(loss, Objective) else LossObjective(loss), cfg.loss, 1, _origin(spec, "loss"))]
-    for item in [*cfg.terms, *cfg.reg]:
+    loss_source, term_sources, reg_source = _sources(cfg, registry)
+    parts = [Part(loss if isinstance(loss, Objective) else LossObjective(loss), cfg.loss, 1, _origin(spec, "loss"),
+                  loss_source)]
+    for item, source in [*zip(cfg.terms, term_sources), *((r, reg_source) for r in cfg.reg)]:
         reg = parse_reg(item, registry)
         obj = _call(reg.spec, "regularizer", reg.weight, **reg.params)
         _made(reg.spec, "regularizer", obj, ("d_term", "g_term"))
         wrapped = obj if isinstance(obj, Objective) else RegularizerObjective(obj, reg.spec.name)
-        parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer")))
+        parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer"), source))
     return parts
+
+
+def _clash(first: Part, second: Part, name: str, phase: Phase) -> str:
+    """Two objectives add one term: name each with where it came from, and the change that
+    removes the clash among what the user controls (a model's default regularizers and
+    ``--reg`` entries can go; a model's own terms cannot)."""
+    def shown(part: Part) -> str:
+        return f"'{part.label}' ({part.source})" if part.source else f"'{part.label}'"
+
+    by = {part.source.split(" of ")[0] if part.source else "": part for part in (first, second)}
+    if "the defaults" in by:
+        fix = "drop the model's default regularizers with --reg none (any --reg replaces them)"
+    elif "--reg" in by and len(by) == 1:
+        fix = f"give only one of '{first.label}' and '{second.label}' with --reg"
+    elif "--reg" in by:
+        fix = f"drop '{by['--reg'].label}' from --reg"
+    elif "--loss" in by:
+        fix = "choose another --loss"
+    else:
+        fix = "use each only once"
+    return (f"objectives {shown(first)} and {shown(second)} both add a term '{name}' to "
+            f"{'D' if phase == 'd' else 'G'}'s loss; {fix}, or rename the term in the plugin's objective")
 
 
 def collect_terms(parts: list[Part], phase: Phase, step: Step, index: int) -> tuple[dict[str, Tensor], dict[str, int]]:
@@ -166,19 +216,18 @@ def collect_terms(parts: list[Part], phase: Phase, step: Step, index: int) -> tu
     same term name is a configuration error."""
     terms: dict[str, Tensor] = {}
     scales: dict[str, int] = {}
-    owner: dict[str, str] = {}
+    owner: dict[str, Part] = {}
     for part in parts:
         if not part.due(index):
             continue
         for name, value in part.terms(phase, step).items():
             if name in terms:
-                raise GanzooError(f"objectives '{owner[name]}' and '{part.label}' both add a term '{name}' "
-                                  f"to {'D' if phase == 'd' else 'G'}'s loss; use each only once")
+                raise GanzooError(_clash(owner[name], part, name, phase))
             if not isinstance(value, Tensor) or value.numel() != 1:
                 got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
                 raise GanzooError(f"{part.origin or part.label}: term '{name}' is {got}, not a scalar tensor; "
                                   "reduce it, e.g. with .mean()")
-            terms[name], scales[name], owner[name] = value, part.every, part.label
+            terms[name], scales[name], owner[name] = value, part.every, part
     return terms, scales
 
 

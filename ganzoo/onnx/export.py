@@ -134,7 +134,8 @@ class ExportResult:
         cond += f", codes {', '.join(codes)}" if codes else ""
         cond += ", truncation psi" if self.metadata.get("ganzoo.truncation") == "w" else ""
         weights = f", {self.weights} weights" if self.weights else ""
-        weights += ", fp16" if self.metadata.get("ganzoo.precision") == "fp16" else ""
+        precision = self.metadata.get("ganzoo.precision")
+        weights += f", {precision}" if precision in ("fp16", "int8") else ""
         return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
                 f"z[{self.metadata.get('ganzoo.latent_dim', '?')}]{cond} -> {shape})")
 
@@ -656,6 +657,11 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
 
 
 # -- front doors ----------------------------------------------------------------------------------
+def _check_precision(fp16: bool, int8: bool) -> None:
+    if fp16 and int8:
+        raise GanzooError("--fp16 and --int8 are two precisions; choose one")
+
+
 def _check_opset(opset: int | None) -> None:
     if opset is None:
         return
@@ -666,7 +672,7 @@ def _check_opset(opset: int | None) -> None:
 
 def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, str] | None = None,
                      opset: int | None = None, verify: bool = True, tolerance: float = TOLERANCE,
-                     exporter: str = "auto", fp16: bool = False) -> ExportResult:
+                     exporter: str = "auto", fp16: bool = False, int8: bool = False) -> ExportResult:
     """Export a generator (in eval mode) to ``output`` and, by default, verify it.
 
     ``metadata`` adds to or overrides :func:`generator_metadata` (shape keys always come
@@ -674,8 +680,10 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     or "torchscript". Raises :class:`VerificationError` / :class:`ExportError` (both
     GanzooError) and leaves no file at ``output`` when anything fails. ``fp16`` writes
     the graph in half precision with float32 inputs/outputs (for GPU providers; see
-    :mod:`ganzoo.onnx.fp16`), verified to at least ``FP16_TOLERANCE``."""
+    :mod:`ganzoo.onnx.fp16`), verified to at least ``FP16_TOLERANCE``; ``int8`` quantizes its
+    weights for CPUs (:mod:`ganzoo.onnx.int8`), checked to ``INT8_TOLERANCE``."""
     start = time.perf_counter()
+    _check_precision(fp16, int8)
     _check_generator(G)
     _check_opset(opset)
     if exporter not in EXPORTERS:
@@ -705,13 +713,17 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
             raise exc from None
         raise ExportError(f"{exc} (full exporter output: {log_path})") from None
     props["ganzoo.exporter"] = used
-    if fp16:
-        props["ganzoo.precision"] = "fp16"
+    if fp16 or int8:
+        props["ganzoo.precision"] = "fp16" if fp16 else "int8"
     _stamp(proto, props)
     if fp16:
         from ganzoo.onnx.fp16 import FP16_TOLERANCE, to_fp16
 
         proto, tolerance = to_fp16(proto), max(tolerance, FP16_TOLERANCE)
+    if int8:
+        from ganzoo.onnx.int8 import INT8_TOLERANCE, to_int8
+
+        proto, tolerance = to_int8(proto), max(tolerance, INT8_TOLERANCE)
     import onnx
 
     tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -740,7 +752,8 @@ def default_output(run_dir: str | Path) -> Path:
 def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int | None = None,
                weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
                exporter: str = "auto", echo: Callable[[str], None] | None = None,
-               fp16: bool = False, registry: Registry | None = None, checkpoint: str | None = None) -> ExportResult:
+               fp16: bool = False, registry: Registry | None = None, checkpoint: str | None = None,
+               int8: bool = False) -> ExportResult:
     """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
 
     ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
@@ -751,21 +764,23 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
     from ganzoo.engine.build import load_generator
 
     _check_opset(opset)
+    _check_precision(fp16, int8)
     run_dir = Path(run_dir)
     G, meta, used = load_generator(run_dir, weights, registry, checkpoint=checkpoint)
     state = ckpt.load_state(ckpt.find_checkpoint(run_dir, checkpoint))
     steps = int(state.get("step", meta.get("steps", 0))) if isinstance(state, dict) else int(meta.get("steps", 0))
     name = run_dir.resolve().name
     out = Path(output) if output is not None else default_output(run_dir)
-    if fp16 and output is None:
-        out = out.with_suffix(".fp16.onnx")  # next to, not over, the fp32 export
+    tag = ".fp16" if fp16 else ".int8" if int8 else ""
+    if tag and output is None:
+        out = out.with_suffix(f"{tag}.onnx")  # next to, not over, the fp32 export
     if out.is_dir():
-        out = out / f"{name}{'.fp16' if fp16 else ''}.onnx"
+        out = out / f"{name}{tag}.onnx"
     check_writable(out, "choose another -o", suffix=".onnx")
     if echo is not None:
         echo(f"exporting {meta.get('model', '?')} from {run_dir} ({used} weights, step {steps}) to {out} ...")
     result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,
-                              verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16)
+                              verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16, int8=int8)
     result.weights = used
     return result
 
