@@ -8,6 +8,7 @@ step. Prints steps/s for each and their ratio.
 
     python benchmarks/bench_train.py [--steps 600] [--batch-size 64] [--threads N] [--device cpu]
     python benchmarks/bench_train.py --versus --steps 1027 --rounds 3 --threads 1   # whole processes
+    python benchmarks/bench_train.py --versus --steps 1027 --rounds 3 --threads 1 --train-args=--amp
 
 ``--versus`` times whole processes, start-up included, against ``reference_gan.py`` (what a
 user would run instead: PyTorch-GAN's gan.py, re-created) and appends to results/train.md.
@@ -78,7 +79,7 @@ def ganzoo_loop(steps: int, batch_size: int, device: str) -> float:
     return sum(log_every for _ in timed) / sum(log_every / r["steps_per_s"] for r in timed)
 
 
-def versus(steps: int, rounds: int, threads: int, out: Path) -> None:
+def versus(steps: int, rounds: int, threads: int, out: Path, extra: list[str]) -> None:
     """Whole processes, start-up included: ``ganzoo train vanilla --steps N`` (its default
     samples and checkpoints) against reference_gan.py (PyTorch-GAN's gan.py re-created) on the
     same 5,000 digits, both pinned to ``threads``, in alternating order; appends to ``out``."""
@@ -102,7 +103,7 @@ def versus(steps: int, rounds: int, threads: int, out: Path) -> None:
         data = mnist5k()
         np.savez(f"{tmp}/digits.npz", x=data.x.view(-1, 28, 28).numpy(), y=data.y.numpy())
         cmds = {"ganzoo": lambda r: [sys.executable, "-m", "ganzoo", "train", "vanilla", "--steps", str(steps),
-                                     "--threads", str(threads), "-q", "--out", f"{tmp}/ganzoo{r}"],
+                                     "--threads", str(threads), "-q", "--out", f"{tmp}/ganzoo{r}", *extra],
                 "reference": lambda r: [sys.executable, str(here / "reference_gan.py"), f"{tmp}/digits.npz",
                                         "--steps", str(steps), "--out", f"{tmp}/reference{r}"]}
         for r in range(rounds):
@@ -116,14 +117,18 @@ def versus(steps: int, rounds: int, threads: int, out: Path) -> None:
                   file=sys.stderr)
     ratios = [b / a for a, b in zip(times["ganzoo"], times["reference"])]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    import shlex
+
+    flags = f" --train-args={shlex.quote(' '.join(extra))}" if extra else ""
     lines = [f"## {when}: `python benchmarks/bench_train.py --versus --steps {steps} --rounds {rounds} "
-             f"--threads {threads}`", "",
+             f"--threads {threads}{flags}`", "",
              f"Machine: {machine_info()['cpu']}, {os.cpu_count()} cores, Python {platform.python_version()}, torch "
              f"{torch.__version__}; load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
              f"{threads} thread(s) each; whole processes (start-up, data, samples, checkpoints) of {steps} steps, "
              "alternated.", "",
              "| process | seconds per round | median |", "|---|---|---|",
-             f"| `ganzoo train vanilla --steps {steps}` | {', '.join(f'{t:.1f}' for t in times['ganzoo'])} | "
+             f"| `ganzoo train vanilla --steps {steps}{' ' + ' '.join(extra) if extra else ''}` | "
+             f"{', '.join(f'{t:.1f}' for t in times['ganzoo'])} | "
              f"{statistics.median(times['ganzoo']):.1f} |",
              f"| `reference_gan.py` (PyTorch-GAN's gan.py) | {', '.join(f'{t:.1f}' for t in times['reference'])} | "
              f"{statistics.median(times['reference']):.1f} |", "",
@@ -144,10 +149,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--versus", action="store_true",
                         help="whole processes against reference_gan.py (PyTorch-GAN's gan.py); writes --out")
+    parser.add_argument("--train-args", default="", help="--versus: extra flags for ganzoo train, e.g. '--amp'")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "train.md")
     args = parser.parse_args()
     if args.versus:
-        versus(args.steps, args.rounds, args.threads, args.out)
+        versus(args.steps, args.rounds, args.threads, args.out, args.train_args.split())
         return
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

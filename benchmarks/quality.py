@@ -175,7 +175,7 @@ def plan(models: list[dict[str, Any]], only: set[str] | None) -> list[Job]:
 #: What decides what a run learns. A finished run whose record differs from today's defaults in
 #: any of these was trained by an older recipe: it is set aside and trained again, never reused.
 RECIPE = ("loss", "batch_size", "lr_g", "lr_d", "betas", "n_critic", "latent_dim", "reg", "terms", "ema",
-          "ema_decay", "lr_decay", "options", "augment", "discriminator")
+          "ema_decay", "lr_decay", "options", "augment", "discriminator", "amp")
 
 
 def _changed_recipe(run: Path, job: Job, seed: int, steps: int) -> list[str]:

@@ -60,6 +60,10 @@ def test_a_model_may_default_to_amp_and_the_flag_still_wins(monkeypatch, tmp_pat
     assert resolve("ampy", registry, out=str(tmp_path / "a")).amp
     assert not resolve("ampy", registry, out=str(tmp_path / "b"), amp=False).amp
     assert not resolve("vanilla", get_registry(), out=str(tmp_path / "c")).amp
+    # measured with the model's own discriminator: another one trains in float32 unless asked
+    assert resolve("dcgan", get_registry(), out=str(tmp_path / "d")).amp
+    assert not resolve("dcgan", get_registry(), out=str(tmp_path / "e"), discriminator="timm:test_resnet").amp
+    assert resolve("dcgan", get_registry(), out=str(tmp_path / "f"), discriminator="timm:test_resnet", amp=True).amp
 
 
 def test_a_default_amp_without_native_bf16_trains_in_float32_without_a_note(monkeypatch, tmp_path):

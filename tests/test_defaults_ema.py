@@ -45,7 +45,7 @@ def test_point_data_sets_get_the_point_defaults():
 
 
 def test_a_model_without_point_defaults_uses_its_defaults_everywhere():
-    spec = get_registry().model("dcgan")
+    spec = get_registry().model("lsgan")
     assert spec.point_defaults is None and spec.defaults_for("points") is spec.defaults
 
 

@@ -98,6 +98,8 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
     for key, value in overrides.items():
         if value is not None:
             base[key] = value
+    if overrides.get("discriminator") and overrides.get("amp") is None:
+        base["amp"] = False  # a model's bf16 default was measured with its own D (a timm D diverged under it)
     unknown = sorted(set(user_options) - set(spec.options))
     if unknown:
         known = ", ".join(sorted(spec.options)) or "none"
