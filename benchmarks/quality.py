@@ -652,7 +652,8 @@ def merge_report(old: str, new: str, note: str) -> str:
                 continue
             keys = [_row_key(ln) for ln in body]
             if key in keys:
-                body[keys.index(key)] = line
+                if key[0] != "*real data*":  # a subset's real-data row lacks the columns only other models fill
+                    body[keys.index(key)] = line
                 continue
             rows = [i for i, k in enumerate(keys) if k is not None]
             real = [i for i in rows if keys[i] == ("*real data*", key[1])]

@@ -106,7 +106,7 @@ def test_merge_folds_new_rows_sections_pictures_and_commands_into_the_old_report
     old = "\n".join([
         "# Quality", "", "Written by X.", "", "- Targets: mnist5k only.", "",
         "## mnist5k", "", "| model | data set | steps | FD | target |", "|---|---|---|---|---|",
-        "| dcgan | mnist5k | 3,000 | 24.0 | met |", "| *real data* | mnist5k | — | — | — |", "",
+        "| dcgan | mnist5k | 3,000 | 24.0 | met |", "| *real data* | mnist5k | — | 1.00 | — |", "",
         "## Gallery", "", "The first seed of each row.", "", "**dcgan-mnist5k**<br>![d](d.png)", "",
         "## Commands", "", "```", "ganzoo train dcgan", "```", "", "Training time per run: dcgan 1.0.", ""])
     new = "\n".join([
@@ -124,8 +124,10 @@ def test_merge_folds_new_rows_sections_pictures_and_commands_into_the_old_report
     lines = merged.splitlines()
     assert lines[:4] == ["# Quality", "", "(Merged.)", ""] and "Written by X." in lines
     assert "| dcgan | mnist5k | 5,000 | 20.0 | met |" in lines and "| dcgan | mnist5k | 3,000 | 24.0 | met |" not in lines
-    assert lines.index("| lsgan | mnist5k | 3,000 | 15.9 | met |") < lines.index("| *real data* | mnist5k | — | — | — |")
-    assert lines.count("| *real data* | mnist5k | — | — | — |") == 1
+    assert lines.index("| lsgan | mnist5k | 3,000 | 15.9 | met |") < lines.index("| *real data* | mnist5k | — | 1.00 | — |")
+    # the old real-data row stays: a subset's lacks the columns that only the other models fill
+    assert lines.count("| *real data* | mnist5k | — | 1.00 | — |") == 1 and "| *real data* | mnist5k | — | — | — |" \
+        not in lines
     assert lines.index("## mnist5k") < lines.index("## Emoji (32 px colour)") < lines.index("## Gallery")
     assert "**dcgan-mnist5k**<br>![d](d.png)" in lines and "**r3gan-emoji**<br>![r](r.png)" in lines
     block = lines[lines.index("```") + 1:len(lines) - 1 - lines[::-1].index("```")]
