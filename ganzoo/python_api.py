@@ -19,11 +19,12 @@ import dataclasses
 import difflib
 import importlib.util
 import json
+import numbers
 import os
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -314,8 +315,9 @@ def evaluate(source: PathLike | Run | Generator, n: int | None = None, seed: int
         source = source.path
     where = _run_path(source, "evaluate")
     folder = None if data_dir is None else os.fspath(data_dir)
-    classes = labels if labels is None or isinstance(labels, str) else \
-        ",".join(str(v) for v in ([labels] if isinstance(labels, int) else labels))
+    # a list keeps names with commas whole; one class is a list of one
+    classes: str | Sequence[Any] | None = [labels] if isinstance(labels, numbers.Integral) else \
+        cast("str | Sequence[Any] | None", labels)
     if not isinstance(metric, str):
         raise GanzooError(f"metric= takes 'classifier' or names like 'fid,kid', got {metric!r:.40}")
     if metric.strip().lower() == "classifier":

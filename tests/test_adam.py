@@ -93,3 +93,17 @@ def test_a_training_step_never_imports_dynamo(tmp_path):
             "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_moments_take_the_parameters_layout_when_loaded():
+    """A run saved channels-last (CUDA) and resumed on the CPU: each weight keeps its own moments."""
+    conv = nn.Conv2d(3, 4, 3)
+    saved = FusedAdam(conv.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    conv(torch.randn(2, 3, 8, 8)).sum().backward()
+    saved.step()
+    state = copy.deepcopy(saved.state_dict())
+    state["state"][0]["exp_avg"] = state["state"][0]["exp_avg"].to(memory_format=torch.channels_last)
+    fresh = FusedAdam(conv.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    fresh.load_state_dict(state)
+    loaded = fresh.state[conv.weight]["exp_avg"]
+    assert loaded.is_contiguous() and torch.equal(loaded, saved.state[conv.weight]["exp_avg"])

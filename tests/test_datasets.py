@@ -109,3 +109,26 @@ def test_mnist5k_is_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
     images, labels = source.mnist_data()
     assert np.array_equal(fresh.x.view(5000, -1).numpy(), images.astype(np.uint8))
     assert fresh.y.tolist() == labels.tolist()
+
+
+def test_a_cache_with_a_damaged_stream_or_a_scalar_is_rebuilt(tmp_path):
+    import io
+    import zipfile
+
+    from ganzoo.data.cache import read_arrays
+
+    def fits(x, y):
+        return True
+
+    path = tmp_path / "c.npz"
+    np.savez(path, x=np.array(3), y=np.zeros(0, np.int64))
+    assert read_arrays(path, fits) is None
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=np.arange(50_000, dtype=np.uint8), y=np.zeros(50_000, np.int64))
+    raw = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        info = archive.getinfo("x.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    raw[start + 10:start + 60] = bytes(50)  # the deflate stream damaged inside a valid zip
+    path.write_bytes(bytes(raw))
+    assert read_arrays(path, fits) is None

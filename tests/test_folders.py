@@ -372,3 +372,10 @@ def test_eval_scores_the_classes_labels_names(tmp_path):
 def test_eval_labels_on_an_unconditional_model_is_one_line(tmp_path):
     run = train_tiny("vanilla", tmp_path / "run", dataset="ring8")
     assert_one_line_error(["eval", run, "--labels", "0"], "--labels applies to conditional models")
+
+
+def test_eval_labels_from_python_take_numbers_names_and_numpy_integers():
+    import ganzoo
+
+    for labels in (np.int64(7), [7], ["7"], "7"):
+        assert ganzoo.evaluate(EXAMPLE, n=20, labels=labels)["labels"] == ["7"]

@@ -177,3 +177,23 @@ def test_objectives_are_checked_with_the_model_the_author_chooses(installed, tmp
     chosen = [c for c in checks(losses=["r1-loss"], registry=registry, objective_model="dcgan",
                                 objective_dataset="digits") if c.name == "training"]
     chosen[0]()  # dcgan's defaults add no r1
+
+
+def test_a_refused_run_removes_exactly_what_it_made(installed, tmp_path):
+    """Missing parent folders go too; a TensorBoard folder opened for the run goes; files that
+    were in --out before stay, even ones named like a run's."""
+    installed(_plugin("mine", ganzoo_register_losses=lambda register: register(
+        LossSpec(name="r1-loss", summary="adv plus a term named r1", target=R1Loss))), "mine")
+    base = ["train", "vanilla", "--dataset", "ring8", "--loss", "r1-loss", "--steps", "2", "--batch-size", "8",
+            "--device", "cpu", "-q"]
+    code, _ = invoke(*base, "--out", tmp_path / "a" / "b" / "run")
+    assert code == 2 and not (tmp_path / "a").exists()
+    pytest.importorskip("tensorboard")
+    code, _ = invoke(*base, "--tensorboard", "--out", tmp_path / "board")
+    assert code == 2 and not (tmp_path / "board").exists()
+    kept = tmp_path / "kept"
+    (kept / "samples").mkdir(parents=True)
+    (kept / "samples" / "mine.png").write_bytes(b"x")
+    code, _ = invoke(*base, "--out", kept)
+    assert code == 2 and sorted(p.name for p in kept.iterdir()) == ["samples"]
+    assert (kept / "samples" / "mine.png").read_bytes() == b"x"

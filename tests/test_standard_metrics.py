@@ -94,3 +94,14 @@ def test_labels_pick_the_classes_and_their_real_images(random_inception, tmp_pat
     result = json.loads(out.read_text())
     assert result["labels"] == ["triangle"] and result["real"]["n"] == 6  # the triangles alone
     assert "classes triangle only" in output
+
+
+def test_a_subsampled_reference_keeps_to_the_classes_of_labels():
+    """The seeded subset is drawn among the chosen classes' images, not among all images."""
+    from ganzoo.data.images import mnist5k
+    from ganzoo.metrics.standard import _pixels, _reference
+
+    data = mnist5k()
+    threes = {bytes(p) for p in _pixels(data.floats()[data.y == 3].numpy())}
+    picked = _reference("mnist5k", (1, 28, 28), 20, 0, None, False, classes=[3])
+    assert len(picked) == 20 and all(bytes(p) in threes for p in picked)

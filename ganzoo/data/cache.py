@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,9 +43,11 @@ def read_arrays(path: Path, fits: Callable[[np.ndarray, np.ndarray], bool]) -> A
     try:
         with np.load(path, allow_pickle=False) as npz:
             x, y = npz["x"], npz["y"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
-    return (x, y) if len(x) and y.dtype == np.int64 and y.shape == (len(x),) and fits(x, y) else None
+    if x.ndim < 1 or not len(x) or y.dtype != np.int64 or y.shape != (len(x),):
+        return None
+    return (x, y) if fits(x, y) else None
 
 
 def write_arrays(path: Path, x: np.ndarray, y: np.ndarray) -> None:

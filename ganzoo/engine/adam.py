@@ -104,11 +104,17 @@ class FusedAdam:
         for slot, p in zip(order, params):
             if slot in state_dict["state"]:
                 s = state_dict["state"][slot]
-                # copies: a state dict held elsewhere (another optimizer's) must not move with this one
+                # copies in the parameter's own memory layout: a run saved channels-last on CUDA and
+                # resumed on the CPU would otherwise pair each weight with another's moments
                 self.state[p] = {"step": s["step"].to(device=p.device, dtype=torch.float32, copy=True),
-                                 "exp_avg": s["exp_avg"].to(device=p.device, dtype=p.dtype, copy=True),
-                                 "exp_avg_sq": s["exp_avg_sq"].to(device=p.device, dtype=p.dtype, copy=True)}
-        self.param_groups[0] = {**saved, "betas": tuple(saved.get("betas", (0.9, 0.999))), "params": params}
+                                 "exp_avg": _like(p, s["exp_avg"]), "exp_avg_sq": _like(p, s["exp_avg_sq"])}
+        self.param_groups[0] = {**saved, "betas": tuple(saved.get("betas", (0.9, 0.999))), "fused": True,
+                                "foreach": None, "params": params}
+
+
+def _like(p: Tensor, value: Tensor) -> Tensor:
+    """``value`` copied into a tensor shaped, typed, placed and laid out as ``p``."""
+    return torch.empty_like(p, memory_format=torch.preserve_format).copy_(value)
 
 
 def make_adam(params: list[Tensor], lr: float, betas: tuple[float, float], device: torch.device) -> Optimizer:

@@ -135,7 +135,7 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
     meta = schema.read_run_config(run_dir)
     cfg = TrainConfig.from_dict(meta)
     trained = run_model(meta, run_dir, registry)
-    if model and registry.model(model).name != trained.name:
+    if model and registry.model(model).qualified_name != trained.qualified_name:
         raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'")
     data = meta.get("data") or {}
     if cfg.image_size is None and data.get("kind") == "images" and ":" in (cfg.dataset or ""):
@@ -193,7 +193,12 @@ def check_option(model: str, key: str, default: Any, value: Any) -> Any:
         shown = json.dumps(list(value) if isinstance(value, tuple) else value)
         raise GanzooError(f"--set {key}={shown}: model '{model}' takes {want} for '{key}' "
                           f"(default {json.dumps(list(default) if isinstance(default, tuple) else default)})")
-    return float(value) if kind is float else value
+    if kind is float:
+        try:
+            return float(value)
+        except OverflowError:
+            raise GanzooError(f"--set {key}: {str(value)[:20]}... is too large for a number") from None
+    return value
 
 
 def own(registry: Registry, kind: str, item: str, plugin: str) -> str:

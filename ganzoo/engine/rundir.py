@@ -44,15 +44,20 @@ def check_out(run_dir: Path) -> None:
 
 
 def create(run_dir: Path, cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry: Registry,
-           lock: RunLock) -> None:
+           lock: RunLock, made: list[Path]) -> None:
     """A new run's folder: made, locked, refused when it already holds a run, then its
-    samples folder, an empty metrics.jsonl and config.json (:func:`run_config`)."""
+    samples folder, an empty metrics.jsonl and config.json (:func:`run_config`). ``made``
+    receives every folder and file this call created, in order, so that a run refused at its
+    first step removes exactly those (:func:`discard`) and nothing that was there before."""
+    new = [p for p in reversed([run_dir, *run_dir.parents]) if not p.exists()]
     with writing(run_dir, "choose another --out", action="create the run folder"):
         run_dir.mkdir(parents=True, exist_ok=True)
+    made += new
     lock.acquire()  # before the check: of two processes starting the same --out, one gets it
     if (run_dir / CONFIG).exists() or ckpt.has_checkpoint(run_dir):
         raise GanzooError(
             f"'{run_dir}' already holds a run; continue it with --resume {run_dir} or choose another --out")
+    made += [p for p in (run_dir / SAMPLES, run_dir / METRICS, run_dir / CONFIG) if not p.exists()]
     with writing(run_dir, "choose another --out", action="create the run folder"):
         (run_dir / SAMPLES).mkdir(exist_ok=True)
         (run_dir / METRICS).write_text("")
@@ -60,21 +65,27 @@ def create(run_dir: Path, cfg: TrainConfig, data: Any, num_classes: int, ctx: An
         save_json(run_dir / CONFIG, run_config(cfg, data, num_classes, ctx, registry))
 
 
-def discard(run_dir: Path) -> None:
-    """Undo :func:`create` for a run refused before its first step finished: the files it
-    wrote go, and the folder with them when it is left empty (:func:`remove_if_empty`,
-    once the lock is let go). Anything else in the folder stays."""
-    for name in (CONFIG, METRICS):
+def discard(made: list[Path]) -> None:
+    """Undo :func:`create` (and a TensorBoard folder opened after it) for a run refused before
+    its first step finished: the files in ``made`` go, and its folders once they are empty
+    (:func:`remove_empty`, after the lock is let go). Nothing else is touched."""
+    import shutil
+
+    for path in reversed(made):
         with contextlib.suppress(OSError):
-            (run_dir / name).unlink()
-    with contextlib.suppress(OSError):
-        (run_dir / SAMPLES).rmdir()  # only when empty
+            if path.name == BOARD and path.is_dir():
+                shutil.rmtree(path)
+            elif path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
-def remove_if_empty(run_dir: Path) -> None:
-    """The folder a run made, removed when nothing is left in it."""
-    with contextlib.suppress(OSError):
-        run_dir.rmdir()
+def remove_empty(made: list[Path]) -> None:
+    """The folders in ``made``, deepest first, each only when nothing is left in it."""
+    for path in reversed(made):
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def reopen(run_dir: Path, lock: RunLock, echo: Any = None, keep: int = 1) -> None:

@@ -118,23 +118,23 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False,
     validate(cfg, registry)
     ctx = distributed.setup(cfg.device)
     out = Path(cfg.out)
-    existed = out.exists()
     lock = RunLock(out)
+    made: list[Path] = []  # what this run created in --out (rundir.create)
     try:
-        result = _train(cfg, resume, quiet, registry, echo, ctx, lock)
+        result = _train(cfg, resume, quiet, registry, echo, ctx, lock, made)
         distributed.finish(ctx)
         return result
     finally:
         lock.release()
         distributed.cleanup(ctx)
-        if not existed and ctx.is_main:
-            rundir.remove_if_empty(out)  # a run refused at its first step leaves no folder behind
+        if made and not (out / rundir.CONFIG).exists():  # refused at its first step: discarded
+            rundir.remove_empty(made)
 
 
 def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo: Callable[[str], None],
-           ctx: distributed.Context, lock: RunLock) -> TrainResult:
+           ctx: distributed.Context, lock: RunLock, made: list[Path]) -> TrainResult:
     talk = echo if ctx.is_main and not quiet else None
-    run, start = _setup(cfg, resume, registry, talk, ctx, lock)
+    run, start = _setup(cfg, resume, registry, talk, ctx, lock, made)
     if talk:
         talk(_start_line(run, start))
     stop = _StopFlag()
@@ -156,7 +156,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
                 # that is no scalar): a new run refused at its first step was never a run
                 if step == 0 and not resume and ctx.is_main:
                     bar.close()
-                    rundir.discard(run.run_dir)
+                    rundir.discard(made)
                 raise
             window.append(record)
             step += 1
@@ -170,7 +170,7 @@ def _train(cfg: TrainConfig, resume: bool, quiet: bool, registry: Registry, echo
 
 # -- setup ---------------------------------------------------------------------------------
 def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[str], None] | None,
-           ctx: distributed.Context, lock: RunLock) -> tuple[Run, int]:
+           ctx: distributed.Context, lock: RunLock, made: list[Path]) -> tuple[Run, int]:
     run_dir = Path(cfg.out)
     spec = registry.model(cfg.model)
     device = ctx.device
@@ -234,10 +234,11 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
               objective_modules=extra, figure=figure)
-    return run, _start(run, resume, lock, registry, echo)
+    return run, _start(run, resume, lock, registry, echo, made)
 
 
-def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Callable[[str], None] | None) -> int:
+def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Callable[[str], None] | None,
+           made: list[Path]) -> int:
     """Take the run folder (its lock; a new run's config.json, a resumed run's checkpoint)
     and return the step to start from: a resumed run without a checkpoint starts at 0."""
     cfg, ctx, run_dir = run.cfg, run.ctx, run.run_dir
@@ -245,7 +246,7 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
         if resume:
             rundir.reopen(run_dir, lock, echo, cfg.keep)
         else:
-            rundir.create(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock)
+            rundir.create(run_dir, cfg, run.data, run.num_classes, ctx, registry, lock, made)
     distributed.barrier(ctx)
     start = 0
     if resume and ckpt.has_checkpoint(run_dir):
@@ -263,6 +264,8 @@ def _start(run: Run, resume: bool, lock: RunLock, registry: Registry, echo: Call
             rundir.truncate_metrics(run_dir, 0)
         torch.manual_seed(cfg.seed * 1000 + ctx.rank + 1)  # each rank its own noise
     if cfg.tensorboard and ctx.is_main:
+        if not resume and not (run_dir / rundir.BOARD).exists():
+            made.append(run_dir / rundir.BOARD)
         run.board = rundir.open_board(run_dir, start)
     if run.figure is not None and resume:
         run.best = _best_figures(run, echo)

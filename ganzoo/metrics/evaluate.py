@@ -53,7 +53,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -196,7 +196,7 @@ def _features(target: Evaluated, scoring: FeatureScoring, data, n: int, seed: in
     clf = load_classifier(scoring.classifier)
     _check_images(target, data, clf.in_channels)
     fake, labels, codes = _sample(target, n, seed, progress)
-    real, real_y = only_classes(*_real_images(data, REFERENCE_SEED, MAX_REAL), target.classes, target.dataset)
+    real, real_y = _real_images(data, REFERENCE_SEED, MAX_REAL, target.classes, target.dataset)
     f_fake, logits_fake = clf.run(resize_images(fake, clf.size))
     f_real, logits_real = clf.run(resize_images(real, clf.size))
     pred_fake, pred_real = logits_fake.argmax(1), logits_real.argmax(1)
@@ -230,7 +230,7 @@ def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False)
     clf = load_classifier("mnist28")
     fake, labels, _ = _sample(target, n, seed, progress)
     model = stacked_mnist_modes(fake, clf)
-    real_x, real_y = only_classes(*_real_images(data, REFERENCE_SEED, n), target.classes, target.dataset)
+    real_x, real_y = _real_images(data, REFERENCE_SEED, n, target.classes, target.dataset)
     ref = stacked_mnist_modes(real_x, clf)
     if labels is not None:
         model["conditional_accuracy"] = float((model["assigned"] == labels).mean())
@@ -244,7 +244,7 @@ def _stacked(target: Evaluated, data, n: int, seed: int, progress: bool = False)
 def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: str | None = None,
              data_dir: str | None = None, download: bool = False, provider: str = "cpu",
              progress: bool = False, echo: Callable[[str], None] | None = None,
-             checkpoint: str | None = None, labels: str | None = None) -> dict[str, Any]:
+             checkpoint: str | None = None, labels: str | Sequence[Any] | None = None) -> dict[str, Any]:
     """Score the generator in ``source`` (run directory or .onnx file); returns what eval.json holds.
     ``progress`` shows a bar on stderr while the samples are drawn; ``echo`` gets one line once
     the inputs are checked, so a long evaluation is never silent. ``labels`` (a conditional

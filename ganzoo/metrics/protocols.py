@@ -10,7 +10,7 @@ Nothing here imports torch at module level; loading a data set does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,17 +77,24 @@ class Evaluated:
     #: None: every class in equal numbers.
     classes: list[int] | None = None
 
-    def choose_classes(self, text: str | None) -> None:
-        """``--labels`` as ``sample`` takes it (names or numbers; ``all`` is the default)."""
-        from ganzoo.sampling import parse_labels
+    def choose_classes(self, labels: str | Sequence[Any] | None) -> None:
+        """``--labels`` as ``sample`` takes it (names or numbers; ``all`` is the default), or
+        from Python a list of classes, each a name or a number."""
+        from ganzoo.sampling import find_class, parse_labels
 
-        if text is None:
+        if labels is None:
             return
         if not self.num_classes:
             raise GanzooError(f"--labels applies to conditional models; '{self.model}' is unconditional: drop it")
-        if text.strip() != "all":
-            labels = parse_labels(text, self.num_classes, self.num_classes, self.class_names) or []
-            self.classes = sorted(set(labels))
+        if isinstance(labels, str):
+            if labels.strip() != "all":
+                found = parse_labels(labels, self.num_classes, self.num_classes, self.class_names) or []
+                self.classes = sorted(set(found))
+            return
+        found = [find_class(v, self.num_classes, self.class_names, flag="labels") for v in labels]
+        if not found:
+            raise GanzooError("labels= names no class; give one or more classes, or leave it out for all")
+        self.classes = sorted(set(found))
 
     def class_label(self) -> list[str] | None:
         """The scored classes as people read them, for eval.json and the report."""
@@ -206,9 +213,12 @@ def load_reference(target: Evaluated, data_dir: str | None, download: bool) -> t
     return name, protocol, data
 
 
-def real_images(data: Any, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The reference images (and labels) as floats: all of them, or a seeded subset of ``limit``."""
-    x, y = data.floats().numpy(), data.y.numpy() if data.y is not None else None
+def real_images(data: Any, seed: int, limit: int, classes: list[int] | None = None, name: str = ""
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The reference images (and labels) as floats: all of them, or a seeded subset of ``limit``;
+    only those of ``classes`` (``eval --labels``), chosen before the subset is drawn."""
+    x, y = only_classes(data.floats().numpy(), data.y.numpy() if data.y is not None else None, classes,
+                        name or str(getattr(data, "name", "")))
     if len(x) > limit:
         keep = np.sort(np.random.default_rng(seed).choice(len(x), limit, replace=False))
         x, y = x[keep], (y[keep] if y is not None else None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,8 @@ def _reference(name: str, shape: tuple[int, ...], limit: int, seed: int, data_di
     if classes is not None:
         y = data.y.numpy() if data.y is not None else None
         keep = only_classes(keep, y, classes, name)[0]
-    if len(keep) > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(len(keep), limit, replace=False))
+    if len(keep) > limit:  # positions within keep, which may already be one class's indices
+        keep = np.sort(keep[np.random.default_rng(seed).choice(len(keep), limit, replace=False)])
     if isinstance(data, ImageFiles):
         x = torch.stack([data[int(i)][0] for i in keep]).float() / 255 * 2 - 1
     else:
@@ -167,7 +167,7 @@ def score(source: str | Path, metrics: list[str], n: int | None = None, seed: in
           reference: str | None = None, inception: str | None = None, data_dir: str | None = None,
           download: bool = False, provider: str = "cpu", progress: bool = False,
           echo: Callable[[str], None] | None = None, checkpoint: str | None = None,
-          labels: str | None = None) -> dict[str, Any]:
+          labels: str | Sequence[Any] | None = None) -> dict[str, Any]:
     """FID / KID / IS of the generator in ``source`` against ``reference`` (default: the data
     set it trained on); returns what eval.json holds. ``download`` lets the data set and the
     Inception weights be fetched when missing."""

@@ -10,7 +10,8 @@ Rounding moves pixels by up to about 0.3 on images in [-1, 1] (a mean of a few t
 so export only checks the file against PyTorch with the loose :data:`INT8_TOLERANCE`, which
 catches a broken graph, not a small loss of quality: that is measured with ``ganzoo eval``
 on both files (benchmarks/results/inference.md). StyleGAN2's modulated convolutions and
-R3GAN's residual stacks move further than the limit, so their int8 exports are refused.
+R3GAN's residual stacks move further than the limit, so that check refuses their int8 files
+(``--no-verify`` skips it, and with it the only guard).
 The metadata says ``ganzoo.precision = int8``.
 """
 
