@@ -27,6 +27,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from record import append
+
 from ganzoo.bench import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,10 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     figures = ", ".join(f"{k} {v:.3g}" for k, v in score(run).items())
                     lines.append(f"|  quality, {'amp' if amp else 'fp32'} (`{' '.join(cmd[:-3])}`) | {figures} | | | |")
     lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    old = args.out.read_text() if args.out.is_file() else "# bf16 autocast on CPU (`--amp`)\n\n"
-    args.out.write_text(old.rstrip("\n") + "\n\n" + text)
+    append(args.out, "bf16 autocast on CPU (`--amp`)", lines)
     return 0
 
 

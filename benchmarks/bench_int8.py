@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from record import append
 
 from ganzoo.bench import machine_info
 
@@ -121,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"**{statistics.median(ratios[64]):.2f}×** ({min(ratios[64]):.2f}-{max(ratios[64]):.2f}) | "
                          f"{shown(figures['fp32'])} | {shown(figures['int8'])} |")
     lines += ["", "Latency ratios below 1 and throughput ratios above 1 favour int8.", ""]
-    text = "\n".join(lines)
-    print(text)
-    old = args.out.read_text() if args.out.is_file() else "# Inference speed\n"
-    args.out.write_text(old.rstrip("\n") + "\n\n" + text)
+    append(args.out, "Inference speed", lines)
     return 0
 
 

@@ -25,6 +25,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from record import append
+
 from ganzoo.bench import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{min(times[name]):.2f}-{max(times[name]):.2f} |")
     lines += ["", f"`train --steps 1` / `import torch`, per round: {', '.join(f'{x:.2f}' for x in ratios)} "
               f"(median {statistics.median(ratios):.2f}).", ""]
-    text = "\n".join(lines)
-    print(text)
-    old = args.out.read_text() if args.out.is_file() else "# Start-up time\n"
-    args.out.write_text(old.rstrip("\n") + "\n\n" + text)
+    append(args.out, "Start-up time", lines)
     return 0
 
 

@@ -91,6 +91,7 @@ def versus(steps: int, rounds: int, threads: int, out: Path, extra: list[str]) -
     from datetime import datetime, timezone
 
     import numpy as np
+    from record import append
 
     from ganzoo.bench import machine_info
     from ganzoo.data.images import mnist5k
@@ -134,10 +135,7 @@ def versus(steps: int, rounds: int, threads: int, out: Path, extra: list[str]) -
              f"{statistics.median(times['reference']):.1f} |", "",
              f"Speed-up (reference time / ganzoo time) per round: {', '.join(f'{x:.2f}' for x in ratios)}; "
              f"median **{statistics.median(ratios):.2f}×** (target: 2×).", ""]
-    text = "\n".join(lines)
-    print(text)
-    old = out.read_text() if out.is_file() else "# Training speed\n"
-    out.write_text(old.rstrip("\n") + "\n\n" + text)
+    append(out, "Training speed", lines)
 
 
 def main() -> None:

@@ -136,7 +136,8 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
     cfg = TrainConfig.from_dict(meta)
     trained = run_model(meta, run_dir, registry)
     if model and registry.model(model).qualified_name != trained.qualified_name:
-        raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'")
+        raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'; continue it with "
+                          f"ganzoo train --resume {run_dir}, or train '{model}' with another --out")
     data = meta.get("data") or {}
     if cfg.image_size is None and data.get("kind") == "images" and ":" in (cfg.dataset or ""):
         # a user folder's side is chosen from its images when not given, and that choice may
@@ -197,7 +198,8 @@ def check_option(model: str, key: str, default: Any, value: Any) -> Any:
         try:
             return float(value)
         except OverflowError:
-            raise GanzooError(f"--set {key}: {str(value)[:20]}... is too large for a number") from None
+            raise GanzooError(f"--set {key}: {str(value)[:20]}... is too large for a number; give one like "
+                              f"{json.dumps(default)}") from None
     return value
 
 

@@ -74,8 +74,10 @@ class Part:
     label: str  # the entry as the configuration holds it: "nonsaturating", "r1:10@16"
     every: int = 1
     origin: str = ""  # "loss 'ganzoo:ragan' (plugin 'ganzoo')"
-    #: Where the entry came from, for errors that must say who to blame and what to change:
-    #: "--loss", "--reg", "the defaults of model 'vanilla' for 2-D points", "the own terms of model 'acgan'".
+    #: Where the entry came from, for errors that must say who to blame and what to change: the
+    #: slot ("--loss", "--reg", "default loss", "defaults" — the model's default regularizers —
+    #: "own", or "" when unknown) and its words ("the defaults of model 'vanilla' for 2-D points").
+    slot: str = ""
     source: str = ""
 
     def due(self, index: int) -> bool:
@@ -147,26 +149,30 @@ def _origin(spec: Any, kind: str) -> str:
     return f"{kind} '{spec.qualified_name}' (plugin '{spec.plugin}')"
 
 
-def _sources(cfg: Any, registry: Any) -> tuple[str, list[str], str]:
+Source = tuple[str, str]  # (Part.slot, Part.source)
+
+
+def _sources(cfg: Any, registry: Any) -> tuple[Source, list[Source], Source]:
     """Where the run's loss, own terms and ``--reg`` entries came from: a value equal to the
-    model's default is named as the model's, since nobody typed it. Empty when the model is
+    model's default is named as the model's, since nobody typed it. Unknown when the model is
     not registered (objectives built by hand)."""
     try:
         spec = registry.model(cfg.model)
         kind = registry.dataset(cfg.dataset)[0].kind
     except GanzooError:
-        return "", ["" for _ in cfg.terms], ""
+        return ("", ""), [("", "") for _ in cfg.terms], ("", "")
 
     def same(given: list[str], default: tuple[str, ...] | list[str]) -> bool:
         # the configuration qualifies a default as plugin:name when another plugin shares the name
         return len(given) == len(default) and all(g in (d, f"{spec.plugin}:{d}") for g, d in zip(given, default))
 
     model = f"model '{cfg.model}'"
-    loss = f"the default loss of {model}" if same([cfg.loss], [spec.loss]) else "--loss"
-    terms = [f"the own terms of {model}" if any(same([t], [d]) for d in spec.terms) else
-             f"the own terms of {model}, reweighted by --reg" for t in cfg.terms]
+    loss = ("default loss", f"the default loss of {model}") if same([cfg.loss], [spec.loss]) else ("--loss", "--loss")
+    terms = [("own", f"the own terms of {model}" if any(same([t], [d]) for d in spec.terms) else
+              f"the own terms of {model}, reweighted by --reg") for t in cfg.terms]
     on = " for 2-D points" if kind == "points" and spec.point_defaults is not None else ""
-    reg = f"the defaults of {model}{on}" if same(list(cfg.reg), spec.defaults_for(kind).reg) else "--reg"
+    reg = ("defaults", f"the defaults of {model}{on}") if same(list(cfg.reg), spec.defaults_for(kind).reg) \
+        else ("--reg", "--reg")
     return loss, terms, reg
 
 
@@ -178,13 +184,13 @@ def build_parts(cfg: Any, registry: Any) -> list[Part]:
     _made(spec, "loss", loss, ("d_loss", "g_loss"))
     loss_source, term_sources, reg_source = _sources(cfg, registry)
     parts = [Part(loss if isinstance(loss, Objective) else LossObjective(loss), cfg.loss, 1, _origin(spec, "loss"),
-                  loss_source)]
+                  *loss_source)]
     for item, source in [*zip(cfg.terms, term_sources), *((r, reg_source) for r in cfg.reg)]:
         reg = parse_reg(item, registry)
         obj = _call(reg.spec, "regularizer", reg.weight, **reg.params)
         _made(reg.spec, "regularizer", obj, ("d_term", "g_term"))
         wrapped = obj if isinstance(obj, Objective) else RegularizerObjective(obj, reg.spec.name)
-        parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer"), source))
+        parts.append(Part(wrapped, item, reg.every, _origin(reg.spec, "regularizer"), *source))
     return parts
 
 
@@ -195,8 +201,8 @@ def _clash(first: Part, second: Part, name: str, phase: Phase) -> str:
     def shown(part: Part) -> str:
         return f"'{part.label}' ({part.source})" if part.source else f"'{part.label}'"
 
-    by = {part.source.split(" of ")[0] if part.source else "": part for part in (first, second)}
-    if "the defaults" in by:
+    by = {part.slot: part for part in (first, second)}
+    if "defaults" in by:
         fix = "drop the model's default regularizers with --reg none (any --reg replaces them)"
     elif "--reg" in by and len(by) == 1:
         fix = f"give only one of '{first.label}' and '{second.label}' with --reg"
