@@ -45,17 +45,19 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.md"
 
 #: Generator steps per budget and data set family; eval sample counts where the protocol's are too slow.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "tiny": {"mixture": 200, "digits": 30, "stacked": 30, "emoji": 30,
+    "tiny": {"mixture": 200, "digits": 30, "stacked": 30, "emoji": 30, "translation": 30,
              "eval_n": {"stacked": 2600, "digits": 1000, "emoji": 1000},
              "note": "smoke test of the script only: these runs are far too short to mean anything"},
-    "cpu": {"mixture": None, "digits": None, "stacked": 10000, "emoji": None, "eval_n": {},
+    "cpu": {"mixture": None, "digits": None, "stacked": 10000, "emoji": None, "translation": None, "eval_n": {},
             "note": "a CPU budget: on the mixtures and mnist5k each model trains for its own default step count "
                     "for that kind of data (what `ganzoo train NAME --dataset D` does); the papers train much longer"},
-    "gpu": {"mixture": None, "digits": 10000, "stacked": 20000, "emoji": 20000, "eval_n": {},
+    "gpu": {"mixture": None, "digits": 10000, "stacked": 20000, "emoji": 20000, "translation": None, "eval_n": {},
             "note": "a GPU budget, closer to the papers' training lengths on images; on the 2-D mixtures each "
                     "model's own default step count (their small MLPs gain little from a GPU)"},
 }
-FAMILY = {"ring8": "mixture", "grid25": "mixture", "stacked-mnist": "stacked", "emoji": "emoji", "emoji-1k": "emoji"}
+FAMILY = {"ring8": "mixture", "grid25": "mixture", "stacked-mnist": "stacked", "emoji": "emoji", "emoji-1k": "emoji",
+          **{name: "translation" for name in ("edges2digits", "digits-x4", "masked-digits", "emoji-x4", "grey2emoji",
+                                              "digits2textured")}}
 
 #: Published figures: (source, label, {figure: value}).
 PUBLISHED: dict[tuple[str, str], list[tuple[str, str, dict[str, float]]]] = {
@@ -78,6 +80,19 @@ TARGETS: dict[str, list[tuple[str, str, float]]] = {
     "mnist5k": [("frechet_distance", "<=", 30), ("conditional_accuracy", ">=", 0.95), ("code_accuracy", ">=", 0.95)],
 }
 CPU_MINUTES: dict[str, float] = {"ring8": 30, "grid25": 30, "stacked-mnist": 60}
+#: Image-to-image rows (`ganzoo eval` on the held-out pairs or images, ganzoo/metrics/translation.py):
+#: (figure, at least/above, bound, baseline). With a baseline the bound is a margin over the
+#: baseline's figure (">": strictly above it); without, an absolute bound. Written down before the
+#: rows were measured: pix2pix must beat the untranslated outline and reach SSIM 0.8 (a digit whose
+#: strokes sit where the target's do); srgan must beat bicubic upscaling by 2 dB PSNR and in SSIM (a
+#: network that learned digit shapes should, though ESRGAN's perceptual loss trades some PSNR for
+#: sharpness); cyclegan must keep the digit of at least 90 % of the held-out images both ways.
+TRANSLATION_TARGETS: dict[tuple[str, str], list[tuple[str, str, float, str | None]]] = {
+    ("pix2pix", "edges2digits"): [("psnr", ">", 0.0, "identity"), ("ssim", ">", 0.0, "identity"),
+                                  ("ssim", ">=", 0.8, None)],
+    ("srgan", "digits-x4"): [("psnr", ">=", 2.0, "bicubic"), ("ssim", ">", 0.0, "bicubic")],
+    ("cyclegan", "digits2textured"): [("digits_kept_a2b", ">=", 0.9, None), ("digits_kept_b2a", ">=", 0.9, None)],
+}
 #: R3GAN's Stacked MNIST length on the CPU budget: what fits the 60 CPU-minutes (about 0.24 CPU-s a step).
 R3GAN_STACKED_STEPS = 12000
 #: Rows held to more than their data set's targets: R3GAN's paper reaches all 1,000 Stacked MNIST
@@ -232,7 +247,8 @@ def _gallery_picture(job: Job, seed: int, run: Path) -> str | None:
     meta = json.loads((run / "config.json").read_text())
     extra = ["--labels", "all"] if meta["data"]["model_classes"] else []
     extra += ["--code", "c1=all"] if job.model == "infogan" else []
-    n = "2500" if meta["data"]["kind"] == "points" else "20"
+    # image-to-image runs: 10 held-out sources (drawn by seed 0), their translations and targets
+    n = "2500" if meta["data"]["kind"] == "points" else ("10" if meta["data"].get("source_shape") else "20")
     cmd = _ganzoo("sample", str(run), "-n", n, "-o", str(out), *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False, env=_one_thread())
     return str(out.relative_to(REPO)) if proc.returncode == 0 else None
@@ -298,7 +314,9 @@ def _evaluated(run: Path, eval_n: int | None) -> dict[str, Any] | None:
         return None
     from ganzoo.metrics.evaluate import DEFAULT_N
 
-    n = eval_n or DEFAULT_N.get(result.get("protocol", ""))
+    # image-to-image protocols score every held-out sample unless --n asks for fewer
+    translation = result.get("protocol") in ("paired", "unpaired")
+    n = eval_n or (result.get("held_out") if translation else DEFAULT_N.get(result.get("protocol", "")))
     same = result.get("steps") == _trained_steps(run) and result.get("seed") == 0 and result.get("n") == n \
         and not result.get("labels")  # an `eval --labels` of a few classes is not the row's figure
     return result if same else None
@@ -373,11 +391,11 @@ def _machine(device: str) -> str:
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
-        cores = os.cpu_count()
+        cores = os.cpu_count() or 1
     import torch
 
-    text = f"{cpu}, {cores} cores usable, {platform.system()} {platform.release()}, Python {platform.python_version()}, " \
-           f"torch {torch.__version__}"
+    text = f"{cpu}, {cores} cores usable, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}, torch {torch.__version__}"
     if device != "cpu" and torch.cuda.is_available():
         text += f", GPU {torch.cuda.get_device_name(0)}"
     return text + f"; --device {device}"
@@ -489,6 +507,28 @@ def _rows_for(records: list[dict[str, Any]], job: Job) -> list[dict[str, Any]]:
     return [r for r in records if r["job"] == job.key and "result" in r]
 
 
+def gallery_lines(records: list[dict[str, Any]]) -> list[str]:
+    """The report's gallery: the picture of each row that has one."""
+    pictures = [(r["job"], r["picture"]) for r in records if r.get("picture")]
+    if not pictures:
+        return []
+    lines = ["## Gallery", "", "The first seed of each row (`ganzoo sample RUN`; a row per class for conditional "
+             "models, per value of `c1` for InfoGAN; image-to-image models: held-out sources, their translations "
+             "and targets).", ""]
+    for job, path in pictures:
+        lines += [f"**{job}**<br>![{job}](../../{path})", ""]
+    return lines
+
+
+def _mnist28_note(records: list[dict[str, Any]]) -> str:
+    """" (held-out accuracy NN.N %)" of the mnist28 classifier, from the first record that names it."""
+    for r in records:
+        clf = r.get("result", {}).get("classifier") if "result" in r else None
+        if clf and clf.get("name") == "mnist28" and clf.get("heldout_accuracy") is not None:
+            return f" (held-out accuracy {100 * clf['heldout_accuracy']:.1f} %)"
+    return ""
+
+
 def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, started: str, minutes: float) -> str:
     budget = BUDGETS[args.budget]
     lines = [
@@ -554,12 +594,7 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
     section("Stacked MNIST", f"{stacked_n or 26000:,} samples; each channel classified by ganzoo's mnist28 "
             "classifier; modes = distinct digit triples of 1,000; KL of the triple histogram to uniform.", stacked,
             STACKED_COLUMNS, True)
-    clf_note = ""
-    for r in records:
-        clf = r.get("result", {}).get("classifier") if "result" in r else None
-        if clf and clf.get("name") == "mnist28" and clf.get("heldout_accuracy") is not None:
-            clf_note = f" (held-out accuracy {100 * clf['heldout_accuracy']:.1f} %)"
-            break
+    clf_note = _mnist28_note(records)
     digits_n = budget["eval_n"].get("digits")
     section("mnist5k", f"{digits_n or 5000:,} samples against the 5,000 real digits, in the features of ganzoo's "
             f"mnist28 classifier{clf_note}, which trained on 80 % of these digits: the real-data row is optimistic. "
@@ -573,12 +608,8 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
             "which trained on 80 % of them; not FID values. emoji-1k rows (augmentation on 1,000 images) are "
             "scored against the whole set, as Karras et al. 2020 score their subsets. Classes covered: Unicode "
             "groups with at least 1.1 % of the samples.", emoji, DIGITS_COLUMNS, False)
-    pictures = [(r["job"], r["picture"]) for r in records if r.get("picture")]
-    if pictures:
-        lines += ["## Gallery", "", "The first seed of each row (`ganzoo sample RUN`; a row per class for conditional "
-                  "models, per value of `c1` for InfoGAN).", ""]
-        for job, path in pictures:
-            lines += [f"**{job}**<br>![{job}](../../{path})", ""]
+    lines.extend(translation_lines([j for j in jobs if FAMILY.get(j.dataset) == "translation"], records))
+    lines += gallery_lines(records)
     if getattr(args, "only", None):
         missing = [j.key for j in plan(registered_models(), None) if j.key not in {r["job"] for r in records}]
         if missing:
@@ -600,6 +631,48 @@ def report(jobs: list[Job], records: list[dict[str, Any]], args, machine: str, s
                   "is what it costs on a free core, and the wall time shows how busy the machine was): "
                   + "; ".join(timing) + ".", ""]
     return "\n".join(lines)
+
+
+TRANSLATION_INTRO = (
+    "`ganzoo eval` on the held-out part of each set, which training never draws (ganzoo/data/pairs.py): all 500 "
+    "held-out pairs of the paired digit sets, 250 held-out images of each domain of digits2textured. Paired sets: "
+    "PSNR (dB; per image on [0, 1] pixels, averaged), SSIM (Wang et al. 2004: 11-px Gaussian window, σ 1.5, per "
+    "channel, valid positions), L1 (mean absolute difference on [0, 1] pixels), beside baselines that learn "
+    "nothing: for super-resolution the source upscaled bicubically (and by nearest neighbour) with Pillow, for "
+    "same-size sets the source itself (*identity*). Unpaired: *digits kept* is the share of held-out translations "
+    "in which a shipped classifier reads the source's digit (A→B: textured32 on the translations; B→A: mnist28 on "
+    "them made grey and resized to 28 px), the Fréchet distance is to the real held-out images of the target "
+    "domain in that classifier's features (250 samples: biased upward, compare rows with each other); "
+    "*untranslated* scores the sources themselves, *real data* the real target images (Fréchet distance: to 250 of "
+    "that domain's training images). Per-model CPU minutes and the gallery's pictures: translation.md.")
+
+
+def translation_lines(jobs: list[Job], records: list[dict[str, Any]]) -> list[str]:
+    """The image-to-image section: a table of the paired rows with their baselines, one of the unpaired."""
+    measured = [(job, [r["result"] for r in _rows_for(records, job)]) for job in jobs]
+    measured = [(job, res) for job, res in measured if res]
+    if not measured:
+        return []
+    out = ["## Image-to-image translation", "", TRANSLATION_INTRO, ""]
+    for protocol, cols in (("paired", PAIRED_COLUMNS), ("unpaired", UNPAIRED_COLUMNS)):
+        rows = [(job, res) for job, res in measured if res[0].get("protocol") == protocol]
+        if not rows:
+            continue
+        out.append("| " + " | ".join(["model", "data set", "steps", *[c[1] for c in cols], "target"]) + " |")
+        out.append("|" + "---|" * (len(cols) + 4))
+        for job, res in rows:
+            figs = [translation_figures(r) for r in res]
+            steps = f"{res[0]['steps']:,}" if res[0].get("steps") is not None else "?"
+            cells = [job.label, job.dataset, steps, *[_agg([f.get(k) for f in figs], fmt) for k, _, fmt in cols]]
+            out.append("| " + " | ".join([*cells, translation_verdict(job.model, job.dataset, figs)]) + " |")
+            names = list(res[0].get("baselines") or {}) if protocol == "paired" else ["identity", "real"]
+            for name in names:
+                label = {"identity": "*untranslated*" if protocol == "unpaired" else "*identity*",
+                         "real": "*real data*"}.get(name, f"*{name}*")
+                values = [_agg([f.get(f"{name}:{k}") for f in figs[:1]], fmt) for k, _, fmt in cols]
+                out.append("| " + " | ".join([label, job.dataset, "—", *values, "—"]) + " |")
+        out.append("")
+    return out
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:
@@ -696,7 +769,72 @@ def targets_text() -> str:
         parts.append(f"{model} on {dataset}: {', '.join(words)}")
     for (model, dataset), (key, other, factor) in RELATIVE_TARGETS.items():
         parts.append(f"{model} on {dataset}: {FIGURE_NAMES[key]} ≤ {factor:g} × {other}'s")
+    for (model, dataset), translation in TRANSLATION_TARGETS.items():
+        parts.append(f"{model} on {dataset}: " + ", ".join(_translation_bound(k, op, b, base)
+                                                           for k, op, b, base in translation))
     return "; ".join(parts)
+
+
+# -- image-to-image rows ------------------------------------------------------------------------
+#: Figures of `ganzoo eval` on translation sets, as the report names them.
+TRANSLATION_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "l1": "L1", "digits_kept_a2b": "digits kept A→B",
+                     "digits_kept_b2a": "digits kept B→A", "frechet_distance_a2b": "Fréchet distance A→B",
+                     "frechet_distance_b2a": "Fréchet distance B→A"}
+PAIRED_COLUMNS = [("psnr", "PSNR (dB)", "{:.2f}"), ("ssim", "SSIM", "{:.3f}"), ("l1", "L1", "{:.4f}")]
+UNPAIRED_COLUMNS = [("digits_kept_a2b", "digits kept A→B", "{:.3f}"),
+                    ("frechet_distance_a2b", "Fréchet distance A→B", "{:.2f}"),
+                    ("digits_kept_b2a", "digits kept B→A", "{:.3f}"),
+                    ("frechet_distance_b2a", "Fréchet distance B→A", "{:.2f}")]
+
+
+def _translation_bound(key: str, op: str, bound: float, base: str | None) -> str:
+    name = TRANSLATION_NAMES[key]
+    if base is None:
+        return f"{name} {'≥' if op == '>=' else '>'} {bound:g}"
+    margin = f" + {bound:g}{' dB' if key == 'psnr' else ''}" if bound else ""
+    return f"{name} {'≥' if op == '>=' else '>'} {base}'s{margin}"
+
+
+def translation_figures(result: dict[str, Any]) -> dict[str, float]:
+    """One flat dict of a translation result: the model's figures as TRANSLATION_NAMES keys them,
+    each baseline's as ``BASELINE:key`` (paired: bicubic, nearest, identity; unpaired:
+    identity, the untranslated sources) and the real target domain's as ``real:key``."""
+    out: dict[str, float] = {}
+    if result.get("protocol") == "paired":
+        out.update(result["metrics"])
+        for name, figs in (result.get("baselines") or {}).items():
+            out.update({f"{name}:{k}": v for k, v in figs.items()})
+        return out
+    for prefix, per_way in (("", result["metrics"]), ("identity:", (result.get("baselines") or {}).get("identity", {})),
+                            ("real:", result.get("real") or {})):
+        for way, figs in per_way.items():
+            out.update({f"{prefix}{k}_{way}": v for k, v in figs.items()})
+    return out
+
+
+def translation_verdict(model: str, dataset: str, figures: list[dict[str, float]]) -> str:
+    """"met", or each TRANSLATION_TARGETS bound the row misses, with its mean over seeds and
+    (for a bound against a baseline) the baseline's figure; "—" for a row without targets."""
+    bounds = TRANSLATION_TARGETS.get((model, dataset))
+    if not bounds:
+        return "—"
+    misses = []
+    for key, op, bound, base in bounds:
+        values = [f[key] for f in figures if f.get(key) is not None]
+        if not values:
+            misses.append(f"no {TRANSLATION_NAMES[key]}")
+            continue
+        mean, limit, said = statistics.fmean(values), bound, f"{bound:g}"
+        if base is not None:
+            refs = [f[f"{base}:{key}"] for f in figures if f.get(f"{base}:{key}") is not None]
+            if not refs:
+                misses.append(f"no {base} baseline for {TRANSLATION_NAMES[key]}")
+                continue
+            ref = statistics.fmean(refs)
+            limit, said = ref + bound, f"{base} {ref:.4g}" + (f" + {bound:g}" if bound else "")  # PSNR: dB
+        if (mean < limit) if op == ">=" else (mean <= limit):
+            misses.append(f"{TRANSLATION_NAMES[key]} {mean:.4g} {'<' if op == '>=' else '≤'} {said}")
+    return "missed: " + "; ".join(misses) if misses else "met"
 
 
 #: For each section: (figure key in PUBLISHED, name printed, format).

@@ -22,7 +22,16 @@ A generator may take latent codes beside ``z`` (InfoGAN): it lists them in a
 ``codes`` attribute (a tuple of :class:`Code`) and its ``forward(z, labels=None,
 codes=None)`` receives ``{name: tensor}``. The loop draws them from their priors and
 hands them to the objectives in ``step.codes``; sampling and ONNX export take them
-as inputs. Importing this module does not import torch.
+as inputs.
+
+An image-to-image model (``ModelSpec(task="translate")``, API 1.6) has a generator whose
+forward takes the **source image** instead of z (:func:`translate`), and a discriminator
+that receives the source as its condition, ``D(image, source)``, where a class-conditional
+one receives labels; its logits may be a map ``[N, h, w]`` (one per patch, PatchGAN),
+which every loss averages. ``step.source`` holds the batch's source images. A model
+with several generators (CycleGAN's A->B and B->A) lists their names in ``directions``;
+each is a submodule of that name, and ``forward`` runs the first (:func:`direction`).
+Importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -120,6 +129,29 @@ def generate(G: Any, z: torch.Tensor, labels: torch.Tensor | None = None,
     return G(z, labels, **kwargs)
 
 
+def translate(G: Any, source: torch.Tensor) -> torch.Tensor:
+    """Call an image-to-image generator: ``G(source)``, ``[N, C, H, W]`` -> ``[N, C', sH, sW]``
+    with ``s = G.scale`` (1 but for super-resolution)."""
+    return G(source)
+
+
+def directions(G: Any) -> tuple[str, ...]:
+    """The names of an image-to-image model's generators (``("a2b", "b2a")`` for CycleGAN);
+    () for a model with one, which is the generator itself."""
+    return tuple(getattr(G, "directions", None) or ())
+
+
+def direction(G: Any, name: str | None) -> Any:
+    """The generator of ``name`` (its submodule), or G itself for None or a model with one
+    generator; a name G does not have raises ``KeyError`` listing the ones it has."""
+    names = directions(G)
+    if name is None or (not names and name == ""):
+        return G
+    if name not in names:
+        raise KeyError(f"no direction {name!r}; this model has {', '.join(names) or 'one generator and no directions'}")
+    return getattr(G, name)
+
+
 class Outputs(dict[str, Any]):
     """D's outputs on one batch: ``{"logits": [N], ...extra heads}``; ``.logits`` for short."""
 
@@ -140,6 +172,15 @@ class Setup:
     data_shape: tuple[int, ...]
     n_critic: int
     steps: int
+    #: "images", "points", "pairs" or "domains" (API 1.6): what the data set holds, so a term
+    #: that needs paired targets (pix2pix's L1) can refuse two unpaired domains.
+    data_kind: str = "images"
+    #: The source images' shape for an image-to-image model, else None (API 1.6).
+    source_shape: tuple[int, ...] | None = None
+    #: The run's adversarial loss (``--loss``) as an objective, for a term that judges a second
+    #: pair of networks with it (CycleGAN's way back); ``--pool``'s size (API 1.6).
+    adversarial: Objective | None = None
+    pool: int = 0
 
 
 @dataclass
@@ -152,7 +193,10 @@ class Step:
     discriminator updates (``step * n_critic + critic_step`` in phase "d"; in phase
     "g", the last one). ``real`` requires grad when an objective of the step has
     ``needs_real_grad`` (R1 on ``d_real.logits``); in phase "d", ``fake`` requires grad
-    when one has ``needs_fake_grad`` (R2 on ``d_fake.logits``)."""
+    when one has ``needs_fake_grad`` (R2 on ``d_fake.logits``). For an image-to-image model
+    (API 1.6) ``source`` is the batch's source images, ``fake`` their translations, ``real``
+    the targets (paired sets: ``real[i]`` is ``source[i]``'s; two domains: an independent
+    batch of the target domain), ``z`` has no columns and D is run as ``D(x, source)``."""
 
     phase: Phase
     step: int
@@ -169,6 +213,12 @@ class Step:
     _cache: dict[str, Outputs] = field(default_factory=dict, repr=False)
     #: Values objectives report with :meth:`log`: logged as ``stat/NAME``, never optimised.
     logged: dict[str, torch.Tensor | float] = field(default_factory=dict, repr=False)
+    source: torch.Tensor | None = None
+
+    @property
+    def condition(self) -> torch.Tensor | None:
+        """What D is given beside an image: the source for an image-to-image model, else the labels."""
+        return self.source if self.source is not None else self.labels
 
     def log(self, name: str, value: torch.Tensor | float) -> None:
         """Report a value that is watched, not minimised (BEGAN's convergence measure, ADA's
@@ -180,14 +230,14 @@ class Step:
     def d_real(self) -> Outputs:
         """D's outputs on the real batch, computed on first use and shared by all objectives."""
         if "real" not in self._cache:
-            self._cache["real"] = self.discriminate(self.real, self.labels)
+            self._cache["real"] = self.discriminate(self.real, self.condition)
         return self._cache["real"]
 
     @property
     def d_fake(self) -> Outputs:
         """D's outputs on the generated batch, computed on first use and shared."""
         if "fake" not in self._cache:
-            self._cache["fake"] = self.discriminate(self.fake, self.labels)
+            self._cache["fake"] = self.discriminate(self.fake, self.condition)
         return self._cache["fake"]
 
     def computed(self, which: str) -> Outputs | None:
@@ -249,5 +299,5 @@ class Objective(ABC):
         return None
 
 
-__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step", "codes_of", "generate", "sample_codes",
-           "truncates_w"]
+__all__ = ["Code", "Objective", "Outputs", "Phase", "Setup", "Step", "codes_of", "direction", "directions",
+           "generate", "sample_codes", "translate", "truncates_w"]

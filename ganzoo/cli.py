@@ -140,8 +140,11 @@ def _defaults_lines(spec: Any) -> list[str]:
     for kind in kinds:
         d = _defaults_dict(spec.defaults_for(kind))
         label = {"images": "images" if len(kinds) > 1 else "any data", "points": "2-D points"}[kind]
+        # no latent for an image-to-image model, and a pool only where the model keeps one
+        hidden = {"ema", "reg", "amp", *(("latent_dim",) if spec.task == "translate" else ()),
+                  *(() if d["pool"] else ("pool",))}
         flags = [f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, list) else v}"
-                 for k, v in d.items() if k not in ("ema", "reg", "amp")]
+                 for k, v in d.items() if k not in hidden]
         flags += [f"--reg {r}" for r in d["reg"]] + ["--ema" if d["ema"] else "--no-ema"]
         flags += ["--amp" if d["amp"] else "--no-amp"]
         shown = " ".join(flags)
@@ -308,9 +311,11 @@ def _info_lines(kind: str, spec: Any) -> list[str]:
     lines = [f"paper: {spec.paper}"] if getattr(spec, "paper", None) else []
     if kind == "model":
         terms = f"; its own terms: {', '.join(spec.terms)}" if spec.terms else ""
-        lines.append(f"conditional: {'yes' if spec.conditional else 'no'}; data set {spec.dataset}, loss {spec.loss}"
-                     f"{terms}")
-        takes = " and ".join({"points": "2-D points"}.get(k, k) for k in spec.data_kinds)
+        task = "image-to-image (a source image in)" if spec.task == "translate" else \
+            f"conditional: {'yes' if spec.conditional else 'no'}"
+        lines.append(f"{task}; data set {spec.dataset}, loss {spec.loss}{terms}")
+        words = {"points": "2-D points", "pairs": "paired images", "domains": "two unpaired domains"}
+        takes = " and ".join(words.get(k, k) for k in spec.data_kinds)
         lines.append(f"takes: {takes}{'' if len(spec.data_kinds) > 1 else ' only'}")
         import textwrap
 
@@ -453,6 +458,8 @@ def _settings(ctx: click.Context, param: click.Parameter, values: tuple[str, ...
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
 @click.option("--lr-decay", type=float, help="Let both learning rates fall linearly to 0 over this last fraction "
               "of --steps, e.g. 0.5 (sharper samples late in training) [default: the model's, mostly 0].")
+@click.option("--pool", type=int, help="Show D, beside the newest generated images, ones from a history of N "
+              "(Shrivastava et al. 2017; CycleGAN: 50) [default: the model's, 0 for most].")
 @click.option("--betas", callback=_betas, help="Adam betas, e.g. 0.5,0.999.")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--latent-dim", type=int, help="Size of the noise vector z fed to G.")
@@ -573,15 +580,19 @@ def _truncation(text: str | None) -> float:
     return check_truncation(text, "--truncation")
 
 
+#: ``ganzoo sample``'s default count; an image-to-image run's default and most columns (one held-out source each).
+SAMPLES_SHOWN, TRANSLATIONS_SHOWN, TRANSLATIONS_MAX = 64, 8, 32
+
 #: Samples per generator call in ``ganzoo sample``: the activations of one chunk, not of all n, are held.
 SAMPLE_CHUNK = 1024
 
 
 @cli.command("sample")
 @click.argument("run_dir", type=click.Path())
-@click.option("-n", "--n", "n", type=int, default=64, show_default=True,
+@click.option("-n", "--n", "n", type=int,
               callback=_bounded(1, limits.SCATTER_MAX, "a grid Pillow can open again; 2-D points: one scatter plot"),
-              help="How many samples (a grid of at most 89 megapixels; 2-D points: at most 1,000,000).")
+              help="How many samples (a grid of at most 89 megapixels; 2-D points: at most 1,000,000) [default: 64; "
+              "image-to-image runs: 8 held-out sources, at most 32].")
 @click.option("--labels", help="Conditional models: 'all' (one row per class, the default), or classes by name "
               "or number: cat,dog or 0,1,2.")
 @click.option("--code", "code", multiple=True, metavar="NAME=VALUE", help=CODE_HELP)
@@ -592,9 +603,10 @@ SAMPLE_CHUNK = 1024
 @click.option("--truncation", metavar="PSI", help=TRUNCATION_HELP)
 @click.option("-o", "--output", type=click.Path(), default="samples.png", show_default=True,
               help="Picture to write (.png, .jpg, .webp, .tif); a scatter plot for 2-D points.")
-def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
+def sample_cmd(run_dir: str, n: int | None, labels: str | None, code: tuple[str, ...], seed: int, weights: str | None,
                checkpoint: str | None, truncation: str | None, output: str) -> None:
-    """Write an image grid (a scatter plot for 2-D data) from a trained run.
+    """Write an image grid (a scatter plot for 2-D data) from a trained run; for an
+    image-to-image run, rows of held-out sources, their translations and targets.
 
     \b
       ganzoo sample RUN_DIR -o grid.png
@@ -615,6 +627,18 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
     psi = _truncation(truncation)
     picture_path(output)
     G, meta, used = load_generator(run_dir, weights, checkpoint=checkpoint)
+    if meta["data"].get("source_shape"):
+        from ganzoo.engine.rundir import sample_translations
+
+        if labels or code or truncation:
+            raise GanzooError("--labels, --code and --truncation draw noise -> image samples; an image-to-image "
+                              "run translates held-out sources: give -n and --seed only")
+        asked = n or TRANSLATIONS_SHOWN
+        shown = sample_translations(G, meta, min(asked, TRANSLATIONS_MAX), seed, output)
+        click.echo(f"wrote {shown} held-out translations ({used} weights) to {output}"
+                   + (f" (-n {asked} asked; at most {TRANSLATIONS_MAX} columns)" if asked > TRANSLATIONS_MAX else ""))
+        return
+    n = n or SAMPLES_SHOWN
     from ganzoo.api import generate, truncates_w
     from ganzoo.sampling import count_note, latents, layout, resolve_codes, row_names, truncated_latents
 
@@ -658,7 +682,7 @@ def sample_cmd(run_dir: str, n: int, labels: str | None, code: tuple[str, ...], 
               callback=_bounded(1, limits.EVAL_N_MAX, "every protocol settles long before; the samples are held "
                                 "in memory"),
               help="How many samples, at most 10^6 [default: 2,500 for 2-D mixtures, 5,000 for digits, 26,000 for "
-              "stacked-mnist].")
+              "stacked-mnist; image-to-image models: all held-out pairs or images, -n takes the first N].")
 @click.option("--seed", type=int, default=0, show_default=True, callback=_seed,
               help="Seed of the latents (numpy), 0..4294967295.")
 @click.option("--weights", type=click.Choice(["ema", "raw"]),
@@ -688,6 +712,10 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
     Digits: Frechet distance and precision/recall in a shipped classifier's
     features, classes covered, class KL; Stacked MNIST: modes of 1,000 and KL.
     Conditional models add conditional accuracy. Real data is scored alongside.
+    Image-to-image models (pix2pix, srgan, cyclegan), on the held-out part of
+    their data set: PSNR, SSIM and L1 beside a baseline (bicubic upscaling, or
+    the source itself) for pairs; for unpaired domains, per direction, the share
+    of digits kept and the Frechet distance to the real target domain.
     With --metric fid,kid,is: the standard InceptionV3 figures (torch-fidelity),
     from local Inception weights, or fetched once with --download.
     \b
@@ -711,6 +739,11 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
                           progress=talk, echo=echo, checkpoint=checkpoint, labels=labels)
     else:
         from ganzoo.metrics.standard import parse_metrics, score
+        from ganzoo.metrics.translation import is_translation
+
+        if is_translation(source):
+            raise GanzooError(f"--metric {metric} scores noise -> image generators; '{source}' is an image-to-image "
+                              "model, scored on its held-out pairs by the default --metric classifier: drop --metric")
 
         result = score(source, parse_metrics(metric), n=n, seed=seed, weights=weights, reference=reference,
                        inception=inception_weights, data_dir=data_dir, download=download, progress=talk, echo=echo,
@@ -738,28 +771,38 @@ def eval_cmd(source: str, n: int | None, seed: int, weights: str | None, checkpo
               "(verified to 1e-2) [default file: exports/RUN-NAME.fp16.onnx].")
 @click.option("--int8", is_flag=True, help="int8 weights for CPUs (onnxruntime's dynamic quantization; pixels move "
               "by up to ~0.3, so measure it with ganzoo eval) [default file: exports/RUN-NAME.int8.onnx].")
+@click.option("--direction", help="Image-to-image models with two generators: which one, e.g. a2b (the default) "
+              "or b2a for CycleGAN.")
 def export_cmd(run_dir: str, onnx_: bool, output: str | None, opset: int | None, weights: str | None,
-               checkpoint: str | None, exporter: str, no_verify: bool, fp16: bool, int8: bool) -> None:
+               checkpoint: str | None, exporter: str, no_verify: bool, fp16: bool, int8: bool,
+               direction: str | None) -> None:
     """Export a run's generator to a verified, self-describing ONNX file.
 
     Verification (on by default) runs onnx.checker, shape inference and onnxruntime
-    against PyTorch at batch 1, 7 and 64; a failure writes no file.
+    against PyTorch at batch 1, 7 and 64; a failure writes no file. An image-to-image
+    generator (pix2pix, cyclegan, srgan) exports with dynamic batch, height and width
+    and is compared at its training size and at larger, non-square ones.
 
     \b
       ganzoo export runs/vanilla-20260101-120000 --onnx
       ganzoo generate exports/vanilla-20260101-120000.onnx -o grid.png
       ganzoo export runs/vanilla-20260101-120000 --int8    # then: ganzoo eval, ganzoo bench
+      ganzoo export runs/cyclegan-20260101-120000 --onnx --direction b2a
     """
     _need_train("export")
     from ganzoo.onnx.export import export_run
 
     result = export_run(run_dir, output=output, opset=opset, weights=weights, verify=not no_verify, exporter=exporter,
-                        echo=lambda line: click.echo(line, err=True), fp16=fp16, checkpoint=checkpoint, int8=int8)
+                        echo=lambda line: click.echo(line, err=True), fp16=fp16, checkpoint=checkpoint, int8=int8,
+                        direction=direction)
     if result.fallback_reason:
         click.echo(f"note: {result.fallback_reason}; used the TorchScript exporter", err=True)
     click.echo(result.verification_line())
     click.echo(result.summary())
-    click.echo(f"next: ganzoo generate {result.path} -o grid.png")
+    if result.metadata.get("ganzoo.task") == "translate":
+        click.echo(f"next: ganzoo translate {result.path} IMAGE_OR_FOLDER -o OUT")
+    else:
+        click.echo(f"next: ganzoo generate {result.path} -o grid.png")
 
 
 @cli.command("generate")
@@ -928,6 +971,55 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
                f"{count_note(asked, n, nrow, G.num_classes)}")
 
 
+@cli.command("translate")
+@click.argument("model_file", metavar="MODEL.onnx", type=click.Path())
+@click.argument("source", metavar="IN", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="A .png file for one image (or an existing folder to put "
+              "NAME.png in); a folder (created) for a folder of images, one NAME.png per image.")
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="onnxruntime provider; auto takes CUDA only where it really loads.")
+@click.option("--side-by-side", is_flag=True, help="Write source | translation pictures (the source enlarged to "
+              "the output's scale) instead of the translation alone.")
+@click.option("--tile", type=int, metavar="N", help=f"Models that take any size (srgan): run pictures larger than "
+              f"N x N source pixels in N-pixel tiles, {limits.TILE_OVERLAP} px of each cropped at the seams, "
+              f"{limits.TILE_MIN}..{limits.TILE_MAX} [default: {limits.TILE_DEFAULT}]; 0: the whole picture at once "
+              "(at most 1024 x 1024).")
+def translate_cmd(model_file: str, source: str, output: str | None, provider: str, side_by_side: bool,
+                  tile: int | None) -> None:
+    """Translate an image, or every image of a folder, with an image-to-image export
+    (pix2pix, cyclegan, srgan) and onnxruntime alone (no torch).
+
+    IN is an image file (PNG, JPEG, BMP, WebP, GIF, TIFF) or a folder of them; the folder's
+    sub-folders are not read. Pictures are brought to the model's channels (grey or RGB;
+    transparency on white) and to any size: sides the network cannot take are padded and
+    the result cropped back; super-resolution runs large pictures in tiles. Output: PNG.
+    In a folder, an unreadable image stops the command, naming it, unless
+    GANZOO_SKIP_BAD_IMAGES=1 (then it is skipped and counted).
+
+    \b
+      ganzoo translate exports/pix2pix.onnx edges.png -o digit.png
+      ganzoo translate exports/srgan.onnx small/ -o large/
+      ganzoo translate exports/cyclegan.onnx photo.jpg -o pair.png --side-by-side
+    """
+    from ganzoo.onnx import translate
+
+    if output is None:
+        translate.plan_jobs(source, output)  # one line saying what -o takes (or that IN is missing)
+    T = translate.load(model_file, provider=provider)
+    jobs, folder, out = translate.plan_jobs(source, output)
+    summary = translate.translate_files(T, jobs, tile=tile, side_by_side=side_by_side, folder=folder,
+                                        echo=lambda line: click.echo(line, err=True))
+    note = summary.folder_note(T, tile) if folder else next(iter(summary.notes), None)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    what = "source | translation pictures" if side_by_side else "translations"
+    if not folder:
+        click.echo(f"wrote {out} ({T.describe}, {T.provider})")
+        return
+    skipped = f"; skipped {len(summary.skipped)} image(s) (see the notes above)" if summary.skipped else ""
+    click.echo(f"wrote {len(summary.written)} {what} ({T.describe}, {T.provider}) to {out}{skipped}")
+
+
 @cli.command("demo")
 @click.argument("model_file", metavar="MODEL.onnx", type=click.Path())
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -935,19 +1027,24 @@ def _walk(model_file: str, frames: int, n: int, labels: str | None, code: tuple[
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on (0: any free one).")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="onnxruntime provider; auto takes CUDA only where it really loads.")
-def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
+@click.option("--examples", type=click.Path(), metavar="FOLDER", help="Image-to-image exports: pictures the page "
+              f"offers as example sources (the folder's own, at most {limits.DEMO_EXAMPLES_MAX}).")
+def demo_cmd(model_file: str, host: str, port: int, provider: str, examples: str | None) -> None:
     """A local web page to explore an exported generator (onnxruntime, no torch): new
     samples, a latent walk, a class and latent codes to fix, truncation (psi), PNG download.
+    An image-to-image export (pix2pix, cyclegan, srgan) gets an upload page instead: choose
+    or drop a picture (at most 8 MB and 1024 x 1024), see it beside its translation, download it.
 
     \b
       ganzoo demo exports/examples/cgan-digits.onnx      # then open http://127.0.0.1:8000/
       ganzoo demo exports/infogan.onnx --port 8080
+      ganzoo demo exports/pix2pix.onnx --examples edges/
     """
     from ganzoo.demo import make_server
 
     if not 0 <= port <= 65535:
         raise GanzooError(f"--port must lie in 0..65535, got {port}")
-    server = make_server(model_file, host, port, provider)
+    server = make_server(model_file, host, port, provider, examples=examples)
     bound_host, bound_port = server.server_address[:2]
     shown = f"[{bound_host}]" if ":" in str(bound_host) else str(bound_host)  # an IPv6 address needs brackets
     click.echo(f"ganzoo demo of {model_file} at http://{shown}:{bound_port}/ (Ctrl-C stops it)")
@@ -962,7 +1059,9 @@ def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
 # -- bench ---------------------------------------------------------------------------------------
 @cli.command("bench")
 @click.argument("target", metavar="MODEL.onnx|RUN_DIR", type=click.Path())
-@click.option("--batch-sizes", default="1,8,64,256", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--batch-sizes", help="Comma-separated batch sizes [default: 1,8,64,256; image-to-image exports: 1,8].")
+@click.option("--sizes", help="Image-to-image exports: source sizes to time, each N or HEIGHTxWIDTH, e.g. 32,64x48 "
+              "[default: the training size, twice it and four times it].")
 @click.option("--providers", default="auto", show_default=True,
               help="onnxruntime providers: auto (all; unusable ones reported as skipped) or from cpu,cuda,tensorrt.")
 @click.option("--torch/--no-torch", "with_torch", default=True, show_default=True,
@@ -983,19 +1082,22 @@ def demo_cmd(model_file: str, host: str, port: int, provider: str) -> None:
               "[default: the one the file's ganzoo.run metadata names, when found].")
 @click.option("--json", "json_path", type=click.Path(), help="Also write the full result (with machine info) as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def bench_cmd(target: str, batch_sizes: str, providers: str, with_torch: bool, compile_: bool, fp16: bool,
-              warmup: int, runs: int, max_time: float, threads: int | None, run_dir: str | None,
-              json_path: str | None, quiet: bool) -> None:
+def bench_cmd(target: str, batch_sizes: str | None, sizes: str | None, providers: str, with_torch: bool,
+              compile_: bool, fp16: bool, warmup: int, runs: int, max_time: float, threads: int | None,
+              run_dir: str | None, json_path: str | None, quiet: bool) -> None:
     """Time an exported generator: onnxruntime per provider against PyTorch, per batch size.
 
     Every backend runs in its own process with the same CPU thread count; p50/p90/p99
     latency, images/s (batch / p50) and peak memory per batch size; outputs are
-    checked against PyTorch once.
+    checked against PyTorch once. An image-to-image export (pix2pix, cyclegan, srgan) is
+    timed per source size and batch size on random sources, in ms per image and output
+    megapixels per second, with onnxruntime only.
 
     \b
       ganzoo bench exports/dcgan.onnx
       ganzoo bench runs/vanilla-20260101-120000 --batch-sizes 1,64 --json bench.json
       ganzoo bench exports/dcgan.onnx --providers cuda,tensorrt --fp16 --compile
+      ganzoo bench exports/srgan.onnx --sizes 32,64,128 --batch-sizes 1,4
     """
     from ganzoo.bench import busy_note, format_table, run_bench, write_json
 
@@ -1003,7 +1105,8 @@ def bench_cmd(target: str, batch_sizes: str, providers: str, with_torch: bool, c
         check_writable(json_path, "choose another --json path", suffix=".json")
     result = run_bench(target, batch_sizes=batch_sizes, providers=providers, with_torch=with_torch,
                        compile_=compile_, fp16=fp16, warmup=warmup, runs=runs, max_time=max_time, threads=threads,
-                       run_dir=run_dir, progress=not quiet, echo=lambda line: click.echo(line, err=True))
+                       run_dir=run_dir, progress=not quiet, echo=lambda line: click.echo(line, err=True),
+                       source_sizes=sizes)
     click.echo(format_table(result))
     note = busy_note(result)
     if note:
@@ -1026,19 +1129,22 @@ def plugin_group() -> None:
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(), default=".", show_default=True,
               help="Folder to create the package ganzoo-NAME in.")
-def plugin_new_cmd(name: str, directory: str) -> None:
+@click.option("--kind", type=click.Choice(["generate", "translate"]), default="generate", show_default=True,
+              help="generate: a noise -> sample GAN (an MLP); translate: an image-to-image model (pix2pix-style).")
+def plugin_new_cmd(name: str, directory: str, kind: str) -> None:
     """Write a ready-to-publish plugin package ganzoo-NAME registering model NAME.
 
     \b
     It holds a pyproject with the `ganzoo` entry point, a hook module (strings only,
-    so `ganzoo list` stays torch-free), a working torch MLP GAN, tests that run the
-    conformance kit (ganzoo.testing) and a README. Its tests pass right away:
+    so `ganzoo list` stays torch-free), a working torch model (an MLP GAN, or with
+    --kind translate a small image-to-image model), tests that run the conformance
+    kit (ganzoo.testing) and a README. Its tests pass right away:
       ganzoo plugin new demo
       pip install -e ./ganzoo-demo && python -m pytest ganzoo-demo -q
     """
     from ganzoo.scaffold import new_plugin
 
-    path = new_plugin(name, directory)
+    path = new_plugin(name, directory, kind)
     click.echo(f"wrote {path} (package ganzoo_{name.replace('-', '_')}, entry point and model '{name}')")
     click.echo(f"next: pip install -e {path} && python -m pytest {path} -q")
 

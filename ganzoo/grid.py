@@ -55,6 +55,28 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
     return canvas
 
 
+def matched_rows(rows: list[np.ndarray]) -> np.ndarray:
+    """Image batches ``[n, C, H, W]`` of different channel counts and sides (a grey source,
+    its colour translation; an 8-px source, its 32-px upscaling) as one batch of the largest
+    side (whole-pixel nearest enlargement, so a low-resolution source looks as low as it is)
+    and of 3 channels where any row has colour: rows of a source | translation | target grid."""
+    side = max(int(r.shape[-1]) for r in rows)
+    colour = any(r.shape[1] == 3 for r in rows)
+    out = []
+    for r in rows:
+        r = np.asarray(r, dtype=np.float32)
+        factor = max(1, side // r.shape[-1])
+        if factor > 1:
+            r = r.repeat(factor, axis=-2).repeat(factor, axis=-1)
+        if r.shape[-1] != side or r.shape[-2] != side:  # not a whole multiple: pad with white
+            pad_h, pad_w = side - r.shape[-2], side - r.shape[-1]
+            r = np.pad(r, ((0, 0), (0, 0), (0, max(0, pad_h)), (0, max(0, pad_w))), constant_values=1.0)
+        if colour and r.shape[1] == 1:
+            r = r.repeat(3, axis=1)
+        out.append(r)
+    return np.concatenate(out)
+
+
 #: Grids of small tiles are enlarged (nearest neighbour, whole pixels) until their long side
 #: reaches this: 64 MNIST digits make a 242-px grid, a thumbnail on any screen; 512 px reads.
 READABLE_SIDE = 512

@@ -60,6 +60,36 @@ BENCH_RUNS_MAX = 100_000
 BENCH_SECONDS_MAX = 3600
 #: Share of the memory available now that one request may plan to use.
 MEMORY_SHARE = 0.5
+#: ``translate``: pixels of one source picture, read from its header before any pixel is decoded:
+#: 4096 x 4096, four times what a whole-image model takes, for the models that run in tiles.
+TRANSLATE_PIXELS_MAX = 4096 * 4096
+#: ``translate``: bytes of one source file (a 16-megapixel PNG is rarely past 64 MB).
+TRANSLATE_BYTES_MAX = 256 * 1024**2
+#: ``translate``: source pixels (after padding) a model that sees the whole image at once
+#: (``ganzoo.multiple`` > 1, or ``--tile 0``) takes: at 1024 x 1024 the zoo's CycleGAN peaks at
+#: about 1 GB in onnxruntime and pix2pix at 0.5 GB; memory grows with the pixels.
+WHOLE_IMAGE_PIXELS_MAX = 1024 * 1024
+#: ``translate``: output pixels one onnxruntime call may produce (images of one size, or tiles,
+#: batched up to it): 1 megapixel, the size measured above.
+TRANSLATE_CALL_PIXELS = 1024 * 1024
+#: ``translate``: images or tiles in one onnxruntime call, whatever their size.
+TRANSLATE_BATCH_MAX = 16
+#: ``translate``: source side of a tile (overlap included) for models that take any side
+#: (``ganzoo.multiple`` 1, super-resolution), and the overlap kept on each side of a seam: a
+#: tile's outer TILE_OVERLAP pixels only give context and are cropped away, so a network whose
+#: receptive field reaches at most that far gives the untiled result exactly.
+TILE_DEFAULT, TILE_OVERLAP = 64, 8
+#: ``translate --tile N``: N in this range (0 turns tiling off): at least 3 overlaps, so each tile
+#: keeps some pixels, and at most the whole-image limit's side.
+TILE_MIN, TILE_MAX = 3 * TILE_OVERLAP, 1024
+#: ``demo`` of an image-to-image export: an upload's bytes (the HTTP body, refused unread when its
+#: Content-Length is larger), its source pixels (read from the header before decoding) and its
+#: output pixels (super-resolution multiplies them by scale^2), so one request stays at seconds.
+DEMO_UPLOAD_BYTES = 8 * 1024**2
+DEMO_SOURCE_PIXELS_MAX = 1024 * 1024
+DEMO_OUTPUT_PIXELS_MAX = 2048 * 2048
+#: ``demo --examples FOLDER``: example sources listed on the page, each at most DEMO_UPLOAD_BYTES.
+DEMO_EXAMPLES_MAX = 24
 
 
 def cores() -> int:

@@ -247,21 +247,27 @@ class Run:
             raise io_error(exc, path, "check the run folder", action="read") from None
         return rows
 
-    def load(self, weights: str | None = None) -> Generator:
+    def load(self, weights: str | None = None, direction: str | None = None) -> Generator | Translator:
         """The run's generator (EMA weights when the run has them; ``weights="raw"`` for the trained
-        ones). Load it once to sample many times: :meth:`sample` loads it on every call."""
-        return load(self.path, weights=weights)
+        ones), a :class:`Translator` for an image-to-image run. Load it once to sample many times:
+        :meth:`sample` loads it on every call."""
+        return load(self.path, weights=weights, direction=direction)
 
     def sample(self, n: int = 64, seed: int | None = None, labels: Any = None, codes: Mapping[str, Any] | None = None,
                truncation: float | None = None, weights: str | None = None) -> np.ndarray:
         """``self.load(weights).sample(...)``: see :meth:`Generator.sample`."""
-        return self.load(weights).sample(n, seed=seed, labels=labels, codes=codes, truncation=truncation)
+        G = self.load(weights)
+        if isinstance(G, Translator):
+            raise GanzooError(f"run '{self.path}' translates images ({G.model}): draw no samples, translate them with "
+                              "run.load().translate(images)")
+        return G.sample(n, seed=seed, labels=labels, codes=codes, truncation=truncation)
 
     def export(self, path: PathLike | None = None, *, weights: str | None = None, opset: int | None = None,
-               verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False) -> Path:
+               verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False,
+               direction: str | None = None) -> Path:
         """A verified ONNX file of this run's generator: :func:`export`."""
         return export(self, path, weights=weights, opset=opset, verify=verify, exporter=exporter, fp16=fp16,
-                      int8=int8)
+                      int8=int8, direction=direction)
 
     def eval(self, n: int | None = None, seed: int = 0, weights: str | None = None, metric: str = "classifier",
              reference: str | None = None, inception_weights: PathLike | None = None,
@@ -286,12 +292,14 @@ def _run_path(run: PathLike | Run, what: str) -> Path:
 
 # -- export and evaluation -----------------------------------------------------------------------
 def export(run: PathLike | Run, path: PathLike | None = None, *, weights: str | None = None, opset: int | None = None,
-           verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False) -> Path:
+           verify: bool = True, exporter: str = "auto", fp16: bool = False, int8: bool = False,
+           direction: str | None = None) -> Path:
     """Export a run's generator to a self-describing ONNX file and verify it against PyTorch
     (``ganzoo export RUN --onnx``); returns the file's path. ``path`` defaults to
     ``exports/RUN-NAME.onnx``; a folder gets that name inside it. A failed verification writes
     no file. ``fp16`` (GPU providers) and ``int8`` (CPUs) write smaller files, as
-    ``--fp16`` and ``--int8`` do."""
+    ``--fp16`` and ``--int8`` do. An image-to-image run exports with dynamic height and width;
+    ``direction`` picks CycleGAN's generator ("a2b", the default, or "b2a")."""
     _need("export")
     from ganzoo.onnx.export import export_run
 
@@ -299,7 +307,7 @@ def export(run: PathLike | Run, path: PathLike | None = None, *, weights: str | 
     if not all(isinstance(flag, bool) for flag in (verify, fp16, int8)):
         raise GanzooError("ganzoo.export: verify=, fp16= and int8= take True or False")
     result = export_run(where, output=None if path is None else os.fspath(path), opset=opset, weights=weights,
-                        verify=verify, exporter=exporter, fp16=fp16, int8=int8)
+                        verify=verify, exporter=exporter, fp16=fp16, int8=int8, direction=direction)
     return Path(result.path)
 
 
@@ -445,6 +453,72 @@ class Generator:
         return save_image_grid(out, target, nrow=nrow, row_names=names)
 
 
+class Translator:
+    """A trained image-to-image generator (pix2pix, cyclegan, srgan) behind one interface,
+    from a run folder (PyTorch) or an .onnx file (onnxruntime alone, no torch): what
+    :func:`load` returns for one. ``translate`` takes pictures as uint8 ``[N, H, W, C]`` (or one
+    ``[H, W, C]``) or the network's float32 ``[N, C, H, W]`` in [-1, 1], of any size: sides the
+    network cannot take are padded by reflection and the result cropped back.
+
+    Attributes: ``model``, ``backend`` ("torch" or "onnxruntime"), ``path``, ``source_shape`` and
+    ``output_shape`` (the training sizes, ``(C, H, W)``), ``scale`` (output side / source side),
+    ``multiple`` (sides the network takes are multiples of it), ``domains`` ((from, to)),
+    ``direction`` (CycleGAN's "a2b" or "b2a"; "" for a model with one generator), ``weights``,
+    ``dataset`` and ``module`` (the torch module, or the runtime's Translator)."""
+
+    def __init__(self, module: Any, backend: str, path: Path, *, model: str, source_shape: tuple[int, ...],
+                 output_shape: tuple[int, ...], scale: int, multiple: int, domains: tuple[str, str], direction: str,
+                 weights: str | None, dataset: str | None) -> None:
+        self.module, self.backend, self.path, self.model = module, backend, path, model
+        self.source_shape, self.output_shape, self.scale, self.multiple = source_shape, output_shape, scale, multiple
+        self.domains, self.direction, self.weights, self.dataset = domains, direction, weights, dataset
+
+    def __repr__(self) -> str:
+        return (f"<ganzoo.Translator {self.model!r} ({self.backend}) {self.domains[0]} -> {self.domains[1]} "
+                f"scale={self.scale}>")
+
+    def translate(self, images: Any, raw: bool = False) -> np.ndarray:
+        """The translations of ``images``: uint8 ``[N, H', W', C']`` pictures (``raw=True``: the
+        network's float32 ``[N, C', H', W']`` in [-1, 1]), ``H' = scale x H``."""
+        x = np.asarray(images)
+        pictures = x.dtype == np.uint8
+        if pictures:
+            x = x[None] if x.ndim == 3 else x
+            if x.ndim == 4:
+                x = x.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+        elif x.ndim == 3:
+            x = x[None]
+        c = self.source_shape[0]
+        if x.ndim != 4 or x.shape[1] != c or not len(x):
+            want = f"uint8 [N, H, W, {c}] pictures or float32 [N, {c}, H, W] in [-1, 1]"
+            raise GanzooError(f"{self.model} translates {want}; got {x.dtype} {list(np.asarray(images).shape)}")
+        from ganzoo import limits
+
+        h, w = int(x.shape[2]), int(x.shape[3])
+        limits.check_memory(f"{len(x):,} translations of {h} x {w} pixels",
+                            4 * len(x) * self.output_shape[0] * h * w * self.scale**2 * 2, "translate fewer at a time")
+        out = self.module.translate(x.astype(np.float32)) if self.backend == "onnxruntime" else self._torch(x)
+        if raw:
+            return out.astype(np.float32, copy=False)
+        return _pixels(out)
+
+    def _torch(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        from ganzoo.onnx.translate import pad
+
+        # padded as the runtime pads (ganzoo.onnx.translate.Translator.plan): to the next multiple the
+        # network takes, and at least to the training size, so both backends see the same pixels
+        m, (h, w), (_, train_h, train_w) = self.multiple, x.shape[2:], self.source_shape
+        padded = pad(x, max(-(-h // m) * m, train_h), max(-(-w // m) * m, train_w))
+        s = self.scale
+        with torch.no_grad():
+            parts = [self.module(torch.from_numpy(np.ascontiguousarray(padded[i:i + TORCH_CHUNK]))).float().numpy()
+                     for i in range(0, len(padded), TORCH_CHUNK)]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return out[:, :, :h * s, :w * s]
+
+
 def _drawn_labels(labels: Any, n: int, G: Generator) -> list[int]:
     """The labels ``G`` draws for ``labels`` (names resolved), for naming grid rows."""
     from ganzoo.sampling import check_labels
@@ -453,14 +527,18 @@ def _drawn_labels(labels: Any, n: int, G: Generator) -> list[int]:
     return [] if y is None else [int(v) for v in y]
 
 
-def _from_run(path: Path, weights: str | None) -> Generator:
+def _from_run(path: Path, weights: str | None, direction: str | None) -> Generator | Translator:
     _need("load")
     from ganzoo.api import truncates_w
     from ganzoo.engine.build import load_generator
 
     G, meta, used = load_generator(path, weights)
-    attrs: Any = G  # the generator contract's attributes, which nn.Module's typing cannot know
     data = meta.get("data") or {}
+    if data.get("source_shape"):
+        return _translator_from_run(path, G, meta, used, direction)
+    if direction is not None:
+        raise GanzooError(f"direction= applies to image-to-image runs; '{path}' holds a {meta['model']} run: drop it")
+    attrs: Any = G  # the generator contract's attributes, which nn.Module's typing cannot know
     modes = np.asarray(data["modes"], dtype=np.float32) if data.get("modes") else None
     shape = tuple(int(s) for s in attrs.output_shape)
     return Generator(G, "torch", path, model=str(meta["model"]), latent_dim=int(attrs.latent_dim),
@@ -471,10 +549,34 @@ def _from_run(path: Path, weights: str | None) -> Generator:
                      modes=modes, class_names=data.get("class_names"))
 
 
-def _from_onnx(path: Path, provider: str, threads: int | None) -> Generator:
-    from ganzoo.onnx import runtime
+def _translator_from_run(path: Path, G: Any, meta: dict[str, Any], used: str, direction: str | None) -> Translator:
+    from ganzoo.api import directions
 
-    G = runtime.load(path, provider=provider, threads=threads)
+    names = directions(G)
+    if direction is not None and direction not in names:
+        raise GanzooError(f"direction={direction!r}: model '{meta['model']}' has "
+                          + (f"the directions {', '.join(names)}" if names else "one generator; drop direction="))
+    chosen = direction or (names[0] if names else "")
+    net = getattr(G, chosen) if chosen else G
+    domains = [str(d) for d in (meta["data"].get("domains") or ("source", "target"))]
+    if chosen == "b2a":
+        domains = domains[::-1]
+    return Translator(net, "torch", path, model=str(meta["model"]), source_shape=tuple(net.source_shape),
+                      output_shape=tuple(net.output_shape), scale=int(net.scale), multiple=int(net.multiple),
+                      domains=(domains[0], domains[1]), direction=chosen, weights=used, dataset=meta.get("dataset"))
+
+
+def _from_onnx(path: Path, provider: str, threads: int | None) -> Generator | Translator:
+    from ganzoo.onnx import runtime
+    from ganzoo.onnx.translate import load_any
+
+    found = load_any(path, provider=provider, threads=threads)
+    if not isinstance(found, runtime.Generator):
+        return Translator(found, "onnxruntime", path, model=found.model, source_shape=tuple(found.source_shape),
+                          output_shape=tuple(found.output_shape), scale=found.scale, multiple=found.multiple,
+                          domains=found.domains, direction=found.direction, weights=found.weights,
+                          dataset=found.dataset)
+    G = found
     return Generator(G, "onnxruntime", path, model=G.model, latent_dim=G.latent_dim, num_classes=G.num_classes,
                      output_shape=None if G.output_shape is None else tuple(G.output_shape), kind=G.kind,
                      codes=list(G.codes), truncation=G.truncation, weights=G.weights, dataset=G.dataset,
@@ -482,10 +584,12 @@ def _from_onnx(path: Path, provider: str, threads: int | None) -> Generator:
 
 
 def load(source: PathLike | Run, *, weights: str | None = None, provider: str = "auto",
-         threads: int | None = None) -> Generator:
+         threads: int | None = None, direction: str | None = None) -> Generator | Translator:
     """A trained generator from a run folder (PyTorch; ``weights`` "ema" or "raw", None: EMA when
     the run has it) or from an exported .onnx file (onnxruntime only: this path never imports
-    torch; ``provider`` "auto", "cpu" or "cuda", ``threads`` for the CPU)."""
+    torch; ``provider`` "auto", "cpu" or "cuda", ``threads`` for the CPU). An image-to-image
+    model gives a :class:`Translator`; ``direction`` picks one of a run's generators (CycleGAN's
+    "a2b", the default, or "b2a")."""
     if isinstance(source, Run):
         source = source.path
     if not isinstance(source, (str, os.PathLike)):
@@ -495,12 +599,15 @@ def load(source: PathLike | Run, *, weights: str | None = None, provider: str = 
         if provider != "auto" or threads is not None:
             raise GanzooError("provider= and threads= apply to .onnx files; a run folder samples with PyTorch on "
                               "the CPU: drop them")
-        return _from_run(path, weights)
+        return _from_run(path, weights, direction)
     if not path.exists():
         raise GanzooError(f"no such run folder or .onnx file '{path}'")
     if weights is not None:
         raise GanzooError(f"weights= applies to run folders; '{path}' holds the weights it was exported with "
                           "(export again with weights='raw' for the others)")
+    if direction is not None:
+        raise GanzooError(f"direction= applies to run folders; '{path}' holds the direction it was exported with "
+                          "(export again with --direction for the other)")
     return _from_onnx(path, provider, threads)
 
 

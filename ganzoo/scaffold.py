@@ -3,8 +3,9 @@
 The package is the smallest complete example of the third-party path: a
 ``pyproject.toml`` with the ``ganzoo`` entry point, a hook module holding only
 strings (so ``ganzoo list`` stays free of torch), a torch module with a working
-MLP GAN, a test file that runs ganzoo's conformance kit over everything the plugin
-registers, and a README with the commands to install, test, train and publish.
+MLP GAN (or, with ``--kind translate``, a small image-to-image model), a test file
+that runs ganzoo's conformance kit over everything the plugin registers, and a
+README with the commands to install, test, train and publish.
 Its tests pass right after ``pip install -e``; authors change the example into
 their model and keep the tests green.
 
@@ -48,9 +49,15 @@ def check_name(name: str) -> None:
                           f"`ganzoo train {name}` stays unambiguous")
 
 
-def new_plugin(name: str, directory: str | Path = ".") -> Path:
+#: What ``ganzoo plugin new --kind`` writes: a noise -> image GAN, or an image-to-image model.
+KINDS = ("generate", "translate")
+
+
+def new_plugin(name: str, directory: str | Path = ".", kind: str = "generate") -> Path:
     """Write the package ``ganzoo-NAME`` into ``directory`` and return its path."""
     check_name(name)
+    if kind not in KINDS:
+        raise GanzooError(f"--kind must be {' or '.join(KINDS)}, got {kind!r}")
     parent = Path(directory)
     if parent.exists() and not parent.is_dir():
         raise GanzooError(f"--dir '{parent}' is a file; pass a folder")
@@ -61,7 +68,7 @@ def new_plugin(name: str, directory: str | Path = ".") -> Path:
     try:
         with writing(target, "pass another --dir"):
             parent.mkdir(parents=True, exist_ok=True)
-            for relative, text in render(name).items():
+            for relative, text in render(name, kind).items():
                 path = staging / relative
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
@@ -72,8 +79,8 @@ def new_plugin(name: str, directory: str | Path = ".") -> Path:
     return target
 
 
-def render(name: str) -> dict[str, str]:
-    """The package's files (relative path → text) for plugin ``name``."""
+def render(name: str, kind: str = "generate") -> dict[str, str]:
+    """The package's files (relative path → text) for plugin ``name`` of ``kind`` (:data:`KINDS`)."""
     from ganzoo import __version__
 
     package = "ganzoo_" + name.replace("-", "_")
@@ -86,14 +93,15 @@ def render(name: str) -> dict[str, str]:
             text = text.replace("{{" + key + "}}", value)
         return text
 
+    translate = kind == "translate"
     return {
         "pyproject.toml": fill(_PYPROJECT),
-        "README.md": fill(_README),
+        "README.md": fill(_README_TRANSLATE if translate else _README),
         ".gitignore": fill(_GITIGNORE),
         f"{package}/__init__.py": fill(_INIT),
-        f"{package}/plugin.py": fill(_PLUGIN),
-        f"{package}/models.py": fill(_MODELS),
-        f"tests/test_{package.removeprefix('ganzoo_')}.py": fill(_TESTS),
+        f"{package}/plugin.py": fill(_PLUGIN.replace("{{spec}}", _TRANSLATE_SPEC if translate else _MODEL_SPEC)),
+        f"{package}/models.py": fill(_MODELS_TRANSLATE if translate else _MODELS),
+        f"tests/test_{package.removeprefix('ganzoo_')}.py": fill(_TESTS_TRANSLATE if translate else _TESTS),
     }
 
 
@@ -212,17 +220,7 @@ _PLUGIN = '''
 
     @hookimpl
     def ganzoo_register_models(register):
-        register(ModelSpec(
-            name="{{name}}",
-            summary="Example MLP GAN from the ganzoo plugin template",
-            paper="Goodfellow et al. 2014, Generative Adversarial Nets",
-            generator="{{package}}.models:Generator",
-            discriminator="{{package}}.models:Discriminator",
-            loss="nonsaturating",
-            dataset="ring8",
-            defaults=Defaults(latent_dim=16, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=3000),
-            options={"hidden": 128},
-        ))
+        {{spec}}
 '''
 
 _MODELS = '''
@@ -338,4 +336,174 @@ _TESTS = '''
 
         with pytest.raises(GanzooError, match="--set hidden"):
             Discriminator(shape=(2,), hidden=0)
+'''
+
+
+#: The model spec of each kind of template, written into :data:`_PLUGIN`.
+_MODEL_SPEC = '''register(ModelSpec(
+            name="{{name}}",
+            summary="Example MLP GAN from the ganzoo plugin template",
+            paper="Goodfellow et al. 2014, Generative Adversarial Nets",
+            generator="{{package}}.models:Generator",
+            discriminator="{{package}}.models:Discriminator",
+            loss="nonsaturating",
+            dataset="ring8",
+            defaults=Defaults(latent_dim=16, batch_size=64, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), steps=3000),
+            options={"hidden": 128},
+        ))'''
+
+_TRANSLATE_SPEC = '''register(ModelSpec(
+            name="{{name}}",
+            summary="Example image-to-image model from the ganzoo plugin template (pix2pix-style)",
+            paper="after Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks",
+            generator="{{package}}.models:Translator",
+            discriminator="{{package}}.models:PatchDiscriminator",
+            task="translate",
+            data_kinds=("pairs",),
+            loss="nonsaturating",
+            dataset="edges2digits",
+            terms=("l1:100",),
+            defaults=Defaults(batch_size=16, steps=2000),
+            options={"width": 32},
+        ))'''
+
+_MODELS_TRANSLATE = '''
+    """The torch networks of {{dist}}: a small image-to-image model, pix2pix-style.
+
+    Imported only when ganzoo builds the model (the spec names these classes by string).
+    The factories are called as ``Translator(shape=..., source_shape=..., num_classes=0,
+    latent_dim=..., **options)``: ``source_shape`` is the source images' (C, H, W), ``shape``
+    the targets'. Both networks are fully convolutional, so the ONNX export takes any even
+    height and width.
+    """
+
+    from __future__ import annotations
+
+    import torch
+    from torch import Tensor, nn
+
+    from ganzoo import GanzooError
+
+
+    def _check_width(width: object) -> int:
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise GanzooError(f"{{name}}: --set width must be a positive integer such as 32, got {width!r}")
+        return width
+
+
+    class Translator(nn.Module):
+        """source [N, C, H, W] -> image [N, C', H, W] in [-1, 1]: one stride-2 level and back, with
+        the source beside the last layer (a U-Net's skip connection)."""
+
+        def __init__(self, shape: tuple[int, ...], source_shape: tuple[int, ...], num_classes: int = 0,
+                     latent_dim: int = 0, width: int = 32) -> None:
+            super().__init__()
+            width = _check_width(width)
+            # The four attributes every ganzoo image-to-image generator carries.
+            self.source_shape, self.output_shape = tuple(source_shape), tuple(shape)
+            self.scale, self.multiple = 1, 2  # same size out; height and width must be even
+            c_in, c_out = source_shape[0], shape[0]
+            self.down = nn.Sequential(nn.Conv2d(c_in, width, 4, 2, 1), nn.InstanceNorm2d(width, affine=True),
+                                      nn.LeakyReLU(0.2))
+            self.up = nn.Sequential(nn.ConvTranspose2d(width, width, 4, 2, 1), nn.InstanceNorm2d(width, affine=True),
+                                    nn.ReLU())
+            self.out = nn.Conv2d(width + c_in, c_out, 3, padding=1)
+
+        def forward(self, source: Tensor) -> Tensor:
+            h = self.up(self.down(source))
+            return torch.tanh(self.out(torch.cat([h, source], dim=1)))
+
+
+    class PatchDiscriminator(nn.Module):
+        """(image, source) -> a map of raw logits [N, h, w], one per patch; the losses average it."""
+
+        def __init__(self, shape: tuple[int, ...], source_shape: tuple[int, ...], num_classes: int = 0,
+                     latent_dim: int = 0, width: int = 32) -> None:
+            super().__init__()
+            width = _check_width(width)
+            self.net = nn.Sequential(
+                nn.Conv2d(shape[0] + source_shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2),
+                nn.Conv2d(width, width * 2, 4, 2, 1), nn.InstanceNorm2d(width * 2, affine=True), nn.LeakyReLU(0.2),
+                nn.Conv2d(width * 2, 1, 3, padding=1),
+            )
+
+        def forward(self, x: Tensor, source: Tensor | None = None) -> Tensor:
+            if source is None:
+                raise GanzooError("{{name}}'s discriminator judges (image, source) pairs: call it as D(image, source)")
+            return self.net(torch.cat([x, source], dim=1)).squeeze(1)
+'''
+
+_TESTS_TRANSLATE = '''
+    """Tests of {{dist}}. Run them with: python -m pytest -q
+
+    ganzoo's conformance kit turns each contract of a ganzoo image-to-image model into one
+    test: spec fields, the translator's attributes and shapes, eval determinism, the
+    discriminator's map of logits, a few training steps on the paired data set, a
+    safetensors round trip and an ONNX export verified at several sizes -- each failure
+    says what to fix. The plugin's own behaviour is tested below it.
+    """
+
+    import pytest
+
+    from ganzoo import GanzooError
+    from ganzoo.testing import parametrize_with_checks
+
+
+    # Every entry the plugin registers, on the model's own paired data set (edges2digits).
+    @parametrize_with_checks(plugin="{{name}}", batch_size=4, options={"width": 8})
+    def test_conformance(check):
+        check()
+
+
+    def test_bad_width_is_a_one_line_error():
+        from {{package}}.models import Translator
+
+        with pytest.raises(GanzooError, match="--set width"):
+            Translator(shape=(1, 32, 32), source_shape=(1, 32, 32), width=0)
+'''
+
+_README_TRANSLATE = '''
+    # {{dist}}
+
+    A plugin for ganzoo, the plugin-based GAN model zoo, registering the image-to-image
+    model `{{name}}`: a small pix2pix-style translator (edges -> digits by default), the
+    starting point for your own.
+
+    ## Install and test
+
+    ```bash
+    pip install -e .            # registers the entry point: ganzoo list now shows {{name}}
+    python -m pytest -q         # ganzoo's conformance kit over everything the plugin registers
+    ```
+
+    ## Use
+
+    ```bash
+    ganzoo train {{name}} --out runs/{{name}}                 # edges2digits, offline
+    ganzoo sample runs/{{name}} -o translations.png         # held-out sources, translations, targets
+    ganzoo export runs/{{name}} --onnx -o {{name}}.onnx        # any batch, height and width; verified
+    ganzoo translate {{name}}.onnx edges.png -o digit.png    # onnxruntime only, no torch
+    ```
+
+    Model options: `--set width=64`.
+
+    ## Make it yours
+
+    - `{{package}}/models.py`: the torch networks. Keep the contract: the generator has
+      `source_shape`, `output_shape`, `scale` and `multiple` and `forward(source)` returning
+      `[N, *output_shape]` in [-1, 1], fully convolutional; the discriminator's
+      `forward(image, source)` returns raw logits `[N]` or a map `[N, h, w]`.
+    - `{{package}}/plugin.py`: the `ModelSpec` (`task="translate"`, the paired data set, the
+      model's own `l1` term). Only hook implementations and strings here.
+    - `tests/`: keep `parametrize_with_checks(plugin="{{name}}")`.
+
+    The tutorial and the hook reference: ganzoo's `docs/plugins.md`, section 9.
+
+    ## Publish
+
+    ```bash
+    python -m pip install build twine
+    python -m build                 # dist/{{package}}-0.1.0-py3-none-any.whl and the sdist
+    python -m twine upload dist/*   # then anyone can: pip install {{dist}}
+    ```
 '''

@@ -205,6 +205,8 @@ def check_object(value: Any, rules: dict[str, tuple[Rule, bool]], where: str, fi
 _REQ, _OPT = True, False
 #: Most checkpoints ``--keep`` keeps (each a full copy of G, D and the optimizers).
 KEEP_MAX = 1000
+#: Most generated images ``--pool`` keeps (CycleGAN's is 50); the pool is saved with every checkpoint.
+POOL_MAX = 10_000
 RUN_KEYS: dict[str, tuple[Rule, bool]] = {
     "model": (text, _REQ), "dataset": (text, _REQ), "loss": (text, _REQ),
     "steps": (integer(1, STEPS_MAX), _REQ), "batch_size": (integer(1, BATCH_MAX), _REQ),
@@ -215,6 +217,7 @@ RUN_KEYS: dict[str, tuple[Rule, bool]] = {
     "log_every": (integer(1), _OPT), "sample_every": (integer(1), _OPT), "ckpt_every": (integer(1), _OPT),
     "amp": (flag, _OPT), "compile": (flag, _OPT), "ema": (flag, _OPT),
     "ema_decay": (number(0, 1, low_open=True, high_open=True), _OPT), "lr_decay": (number(0, 1), _OPT),
+    "pool": (integer(0, POOL_MAX), _OPT),
     "reg": (texts, _OPT), "terms": (texts, _OPT), "discriminator": (optional(text), _OPT),
     "options": (obj, _OPT), "data_dir": (optional(text), _OPT), "download": (flag, _OPT),
     "image_size": (optional(integer(4, IMAGE_SIZE_MAX)), _OPT), "augment": (optional(text), _OPT),
@@ -230,6 +233,9 @@ DATA_KEYS: dict[str, tuple[Rule, bool]] = {
     "modes": (optional(points), _OPT),
     "sigma": (optional(lambda v: None if _is_number(v) else "a finite number"), _OPT),
     "class_names": (optional(class_names), _OPT),  # runs from before names were kept have none
+    "source_shape": (optional(sample_shape), _OPT),  # image-to-image runs: the generator's input
+    "domains": (optional(texts), _OPT),
+    "held_out": (integer(0), _OPT),
 }
 RUNTIME_KEYS: dict[str, tuple[Rule, bool]] = {"threads": (integer(1, 4096), _OPT)}
 RUN_FIX = "restore the file from a copy, or start a new run"

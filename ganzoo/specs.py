@@ -97,6 +97,9 @@ class Defaults:
     #: AVX512-BF16 or AMX), float32 elsewhere without a word (API 1.5). For a model whose
     #: quality was measured to hold under it.
     amp: bool = False
+    #: Generated images kept to show D beside the newest ones (``--pool``, API 1.6; CycleGAN's
+    #: 50): each D batch is half new, half old images once the pool is full. 0: none.
+    pool: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,14 @@ class _Spec:
         return f"{self.plugin}:{self.name}"
 
 
-#: The kinds of data a data set can hold (:attr:`DatasetSpec.kind`).
-DATA_KINDS = ("images", "points")
+#: The kinds of data a data set can hold (:attr:`DatasetSpec.kind`): samples of one
+#: distribution ("images", "points"), or translation sets (API 1.6): "pairs" of a source and
+#: its target image, or two unpaired "domains".
+DATA_KINDS = ("images", "points", "pairs", "domains")
+#: What a model takes unless it says otherwise: a noise -> sample model trains on either.
+SAMPLE_KINDS = ("images", "points")
+#: What ``ModelSpec.task`` may be (API 1.6).
+TASKS = ("generate", "translate")
 
 
 @dataclass(frozen=True)
@@ -166,8 +175,12 @@ class ModelSpec(_Spec):
     #: The kinds of data the networks can take, from :data:`DATA_KINDS` (API 1.5): a
     #: convolutional model says ``("images",)``, so that ``ganzoo train`` refuses a point set
     #: with one line naming the model rather than failing inside its factory. A list is
-    #: turned into a tuple.
-    data_kinds: tuple[str, ...] = DATA_KINDS
+    #: turned into a tuple. A translation model takes "pairs", "domains" or both.
+    data_kinds: tuple[str, ...] = SAMPLE_KINDS
+    #: "generate" (noise -> sample) or "translate" (API 1.6): an image-to-image model, whose
+    #: factories also get ``source_shape`` and whose generator's forward takes the source
+    #: image instead of z (docs/plugins.md, "Image-to-image models").
+    task: str = "generate"
 
     def __post_init__(self) -> None:
         _check_name("model", self.name)
@@ -182,6 +195,13 @@ class ModelSpec(_Spec):
             raise ValueError(f"model {self.name!r}: data_kinds {self.data_kinds!r} must name one or both of "
                              f"{', '.join(repr(k) for k in DATA_KINDS)}")
         object.__setattr__(self, "data_kinds", tuple(dict.fromkeys(kinds)))
+        if self.task not in TASKS:
+            raise ValueError(f"model {self.name!r}: task {self.task!r} must be one of {', '.join(map(repr, TASKS))}")
+        translating = [k for k in self.data_kinds if k in ("pairs", "domains")]
+        mixed = bool(translating) and len(translating) != len(self.data_kinds)
+        if (self.task == "translate") != bool(translating) or mixed:
+            raise ValueError(f"model {self.name!r}: a model with task='translate' takes data_kinds 'pairs' and/or "
+                             "'domains', and only those; a task='generate' model takes 'images' and/or 'points'")
 
     def defaults_for(self, kind: str) -> Defaults:
         """The defaults for data of ``kind`` ("points" or "images"): ``point_defaults`` for
@@ -256,13 +276,23 @@ class DatasetSpec(_Spec):
     #: Used as ``name:ARG`` (``folder:PATH``); the loader gets ``ARG`` as ``arg``, and the name
     #: alone is an error.
     takes_argument: bool = False
+    #: A translation set (API 1.6): "paired" (each source image with its target) or
+    #: "unpaired" (two domains); "" for samples of one distribution.
+    pairing: str = ""
+    #: The source images' shape, where known before loading (as ``shape`` is the targets').
+    source_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_name("dataset", self.name)
+        if self.pairing not in ("", "paired", "unpaired"):
+            raise ValueError(f"dataset {self.name!r}: pairing must be '', 'paired' or 'unpaired', not {self.pairing!r}")
 
     @property
     def kind(self) -> str:
-        """"points" for vector data ([D] samples, such as the 2-D mixtures), else "images"."""
+        """"pairs" or "domains" for a translation set, "points" for vector data ([D] samples,
+        such as the 2-D mixtures), else "images"."""
+        if self.pairing:
+            return "pairs" if self.pairing == "paired" else "domains"
         return "points" if self.shape is not None and len(self.shape) == 1 else "images"
 
 

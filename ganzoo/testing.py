@@ -52,7 +52,7 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ganzoo.api import Objective, codes_of, generate
 from ganzoo.errors import GanzooError
@@ -208,6 +208,35 @@ class _ModelCase:
         shape, classes = _CACHE[key]
         return shape, (classes if self.spec.conditional else 0)
 
+    @property
+    def translating(self) -> bool:
+        return self.spec.task == "translate"
+
+    def source_shape(self) -> tuple[int, ...]:
+        """An image-to-image model's source shape, from the data set's spec or one load."""
+        cfg = self.config()
+        key = ("source", id(self.registry), cfg.dataset)
+        if key not in _CACHE:
+            ds_spec, arg = self.registry.dataset(cfg.dataset)
+            shape = ds_spec.source_shape
+            if shape is None:
+                from ganzoo.specs import resolve as resolve_target
+
+                data = resolve_target(ds_spec.target)(arg=arg, data_dir=None, download=False, seed=0, image_size=None)
+                shape = data.source_shape
+            if shape is None:
+                raise self.fail("spec", f"data set '{cfg.dataset}' has no source images",
+                                "give an image-to-image model a paired or unpaired data set")
+            _CACHE[key] = tuple(int(s) for s in shape)
+        return cast("tuple[int, ...]", _CACHE[key])
+
+    def sources(self, n: int, seed: int = 0) -> Any:
+        """A batch of ``n`` random source images in [-1, 1]."""
+        import torch
+
+        gen = torch.Generator().manual_seed(seed + 7)
+        return torch.rand(n, *self.source_shape(), generator=gen) * 2 - 1
+
     def build(self, which: str, check: str, seed: int = 0) -> Any:
         """Call the generator or discriminator factory exactly as the engine does."""
         import torch
@@ -224,9 +253,11 @@ class _ModelCase:
             raise self.fail(check, f"cannot import its {which} target {target!r}: {_short(exc)}",
                             "point the spec at an importable 'package.module:attr' in your package") from None
         torch.manual_seed(seed)
-        call = f"factory(shape={shape}, num_classes={classes}, latent_dim={cfg.latent_dim}, **{cfg.options})"
+        extra = {"source_shape": self.source_shape()} if self.translating else {}
+        call = (f"factory(shape={shape}, {''.join(f'{k}={v}, ' for k, v in extra.items())}num_classes={classes}, "
+                f"latent_dim={cfg.latent_dim}, **{cfg.options})")
         try:
-            module = factory(shape=shape, num_classes=classes, latent_dim=cfg.latent_dim, **cfg.options)
+            module = factory(shape=shape, num_classes=classes, latent_dim=cfg.latent_dim, **extra, **cfg.options)
         except TypeError as exc:
             raise self.fail(check, f"the {which} factory failed as {call}: {_short(exc)}",
                             "factories are called with shape, num_classes, latent_dim and every key of the "
@@ -395,6 +426,9 @@ def _check_codes(case: _ModelCase, G: Any) -> None:
 
 
 def _check_generator(case: _ModelCase) -> None:
+    if case.translating:
+        _check_translator(case)
+        return
     with _quiet_torch():
         G = case.build("generator", "generator")
         cfg = case.config()
@@ -414,6 +448,41 @@ def _check_generator(case: _ModelCase) -> None:
         a = _check_eval_forward(case, G, z, labels, codes, shape)
         _check_batch_independence(case, G, z, labels, codes, a, shape)
         _check_inputs_matter(case, G, z, labels, codes, classes, a)
+
+
+def _check_translator(case: _ModelCase) -> None:
+    """An image-to-image generator (each of its directions): its attributes and output shape
+    (the engine's own check), then in eval mode: deterministic, in [-1, 1], a source's
+    translation independent of its batch, and the source matters."""
+    from ganzoo.api import direction, directions
+    from ganzoo.engine.build import check_translator
+
+    with _quiet_torch() as torch:
+        G = case.build("generator", "generator")
+        shape, n = case.data_info()[0], case.batch_size
+        try:
+            check_translator(G, case.source_shape(), shape, n, "the generator")
+        except GanzooError as exc:
+            raise case.fail("generator", str(exc).removeprefix("the generator: ")) from None
+        names = directions(G) or ("",)
+        for name in names[:2]:
+            net = direction(G, name or None).eval()
+            src = case.sources(n) if name == names[0] else torch.rand(n, *shape) * 2 - 1
+            what = f"direction '{name}'" if name else "forward"
+            with torch.no_grad():
+                rng = torch.get_rng_state()
+                a, b = net(src), net(src)
+                if not torch.equal(rng, torch.get_rng_state()) or not torch.equal(a, b):
+                    raise case.fail("generator", f"{what} in eval mode draws random numbers or repeats itself "
+                                    "inexactly", "use noise (dropout) in training mode only: exports are deterministic")
+                if a.min() < -1 - 1e-6 or a.max() > 1 + 1e-6:
+                    raise case.fail("generator", f"{what} ranges over [{a.min():.3g}, {a.max():.3g}]",
+                                    "images live in [-1, 1]: end the generator with torch.tanh")
+                if not torch.allclose(net(src[:1]), a[:1], atol=BATCH_TOLERANCE, rtol=1e-4):
+                    raise case.fail("generator", f"in eval mode {what}'s translation of an image depends on the rest "
+                                    "of its batch", "normalise per image (InstanceNorm), not per batch")
+                if torch.allclose(net(-src), a):
+                    raise case.fail("generator", f"{what} ignores its source image", "translate the source")
 
 
 def _check_generator_attributes(case: _ModelCase, G: Any, latent_dim: int, shape: tuple[int, ...],
@@ -526,6 +595,9 @@ def _check_tensor(case: _ModelCase, check: str, out: Any, want: tuple[int, ...],
 
 
 def _check_discriminator(case: _ModelCase) -> None:
+    if case.translating:
+        _check_translation_discriminator(case)
+        return
     with _quiet_torch() as torch:
         D = case.build("discriminator", "discriminator")
         n = case.batch_size
@@ -571,6 +643,29 @@ def _check_discriminator(case: _ModelCase) -> None:
                                 "give forward the signature forward(self, x, labels=None)") from None
 
 
+def _check_translation_discriminator(case: _ModelCase) -> None:
+    """D(image, source): [N] logits or a map [N, h, w], with a gradient reaching the image."""
+    with _quiet_torch() as torch:
+        D = case.build("discriminator", "discriminator").train()
+        n = case.batch_size
+        _, _, x = case.inputs(n)
+        x.requires_grad_(True)
+        try:
+            out = D(x, case.sources(n))
+        except Exception as exc:
+            raise case.fail("discriminator", f"forward(image [{n}, ...], source) raised {_short(exc)}",
+                            "accept forward(self, x, source=None): the source is the condition") from None
+        if not isinstance(out, torch.Tensor) or out.dim() not in (1, 3) or out.shape[0] != n \
+                or out.dtype != torch.float32:
+            got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise case.fail("discriminator", f"forward returned {got}",
+                            "return float32 [N] logits or a map of logits [N, h, w] (PatchGAN)")
+        out.sum().backward()
+        if x.grad is None or not bool(torch.isfinite(x.grad).all()) or not bool(x.grad.abs().sum() > 0):
+            raise case.fail("discriminator", "no finite, non-zero gradient reaches the image",
+                            "the generator learns only through D's input gradients")
+
+
 def _check_training(case: _ModelCase) -> None:
     run = case.run()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -588,6 +683,9 @@ def _check_save_load(case: _ModelCase) -> None:
     from ganzoo.engine import checkpoint as ckpt
     from ganzoo.engine.build import load_generator
 
+    if case.translating:
+        _check_translation_save_load(case)
+        return
     with _quiet_torch() as torch:
         modules = {ckpt.GENERATOR: case.build("generator", "save-load", seed=0),
                    ckpt.DISCRIMINATOR: case.build("discriminator", "save-load", seed=0)}
@@ -638,11 +736,59 @@ def _check_save_load(case: _ModelCase) -> None:
                           "the reloaded generator")
 
 
+def _check_translation_save_load(case: _ModelCase) -> None:
+    """Every network of an image-to-image model (all directions, all discriminators) survives
+    a safetensors round trip, and the trained run's generator loads."""
+    from ganzoo.engine import checkpoint as ckpt
+    from ganzoo.engine.build import load_generator
+
+    with _quiet_torch() as torch:
+        G, D = case.build("generator", "save-load", seed=0), case.build("discriminator", "save-load", seed=0)
+        with torch.no_grad():
+            for module in (G, D):
+                for p in module.parameters():
+                    p.add_(torch.randn_like(p) * 0.01)
+        where = Path(tempfile.mkdtemp(prefix="save-", dir=_workdir()))
+        ckpt.save_checkpoint(where, {ckpt.GENERATOR: G, ckpt.DISCRIMINATOR: D}, {"step": 0})
+        fresh_G, fresh_D = case.build("generator", "save-load", seed=1), case.build("discriminator", "save-load", 1)
+        for filename, module in ((ckpt.GENERATOR, fresh_G), (ckpt.DISCRIMINATOR, fresh_D)):
+            try:
+                ckpt.load_weights(where / ckpt.CHECKPOINT / filename, module)
+            except GanzooError as exc:
+                raise case.fail("save-load", str(exc),
+                                "build the same parameters and buffers whatever the seed") from None
+        src, _, x = case.sources(case.batch_size), None, case.inputs(case.batch_size)[2]
+        with torch.no_grad():
+            same = torch.equal(G.eval()(src), fresh_G.eval()(src)) and torch.equal(D.eval()(x, src),
+                                                                                    fresh_D.eval()(x, src))
+        if not same:
+            raise case.fail("save-load", "a network computes something else after a safetensors round trip",
+                            "keep every tensor that affects the output in a parameter or a persistent buffer")
+        try:
+            loaded, _, _ = load_generator(case.run(), registry=case.registry)
+        except GanzooError as exc:
+            raise case.fail("save-load", f"load_generator on the trained run failed: {exc}") from None
+        if loaded.training:
+            raise case.fail("save-load", "load_generator returned a generator in train mode")
+
+
 def _check_onnx(case: _ModelCase) -> None:
     from ganzoo.onnx import runtime
     from ganzoo.onnx.export import export_run
 
     run = case.run()
+    if case.translating:
+        with _quiet_torch():
+            try:
+                result = export_run(run, output=run.parent / f"{run.name}.onnx", verify=True, registry=case.registry)
+            except GanzooError as exc:
+                raise case.fail("onnx", f"verified export failed: {exc}",
+                                "see docs/plugins.md, \"Image-to-image models\" (fully convolutional, sizes from the "
+                                "tensors, no noise in eval mode); reproduce with: ganzoo export RUN_DIR --onnx"
+                                ) from None
+        if not result.verified or len(result.max_abs_diff) < 3:
+            raise case.fail("onnx", "the export was not verified at several sizes")
+        return
     path = run.parent / f"{run.name}.onnx"
     with _quiet_torch():
         try:
@@ -941,19 +1087,6 @@ def _check_reg_contract(name: str, registry: Registry | None, model: str | None 
     reg = _registry(registry)
     model = model or _model_using(reg, name)
     with _quiet_torch() as torch:
-        if model:
-            case = _ModelCase(model, registry, None, BATCH, STEPS, None)
-            D = case.build("discriminator", "contract")
-            G = case.build("generator", "contract")
-            z, labels, real = case.inputs(BATCH)
-            with torch.no_grad():
-                fake = generate(G.eval(), z, labels, _codes(G, BATCH))
-            where = f"with model '{model}'"
-        else:
-            D = _ReferenceDiscriminator.build()
-            gen = torch.Generator().manual_seed(0)
-            real, fake, labels = torch.randn(BATCH, 2, generator=gen), torch.randn(BATCH, 2, generator=gen), None
-            where = "with a small MLP critic on 2-D points"
         try:
             term = factory(spec.default_weight)
         except Exception as exc:
@@ -962,6 +1095,23 @@ def _check_reg_contract(name: str, registry: Registry | None, model: str | None 
         if isinstance(term, Objective):
             _check_objective(subject, term)
             return
+        if model:
+            case = _ModelCase(model, registry, None, BATCH, STEPS, None)
+            D = case.build("discriminator", "contract")
+            G = case.build("generator", "contract")
+            z, labels, real = case.inputs(BATCH)
+            with torch.no_grad():
+                if case.translating:  # D is given the source where a class-conditional one gets labels
+                    labels = case.sources(BATCH)
+                    fake = G.eval()(labels)
+                else:
+                    fake = generate(G.eval(), z, labels, _codes(G, BATCH))
+            where = f"with model '{model}'"
+        else:
+            D = _ReferenceDiscriminator.build()
+            gen = torch.Generator().manual_seed(0)
+            real, fake, labels = torch.randn(BATCH, 2, generator=gen), torch.randn(BATCH, 2, generator=gen), None
+            where = "with a small MLP critic on 2-D points"
         for method in ("d_term", "g_term"):
             if not callable(getattr(term, method, None)):
                 raise _fail(subject, "contract", f"{type(term).__name__} has no method {method}",
@@ -1059,16 +1209,17 @@ def _check_dataset_load(name: str, registry: Registry | None, arg: str | None) -
         raise _fail(subject, "load", f"the loader returned {type(data).__name__}", "return ganzoo.data.Data(...)")
     if len(data) < 1:
         raise _fail(subject, "load", "the data set is empty")
-    if data.kind not in ("images", "points"):
-        raise _fail(subject, "load", f"kind is {data.kind!r}", "use kind='images' or kind='points'")
-    if data.kind == "images" and len(data.shape) != 3:
-        raise _fail(subject, "load", f"images of shape {list(data.shape)}", "images are [N, C, H, W]")
-    if data.kind == "points" and len(data.shape) != 1:
-        raise _fail(subject, "load", f"points of shape {list(data.shape)}", "points are [N, D]")
+    if data.kind not in ("images", "points", "pairs", "domains"):
+        raise _fail(subject, "load", f"kind is {data.kind!r}", "use kind='images', 'points', 'pairs' or 'domains'")
+    if data.kind in ("pairs", "domains"):
+        _check_translation_load(subject, spec, data)
+    if len(data.shape) != (1 if data.kind == "points" else 3):
+        what = ("points", "points are [N, D]") if data.kind == "points" else ("images", "images are [N, C, H, W]")
+        raise _fail(subject, "load", f"{what[0]} of shape {list(data.shape)}", what[1])
     x = data.floats()
     if not bool(torch.isfinite(x).all()):
         raise _fail(subject, "load", "x holds NaN or infinite values")
-    if data.kind == "images" and (x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6):
+    if data.kind != "points" and (x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6):
         raise _fail(subject, "load", f"images range over [{x.min():.3g}, {x.max():.3g}]",
                     "give uint8 pixels 0..255, or float images scaled to [-1, 1] (x / 255 * 2 - 1)")
     if spec.shape is not None and tuple(spec.shape) != data.shape:
@@ -1092,6 +1243,33 @@ def _check_dataset_load(name: str, registry: Registry | None, arg: str | None) -
                     "give modes [K, D] and sigma > 0, or neither")
 
 
+def _check_translation_load(subject: str, spec: Any, data: Any) -> None:
+    """A translation set's source images, their labels and its held-out block (API 1.6)."""
+    import torch
+
+    from ganzoo.data import to_float
+
+    wanted = "pairs" if spec.pairing == "paired" else ("domains" if spec.pairing == "unpaired" else "")
+    if wanted != data.kind:
+        raise _fail(subject, "load", f"the spec says pairing {spec.pairing!r}, the data's kind is {data.kind!r}",
+                    "set DatasetSpec.pairing to 'paired' for kind 'pairs', 'unpaired' for kind 'domains'")
+    source = data.source
+    if source is None or source.dim() != 4 or len(source) < 1:
+        raise _fail(subject, "load", "source images are missing or not [M, C, H, W]", "give source as [M, C, H, W]")
+    s = to_float(source)
+    if not bool(torch.isfinite(s).all()) or s.min() < -1 - 1e-6 or s.max() > 1 + 1e-6:
+        raise _fail(subject, "load", "source images hold values outside [-1, 1] (or NaN)",
+                    "give uint8 pixels 0..255, or float images scaled to [-1, 1]")
+    if spec.source_shape is not None and tuple(spec.source_shape) != tuple(source.shape[1:]):
+        raise _fail(subject, "load", f"the spec says source_shape {tuple(spec.source_shape)}, the data's is "
+                    f"{tuple(source.shape[1:])}", "make DatasetSpec.source_shape match, or set it to None")
+    labels = data.source_y
+    if labels is not None and (data.kind != "domains" or labels.shape != (len(source),) or (
+            data.num_classes and (int(labels.min()) < 0 or int(labels.max()) >= data.num_classes))):
+        raise _fail(subject, "load", "source_y must be int64 [M] labels in [0, num_classes), unpaired sets only",
+                    "give source_y for kind 'domains' only, one label per source image")
+
+
 def _check_dataset_deterministic(name: str, registry: Registry | None, arg: str | None) -> None:
     import torch
 
@@ -1101,7 +1279,10 @@ def _check_dataset_deterministic(name: str, registry: Registry | None, arg: str 
     if not hasattr(a, "x") or not hasattr(b, "x"):
         raise _fail(subject, "deterministic", f"the loader returned {type(b).__name__}", "return ganzoo.data.Data(...)")
     same = a.x.shape == b.x.shape and torch.equal(a.x, b.x) and (
-        (a.y is None and b.y is None) or (a.y is not None and b.y is not None and torch.equal(a.y, b.y)))
+        (a.y is None and b.y is None) or (a.y is not None and b.y is not None and torch.equal(a.y, b.y))) and (
+        getattr(a, "source", None) is None and getattr(b, "source", None) is None
+        or (a.source is not None and b.source is not None and a.source.shape == b.source.shape
+            and torch.equal(a.source, b.source) and a.held_out == b.held_out))
     if not same:
         raise _fail(subject, "deterministic", "two loads with seed=0 differ",
                     "draw any randomness from torch.Generator().manual_seed(seed): resuming and "

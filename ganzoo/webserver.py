@@ -128,10 +128,10 @@ def error_answer(status: HTTPStatus, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-def request_size(data: bytes | bytearray) -> int | None:
+def request_size(data: bytes | bytearray, max_body: int = MAX_BODY) -> int | None:
     """The length of the whole request at the start of ``data`` (head and body), None while it
     is incomplete, or Refusal when it breaks a cap: the caps are checked as bytes arrive, so no
-    request grows past them in memory."""
+    request grows past them in memory. ``max_body``: the largest body (Content-Length) taken."""
     ends = [i + len(mark) for mark in (b"\r\n\r\n", b"\n\n") if (i := data.find(mark, 0, MAX_HEAD + 4)) >= 0]
     if not ends:
         if len(data) <= MAX_HEAD:
@@ -151,9 +151,13 @@ def request_size(data: bytes | bytearray) -> int | None:
             if not value.isdigit() or len(value) > 18:
                 raise Refusal(HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count, got {value[:40]!r}")
             length = int(value)
-    if length > MAX_BODY:
+    if length > max_body:
+        if max_body == MAX_BODY:
+            raise Refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                          f"the request body is larger than {MAX_BODY} bytes; the demo takes GET requests with no body")
         raise Refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                      f"the request body is larger than {MAX_BODY} bytes; the demo takes GET requests with no body")
+                      f"the upload is {length:,} bytes, larger than the {max_body:,} bytes "
+                      f"({max_body / 1024**2:g} MB) the demo takes; send a smaller image")
     return head + length if len(data) >= head + length else None
 
 
@@ -194,8 +198,10 @@ class Handler(BaseHTTPRequestHandler):
     def refuse(self, status: HTTPStatus, message: str) -> None:
         self.answer(status, "application/json", json.dumps({"error": message}).encode())
 
-    def answer(self, status: HTTPStatus, kind: str, body: bytes) -> None:
+    def answer(self, status: HTTPStatus, kind: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():  # ASCII, one line each: the caller's
+            self.send_header(name, value)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -227,7 +233,8 @@ class WebServer:
 
     def __init__(self, address: tuple[str, int], handler: type[Handler], *, timeout: float = TIMEOUT,
                  write_timeout: float = WRITE_TIMEOUT, workers: int = WORKERS,
-                 max_connections: int = MAX_CONNECTIONS, backlog: int = BACKLOG) -> None:
+                 max_connections: int = MAX_CONNECTIONS, backlog: int = BACKLOG, max_body: int = MAX_BODY,
+                 max_buffered: int | None = None) -> None:
         host, port = address
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
@@ -243,6 +250,11 @@ class WebServer:
         self.allowed_hosts = HostAllowlist(host)
         self.handler = handler
         self.timeout, self.write_timeout, self.workers = timeout, write_timeout, workers
+        # Uploads (``max_body`` past the default): the bytes all connections still sending their
+        # requests may hold together; a request that would pass it is refused (503), so that many
+        # clients trickling large bodies at once cannot exhaust the memory.
+        self.max_body, self.max_buffered = max_body, max_buffered
+        self._buffered = 0
         self.max_connections = _room_for(max_connections)
         self._pool = _Workers(workers, "ganzoo-demo")
         self._selector = selectors.DefaultSelector()
@@ -334,10 +346,18 @@ class WebServer:
             self._drop(conn)
             return
         conn.data += chunk
+        self._buffered += len(chunk)
+        if self.max_buffered is not None and self._buffered > self.max_buffered:
+            self._unlist(conn)
+            conn.data = bytearray()
+            self._start_answer(conn, error_answer(HTTPStatus.SERVICE_UNAVAILABLE,
+                                                  "the demo is receiving too many uploads at once; try again shortly"))
+            return
         try:
-            size = request_size(conn.data)
+            size = request_size(conn.data, self.max_body)
         except Refusal as refusal:
             self._unlist(conn)
+            conn.data = bytearray()
             self._start_answer(conn, error_answer(refusal.status, str(refusal)))
             return
         if size is not None:
@@ -404,7 +424,8 @@ class WebServer:
         return False
 
     def _unlist(self, conn: _Connection) -> None:
-        self._tables[conn.state].pop(conn.sock, None)
+        if self._tables[conn.state].pop(conn.sock, None) is not None and conn.state == READING:
+            self._buffered -= len(conn.data)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
 

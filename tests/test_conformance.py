@@ -35,7 +35,10 @@ from ganzoo.testing import (
 )
 
 _REG = get_registry()
-BUILTIN_MODELS = [s.name for s in _REG.list("model") if s.plugin == BUILTIN_PLUGIN]
+BUILTIN_MODELS = [s.name for s in _REG.list("model") if s.plugin == BUILTIN_PLUGIN and s.task == "generate"]
+#: Image-to-image models, on their own (paired or unpaired) default data sets at tiny widths.
+TRANSLATION_MODELS = {"pix2pix": {"width": 8}, "srgan": {"width": 8, "blocks": 1},
+                      "cyclegan": {"width": 8, "blocks": 1}}
 BUILTIN_LOSSES = [s.name for s in _REG.list("loss") if s.plugin == BUILTIN_PLUGIN]
 BUILTIN_REGULARIZERS = [s.name for s in _REG.list("regularizer") if s.plugin == BUILTIN_PLUGIN]
 #: Data sets that load offline (torchvision's need --download; folder needs a PATH, tested below).
@@ -55,9 +58,16 @@ def test_builtin_model_on_points(check):
     check()
 
 
+@pytest.mark.parametrize("check", [c for name, options in TRANSLATION_MODELS.items()
+                                   for c in model_checks(name, batch_size=4, options=options)], ids=lambda c: c.id)
+def test_builtin_translation_models(check):
+    check()
+
+
 #: Regularizers that need a particular generator and that no model's defaults use (the kit would try
-#: them on vanilla): path length needs StyleGAN2's mapping and synthesis networks.
-NEEDS_MODEL = {"pl": "stylegan2"}
+#: them on vanilla): path length needs StyleGAN2's mapping and synthesis networks; the image-to-image
+#: terms need their models' networks and data.
+NEEDS_MODEL = {"pl": "stylegan2", "l1": "pix2pix", "perceptual": "srgan", "cycle": "cyclegan"}
 
 
 @parametrize_with_checks(losses=BUILTIN_LOSSES, regularizers=[r for r in BUILTIN_REGULARIZERS if r not in NEEDS_MODEL],
@@ -66,8 +76,8 @@ def test_builtin_losses_regularizers_datasets(check):
     check()
 
 
-@pytest.mark.parametrize("check", [c for name, model in NEEDS_MODEL.items()
-                                   for c in regularizer_checks(name, model=model, dataset="digits")],
+@pytest.mark.parametrize("check", [c for name, model in NEEDS_MODEL.items() for c in regularizer_checks(
+                                       name, model=model, dataset=None if model in TRANSLATION_MODELS else "digits")],
                          ids=lambda c: c.id)
 def test_builtin_regularizers_that_need_their_model(check):
     check()

@@ -23,7 +23,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parts", ("ganzoo.data", "ganzoo.models", "ganzoo.layers", "ganzoo.objectives", "ganzoo.augment", "ganzoo.ada",
                "ganzoo.metrics", "ganzoo.onnx")),
     ("engine", ("ganzoo.engine",)),
-    ("tools", ("ganzoo.onnx.export", "ganzoo.metrics.evaluate", "ganzoo.metrics.standard", "ganzoo.testing",
+    ("tools", ("ganzoo.onnx.export", "ganzoo.onnx.translation", "ganzoo.metrics.evaluate", "ganzoo.metrics.standard",
+               "ganzoo.metrics.translation", "ganzoo.testing",
                "ganzoo.scaffold", "ganzoo.demo", "ganzoo.webserver", "ganzoo.bench", "ganzoo.python_api")),
     ("cli", ("ganzoo.cli", "ganzoo.__main__")),
 ]
@@ -33,7 +34,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 TORCH_FREE = ("ganzoo", "ganzoo.errors", "ganzoo.limits", "ganzoo.schema", "ganzoo.specs", "ganzoo.hookspecs",
               "ganzoo.api", "ganzoo.grid", "ganzoo.sampling", "ganzoo.registry", "ganzoo.terms",
               "ganzoo.builtin.models", "ganzoo.builtin.losses", "ganzoo.builtin.regularizers",
-              "ganzoo.builtin.datasets", "ganzoo.onnx.runtime", "ganzoo.onnx.session", "ganzoo.engine.config",
+              "ganzoo.builtin.datasets", "ganzoo.onnx.runtime", "ganzoo.onnx.session", "ganzoo.onnx.translate",
+              "ganzoo.engine.config",
               "ganzoo.testing", "ganzoo.demo", "ganzoo.webserver", "ganzoo.bench", "ganzoo.bench.ort_worker",
               "ganzoo.cli", "ganzoo.python_api")
 TORCH = {"torch", "torchvision", "safetensors"}

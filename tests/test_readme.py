@@ -114,7 +114,28 @@ def workdir(tmp_path_factory):
         assert made.returncode == 0, made.stderr
     made = run_cli("export", "runs/vanilla-docs", "-o", "exports/vanilla-docs.onnx", cwd=work)
     assert made.returncode == 0, made.stderr
+    _translation_fixtures(work, rng)
     return work
+
+
+def _translation_fixtures(work: Path, rng: np.random.Generator) -> None:
+    """Tiny image-to-image runs and their export, pix2pix's side-by-side pairs, CycleGAN's two
+    folders and an edge picture, for the pages' image-to-image examples."""
+    for model in ("pix2pix", "srgan", "cyclegan"):
+        width = ["--set", "width=8"] + ([] if model == "pix2pix" else ["--set", "blocks=1"])
+        made = run_cli("train", model, "--steps", "2", "--out", f"runs/{model}-docs", "-q", *width, cwd=work)
+        assert made.returncode == 0, made.stderr
+    made = run_cli("export", "runs/pix2pix-docs", "-o", "exports/pix2pix-docs.onnx", cwd=work)
+    assert made.returncode == 0, made.stderr
+    for folder in ("facades", "horse2zebra/A", "horse2zebra/B"):
+        (work / folder).mkdir(parents=True)
+    for i in range(20):
+        side_by_side = rng.integers(0, 255, (32, 64, 3), dtype=np.uint8)
+        Image.fromarray(side_by_side).save(work / "facades" / f"{i}.png")
+        for domain in "AB":
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                work / "horse2zebra" / domain / f"{i}.png")
+    Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(work / "edges.png")
 
 
 def test_every_page_has_runnable_examples():
@@ -150,6 +171,12 @@ def test_every_command_runs(workdir, page):
         "CGAN_RUN": str(workdir / "runs" / "cgan-docs"), "INFOGAN_RUN": str(workdir / "runs" / "infogan-docs"),
         "exports/examples/": f"{ROOT}/exports/examples/",
         "./faces.zip": str(workdir / "faces.zip"), "./faces": str(workdir / "faces"), "./pets": str(workdir / "pets"),
+        "PIX2PIX_RUN": str(workdir / "runs" / "pix2pix-docs"), "CYCLEGAN_RUN": str(workdir / "runs" / "cyclegan-docs"),
+        "runs/srgan-20260101-120000": str(workdir / "runs" / "srgan-docs"),
+        "runs/cyclegan-20260101-120000": str(workdir / "runs" / "cyclegan-docs"),
+        "exports/pix2pix.onnx": str(workdir / "exports" / "pix2pix-docs.onnx"),
+        "./facades": str(workdir / "facades"), "./horse2zebra": str(workdir / "horse2zebra"),
+        "edges.png": str(workdir / "edges.png"),
     }
     env: dict[str, str] = {}
     for command in page_commands(page):

@@ -99,3 +99,29 @@ def test_writes_into_a_new_folder_and_leaves_no_staging(tmp_path):
     assert code == 0, output
     assert [p.name for p in target.iterdir()] == ["ganzoo-demo"]
     assert Path(target / "ganzoo-demo" / "tests" / "test_demo.py").is_file()
+
+
+def test_the_translate_kind_writes_a_translation_model_the_kit_passes(tmp_path, monkeypatch):
+    import importlib
+
+    from ganzoo.registry import Registry
+    from ganzoo.testing import model_checks
+
+    code, output = _new("edges", "--dir", str(tmp_path), "--kind", "translate")
+    assert code == 0, output
+    package = tmp_path / "ganzoo-edges"
+    text = "\n".join(p.read_text() for p in package.rglob("*") if p.is_file())
+    assert "{{" not in text and 'task="translate"' in text and "ganzoo translate" in text
+    monkeypatch.syspath_prepend(str(package))
+    plugin = importlib.import_module("ganzoo_edges.plugin")
+    try:
+        registry = Registry(load_entry_points=False)
+        registry.add_plugin(plugin, "edges", version="0.1.0")
+        for check in model_checks("edges", registry, batch_size=4, options={"width": 8}):
+            check()
+        compile((package / "tests" / "test_edges.py").read_text(), "test_edges.py", "exec")
+    finally:
+        for name in [m for m in sys.modules if m.startswith("ganzoo_edges")]:
+            del sys.modules[name]
+    code, output = _new("other", "--dir", str(tmp_path), "--kind", "noise")
+    assert code == 2 and "Invalid value for '--kind'" in output

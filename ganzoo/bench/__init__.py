@@ -49,6 +49,14 @@ TOLERANCE_CPU = 1e-4
 TOLERANCE_GPU = 1e-2
 #: Largest batch size accepted (a guard against typos like 25600).
 MAX_BATCH = 65536
+#: Image-to-image exports: batch sizes by default, the largest source side ``--sizes`` takes, and
+#: the output pixels one timed call may produce (a cell past it is reported, not run).
+TRANSLATE_BATCH_SIZES = (1, 8)
+MAX_SOURCE_SIDE = 4096
+BENCH_CALL_PIXELS = 4 * 1024 * 1024
+#: Why a translation file gets no PyTorch rows.
+TORCH_TRANSLATE = ("PyTorch rows are not measured for image-to-image exports (the PyTorch worker feeds latents); "
+                   "onnxruntime rows only")
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -161,12 +169,43 @@ def _export(run_dir: Path, workdir: Path, echo: Callable[[str], None]) -> Path:
     return result.path
 
 
+def parse_sizes(text: str | Sequence[Any] | None, source_shape: Sequence[int], multiple: int, model: str
+                ) -> list[tuple[int, int]]:
+    """Source sizes (height, width) to time an image-to-image export at: ``"32,64x48"`` (a side,
+    or HEIGHTxWIDTH); None: the training size, twice it and four times it."""
+    _, h, w = (int(d) for d in source_shape)
+    if text is None:
+        return [(h * k, w * k) for k in (1, 2, 4)]
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else [str(s) for s in text]
+    sizes: list[tuple[int, int]] = []
+    for item in filter(None, items):
+        parts = item.lower().split("x")
+        if len(parts) > 2 or not all(part.strip().isdigit() for part in parts):
+            raise GanzooError(f"--sizes takes source sides separated by commas, each N or HEIGHTxWIDTH, like "
+                              f"{h},{2 * h}x{2 * w}; got '{item}'")
+        height, width = int(parts[0]), int(parts[-1])
+        if not (1 <= height <= MAX_SOURCE_SIDE and 1 <= width <= MAX_SOURCE_SIDE):
+            raise GanzooError(f"--sizes: sides must lie in 1..{MAX_SOURCE_SIDE}, got {item}")
+        if height % multiple or width % multiple:
+            raise GanzooError(f"--sizes {item}: {model} takes sides that are multiples of {multiple}")
+        if (height, width) not in sizes:
+            sizes.append((height, width))
+    if not sizes:
+        raise GanzooError(f"--sizes is empty; give at least one, e.g. --sizes {h},{2 * h}")
+    return sizes
+
+
 def _inspect(path: Path) -> dict[str, Any]:
     """Latent size, classes, output shape and metadata, through the torch-free runtime
     (which also turns a bad file into a one-line error before any worker starts)."""
-    from ganzoo.onnx import runtime
+    from ganzoo.onnx import translate
 
-    G = runtime.load(path, provider="cpu", threads=1)
+    G = translate.load_any(path, provider="cpu", threads=1)
+    if isinstance(G, translate.Translator):
+        return {"path": str(path), "name": G.model, "task": "translate", "latent_dim": 0, "num_classes": 0,
+                "source_shape": list(G.source_shape), "output_shape": list(G.output_shape), "scale": G.scale,
+                "multiple": G.multiple, "domains": list(G.domains), "weights": G.weights, "steps": G.steps,
+                "dataset": G.dataset, "size_bytes": path.stat().st_size, "metadata": G.metadata}
     return {"path": str(path), "name": G.model, "latent_dim": G.latent_dim, "num_classes": G.num_classes,
             "output_shape": list(G.output_shape) if G.output_shape else None, "weights": G.weights,
             "steps": G.steps, "dataset": G.dataset, "size_bytes": path.stat().st_size, "metadata": G.metadata}
@@ -303,7 +342,7 @@ def _run_worker(backend: Backend, spec: dict[str, Any], workdir: Path, threads: 
 
 
 def _plan(providers: list[str], with_torch: bool, compile_: bool, fp16: bool, run_dir: Path | None,
-          torch_why: str) -> list[Backend]:
+          torch_why: str, translate: bool = False) -> list[Backend]:
     backends: list[Backend] = []
     for provider in providers:
         device = "cpu" if provider == "cpu" else "cuda"
@@ -321,6 +360,8 @@ def _plan(providers: list[str], with_torch: bool, compile_: bool, fp16: bool, ru
                                                                            "pass --run RUN_DIR")
         if importlib.util.find_spec("torch") is None:
             torch_skip = "torch is not installed"
+        if translate:
+            torch_skip = TORCH_TRANSLATE
         for device in devices:
             backends.append(Backend(f"torch-{device}", "torch", device, skip=torch_skip))
             if compile_:
@@ -359,12 +400,13 @@ def _check_outputs(backends: list[Backend], workdir: Path) -> dict[str, Any]:
 
 
 # -- the front door -----------------------------------------------------------------------------------
-def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_BATCH_SIZES,
+def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] | None = None,
               providers: str | Sequence[str] = "auto", with_torch: bool = True, compile_: bool = False,
               fp16: bool = False, warmup: int = 10, runs: int = 100, max_time: float = 10.0,
               threads: int | None = None, run_dir: str | Path | None = None, seed: int = 0,
               progress: bool = True, echo: Callable[[str], None] | None = None,
-              ort_options: dict[str, Any] | None = None) -> dict[str, Any]:
+              ort_options: dict[str, Any] | None = None, source_sizes: str | Sequence[Any] | None = None
+              ) -> dict[str, Any]:
     """Benchmark an exported generator (or a run directory, exported first) and return the
     result dict (schema :data:`SCHEMA`; :func:`format_table` prints it).
 
@@ -374,12 +416,16 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
     PyTorch rows need the run directory: ``run_dir``, or the one the file's ``ganzoo.run``
     metadata names when it can be found; otherwise they are reported as skipped.
     ``ort_options`` overrides onnxruntime session settings (the tuning script uses it).
+    An image-to-image export (``ganzoo.task`` = "translate") is timed per source size too
+    (``source_sizes``: see :func:`parse_sizes`; batch sizes default to :data:`TRANSLATE_BATCH_SIZES`),
+    its rows adding ms per image and output megapixels per second; it gets no PyTorch rows.
     Raises GanzooError for bad arguments. A backend whose output disagrees with the
     reference beyond the stated tolerance is recorded in ``result["check"]`` (``ok``
     False); ``ganzoo bench`` then prints the table and exits with an error."""
     from ganzoo.onnx.session import default_threads
 
-    sizes = parse_batch_sizes(batch_sizes)
+    if batch_sizes is not None:
+        parse_batch_sizes(batch_sizes)  # a typo: one line now, before any export or inspection
     chosen = parse_providers(providers)
     _positive("--warmup", warmup, 0)
     _positive("--runs", runs, 1)
@@ -412,10 +458,19 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
             model_path = target
             found, torch_why = (explicit_run, "") if explicit_run else (None, "")
         model = _inspect(model_path)
-        if found is None and with_torch:
+        translating = model.get("task") == "translate"
+        sizes = parse_batch_sizes(batch_sizes if batch_sizes is not None else
+                                  TRANSLATE_BATCH_SIZES if translating else DEFAULT_BATCH_SIZES)
+        if translating:
+            model["sizes"] = [list(hw) for hw in parse_sizes(source_sizes, model["source_shape"], model["multiple"],
+                                                             model["name"])]
+        elif source_sizes is not None:
+            raise GanzooError(f"--sizes is for image-to-image exports; {model['name']} makes images from noise: "
+                              "drop --sizes")
+        if found is None and with_torch and not translating:
             found, torch_why = _find_run(target, model["metadata"])
         fp16_path = _fp16_copy(model_path, workdir) if fp16 and any(p != "cpu" for p in chosen) else None
-        backends = _plan(chosen, with_torch, compile_, fp16, found, torch_why)
+        backends = _plan(chosen, with_torch, compile_, fp16, found, torch_why, translating)
         _execute(backends, model, model_path, fp16_path, found, sizes, warmup, runs, max_time, threads, seed,
                  workdir, progress, ort_options)
         check = _check_outputs(backends, workdir)
@@ -427,7 +482,8 @@ def run_bench(target: str | Path, *, batch_sizes: str | Sequence[int] = DEFAULT_
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),
         "model": {**model, "run_dir": str(found) if found else None},
-        "settings": {"batch_sizes": sizes, "providers": chosen, "threads": threads, "warmup": warmup, "runs": runs,
+        "settings": {"batch_sizes": sizes, "sizes": model.get("sizes"), "providers": chosen, "threads": threads,
+                     "warmup": warmup, "runs": runs,
                      "max_time": max_time, "torch": with_torch, "compile": compile_, "fp16": fp16, "seed": seed,
                      "ort_options": ort_options or {}},
         "machine": machine,
@@ -446,18 +502,22 @@ def _execute(backends: list[Backend], model: dict[str, Any], model_path: Path, f
              seed: int, workdir: Path, progress: bool, ort_options: dict[str, Any] | None) -> None:
     from tqdm import tqdm
 
-    bar = tqdm(total=len(backends) * len(sizes), desc="bench", unit="cell", disable=not progress or None,
+    cells = len(sizes) * len(model.get("sizes") or [None])
+    bar = tqdm(total=len(backends) * cells, desc="bench", unit="cell", disable=not progress or None,
                file=sys.stderr, leave=False)
     try:
         for backend in backends:
             if backend.skip:
-                bar.update(len(sizes))
+                bar.update(cells)
                 continue
             bar.set_postfix_str(backend.name)
             spec: dict[str, Any] = {
                 "backend": backend.name, "batch_sizes": sizes, "warmup": warmup, "runs": runs, "max_time": max_time,
                 "threads": threads, "seed": seed, "workdir": str(workdir), "latent_dim": model["latent_dim"],
                 "num_classes": model["num_classes"], "check_path": str(workdir / f"check-{backend.name}.npy")}
+            if model.get("task") == "translate":
+                spec.update(task="translate", sizes=model["sizes"], channels=model["source_shape"][0],
+                            scale=model["scale"], source_shape=model["source_shape"], call_pixels=BENCH_CALL_PIXELS)
             if backend.engine == "onnxruntime":
                 use_fp16_file = backend.fp16 and backend.provider == "cuda"
                 onnx_file = fp16_path if use_fp16_file else model_path
@@ -468,9 +528,10 @@ def _execute(backends: list[Backend], model: dict[str, Any], model_path: Path, f
             else:
                 spec.update(device=backend.device, compile=backend.compile, run_dir=str(run_dir),
                             weights=model.get("weights"))
-            done: set[int] = set()
+            done: set[tuple[int, Any, Any]] = set()
 
-            def on_event(event: dict[str, Any], backend: Backend = backend, done: set[int] = done) -> None:
+            def on_event(event: dict[str, Any], backend: Backend = backend, done: set[tuple[int, Any, Any]] = done
+                         ) -> None:
                 kind = event["event"]
                 if kind == "hello":
                     backend.info.update({k: v for k, v in event.items() if k != "event"})
@@ -479,7 +540,7 @@ def _execute(backends: list[Backend], model: dict[str, Any], model_path: Path, f
                            "provider": backend.provider, "compile": backend.compile, "fp16": backend.fp16,
                            **{k: v for k, v in event.items() if k != "event"}}
                     backend.rows.append(row)
-                    done.add(int(event["batch"]))
+                    done.add((int(event["batch"]), event.get("height"), event.get("width")))
                     bar.set_postfix_str(f"{backend.name} batch {event['batch']}")
                     bar.update(1)
                 elif kind == "skip":
@@ -488,7 +549,7 @@ def _execute(backends: list[Backend], model: dict[str, Any], model_path: Path, f
                     backend.info["error"] = event.get("message") or "failed"
 
             _run_worker(backend, spec, workdir, threads, on_event)
-            bar.update(len(sizes) - len(done))
+            bar.update(cells - len(done))
     finally:
         bar.close()
 
@@ -517,8 +578,65 @@ def speedups(result: dict[str, Any]) -> dict[tuple[str, int], float]:
     return out
 
 
+def _columns(headers: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Aligned lines: the first ``left`` columns to the left, the others to the right."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i >= left else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def _translate_table(result: dict[str, Any]) -> str:
+    """The report of an image-to-image export: a row per backend x source size x batch size."""
+    rows = []
+    for r in result["results"]:
+        size = f"{r['height']}x{r['width']} -> {r['out_height']}x{r['out_width']}"
+        if r.get("status") != "ok":
+            rows.append([r["backend"], size, str(r["batch"]), "error: " + str(r.get("reason", ""))[:90], "", "", "",
+                         ""])
+            continue
+        rows.append([r["backend"], size, str(r["batch"]), _ms(r["p50_ms"]), _ms(r["p90_ms"]), _ms(r["ms_per_image"]),
+                     "-" if r.get("megapixels_per_s") is None else f"{r['megapixels_per_s']:.2f}",
+                     "-" if r.get("peak_mem_mb") is None else f"{r['peak_mem_mb']:.0f}"])
+    out = _columns(["backend", "source -> output", "batch", "p50 ms", "p90 ms", "ms/image", "out MP/s", "peak MB"],
+                   rows, left=2)
+    m, s = result["model"], result["settings"]
+    a, b = m.get("domains") or ("?", "?")
+    out.append("")
+    out.append(f"model: {m['name']} ({m['path']}; {a} -> {b}, image-to-image x{m['scale']}, source "
+               f"{'x'.join(map(str, m['source_shape']))} at training size)")
+    out.append(f"timing: median of up to {s['runs']} runs after {s['warmup']} warm-up runs (at least 10, "
+               f"{s['max_time']:g} s per cell) on random sources; {s['threads']} CPU thread(s); ms/image = p50 / "
+               "batch; out MP/s = output megapixels per second (batch x output pixels / p50)")
+    return "\n".join(out + _notes(result))
+
+
+def _notes(result: dict[str, Any]) -> list[str]:
+    """The lines under a table: the machine, the output check, skipped and failed backends."""
+    mach = result["machine"]
+    out = [f"machine: {mach['cpu']}, {mach['cores_usable']} usable cores; load average "
+           f"{_fmt_load(mach.get('load_average'))} at start, {_fmt_load(mach.get('load_average_end'))} at end"]
+    check = result["check"]
+    if check["diffs"]:
+        parts = ", ".join(f"{name} {_diff(d)}" for name, d in check["diffs"].items())
+        verdict = "ok" if check["ok"] else "MISMATCH"
+        out.append(f"output check ({verdict}): max|Δ| against {check['reference']} on a batch of {check['batch']}: "
+                   f"{parts} (limit {TOLERANCE_CPU:g} CPU fp32, {TOLERANCE_GPU:g} GPU/fp16)")
+    for b in result["backends"]:
+        if b["status"] == "skipped":
+            out.append(f"skipped {b['name']}: {b['reason']}")
+        elif b["status"] == "error":
+            out.append(f"error {b['name']}: {b['reason']}")
+    return out
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The human-readable report: one row per backend × batch size, then notes."""
+    if result["model"].get("task") == "translate":
+        return _translate_table(result)
     ups = speedups(result)
     rows = []
     for r in result["results"]:

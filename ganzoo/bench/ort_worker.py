@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from ganzoo.bench._timing import (
+    CHECK_BATCH,
     CHECK_SEED,
+    POOL_BYTES,
     Memory,
     check_inputs,
     emit,
@@ -36,7 +38,7 @@ from ganzoo.bench._timing import (
     time_cell,
     worker_main,
 )
-from ganzoo.onnx import TRUNCATION
+from ganzoo.onnx import IMAGES, SOURCE, TRUNCATION
 from ganzoo.onnx.session import ProviderUnavailable, open_session
 
 #: Session settings measured fastest here (benchmarks/results/export-tuning.md); the
@@ -134,6 +136,65 @@ def _gpu_call(ort: Any, session: Any, z: np.ndarray, labels: np.ndarray | None, 
     return call
 
 
+def translate_inputs(channels: int, height: int, width: int, batch: int, count: int, seed: int) -> np.ndarray:
+    """``count`` distinct source batches ``[count, batch, C, H, W]`` float32 in [-1, 1] (fewer when
+    they would exceed :data:`POOL_BYTES`; then runs cycle), the same for the same seed."""
+    per = batch * channels * height * width * 4
+    count = max(1, min(count, POOL_BYTES // max(per, 1)))
+    rng = np.random.default_rng([seed, batch, height, width])
+    return rng.uniform(-1.0, 1.0, (count, batch, channels, height, width)).astype(np.float32)
+
+
+def _translate_call(ort: Any, session: Any, x: np.ndarray, gpu: bool) -> Callable[[int], Any]:
+    if not gpu:
+        return lambda i: session.run([IMAGES], {SOURCE: x[i]})
+    bindings = []
+    for batch in x:  # uploaded once, before timing
+        bind = session.io_binding()
+        bind.bind_ortvalue_input(SOURCE, ort.OrtValue.ortvalue_from_numpy(batch, "cuda", 0))
+        bind.bind_output(IMAGES, "cuda", 0)
+        bindings.append(bind)
+
+    def call(i: int) -> Any:
+        session.run_with_iobinding(bindings[i])
+        bindings[i].synchronize_outputs()
+
+    return call
+
+
+def run_translate(spec: dict[str, Any], ort: Any, session: Any, memory: Memory, gpu: bool) -> None:
+    """An image-to-image export: every source size x batch size, then the output check on a batch
+    at the training size. Rows add the size, ms per image and output megapixels per second."""
+    channels, scale = int(spec["channels"]), int(spec["scale"])
+    for height, width in spec["sizes"]:
+        for batch in sorted(spec["batch_sizes"]):
+            cell = {"batch": batch, "height": height, "width": width, "out_height": height * scale,
+                    "out_width": width * scale}
+            out_pixels = batch * height * width * scale**2
+            if out_pixels > int(spec["call_pixels"]):
+                emit("result", **cell, status="error", reason=f"not run: {out_pixels:,} output pixels per call, over "
+                     f"the bench's {int(spec['call_pixels']):,}; use smaller --sizes or --batch-sizes")
+                continue
+            try:
+                x = translate_inputs(channels, height, width, batch, spec["warmup"] + spec["runs"], spec["seed"])
+                memory.reset_peak()
+                call = _translate_call(ort, session, x, gpu)
+                times, first_ms = time_cell(call, len(x), spec["warmup"], spec["runs"], spec["max_time"])
+                stats = summarize(times, batch)
+                peak = None if gpu else memory.peak_mb(x.nbytes)
+                p50 = stats["p50_ms"]
+                emit("result", **cell, status="ok", first_ms=round(first_ms, 3), peak_mem_mb=peak,
+                     mem_kind=None if gpu else "rss", ms_per_image=round(p50 / batch, 4),
+                     megapixels_per_s=round(out_pixels / 1e6 / (p50 / 1000), 3) if p50 > 0 else None, **stats)
+            except Exception as exc:
+                emit("result", **cell, status="error", reason=f"{type(exc).__name__}: {str(exc).strip()[:300]}")
+    if spec.get("check_path"):
+        _, h, w = spec["source_shape"]
+        x = translate_inputs(channels, h, w, CHECK_BATCH, 1, CHECK_SEED)[0]
+        np.save(spec["check_path"], session.run([IMAGES], {SOURCE: x})[0])
+    emit("done")
+
+
 def run(spec: dict[str, Any]) -> None:
     """Benchmark one provider over every batch size in the spec; report through events."""
     try:
@@ -153,6 +214,10 @@ def run(spec: dict[str, Any]) -> None:
     load_s = time.perf_counter() - start
     emit("hello", engine="onnxruntime", version=ort.__version__, provider=session.get_providers()[0],
          load_s=round(load_s, 3), options=opts)
+    gpu = provider != "cpu"
+    if spec.get("task") == "translate":
+        run_translate(spec, ort, session, memory, gpu)
+        return
     names = [i.name for i in session.get_inputs()]
     out = session.get_outputs()[0].name
     latent_dim, num_classes = int(spec["latent_dim"]), int(spec["num_classes"])
@@ -160,7 +225,6 @@ def run(spec: dict[str, Any]) -> None:
 
     metadata = session.get_modelmeta().custom_metadata_map
     codes = parse_codes_metadata(metadata.get("ganzoo.codes"), f"'{spec['model']}'")
-    gpu = provider != "cpu"
     for batch in sorted(spec["batch_sizes"]):
         try:
             z, labels = make_inputs(latent_dim, num_classes, batch, spec["warmup"] + spec["runs"], spec["seed"])

@@ -36,7 +36,7 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         point_defaults=Defaults(latent_dim=2, batch_size=100, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999),
                                 steps=100000, reg=("r1:0.1",), lr_decay=0.5, ema=True, ema_decay=0.999),
     ))
-    for spec in _ZOO:
+    for spec in (*_ZOO, *_TRANSLATION):
         register(spec)
 
 
@@ -79,6 +79,57 @@ _R3GAN = ModelSpec(
     options={"width": 32, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
     point_defaults=_R3GAN_POINTS,
 )
+# Image-to-image models (task="translate"): each trains on a set derived from mnist5k, which
+# ships, so that a fresh clone trains it offline; their CPU times are in
+# benchmarks/results/translation.md.
+_TRANSLATION = [
+    ModelSpec(
+        name="pix2pix",
+        summary="pix2pix: U-Net generator, conditional PatchGAN, L1 at 100 (paired image-to-image translation)",
+        paper="Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks",
+        generator="ganzoo.models.pix2pix:generator",
+        discriminator="ganzoo.models.pix2pix:discriminator",
+        loss="nonsaturating",
+        dataset="edges2digits",
+        task="translate",
+        data_kinds=("pairs",),
+        defaults=Defaults(batch_size=16, steps=2000, **_DCGAN_ADAM),
+        terms=("l1:100",),
+        options={"width": 32, "depth": None, "d_layers": 2},
+    ),
+    ModelSpec(
+        name="cyclegan",
+        summary="CycleGAN: two ResNet generators, two PatchGANs, least squares, cycle 10 and identity 0.5 (unpaired)",
+        paper="Zhu et al. 2017, Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks",
+        generator="ganzoo.models.cyclegan:generator",
+        discriminator="ganzoo.models.cyclegan:discriminator",
+        loss="lsgan",
+        dataset="digits2textured",
+        task="translate",
+        data_kinds=("domains", "pairs"),
+        # 4,000 steps (about 25 CPU-minutes): at 2,000 it kept 86 % and 80 % of the digits, under
+        # the 90 % both ways that 4,000 reached (benchmarks/results/translation.md)
+        defaults=Defaults(batch_size=8, steps=4000, lr_decay=0.5, pool=50, **_DCGAN_ADAM),
+        terms=("cycle:10,identity=0.5",),
+        options={"width": 32, "blocks": 6, "d_layers": 2},
+    ),
+    ModelSpec(
+        name="srgan",
+        summary="ESRGAN-style x4 super-resolution: residual G, sub-pixel upsampling, relativistic D, L1 + perceptual",
+        paper="Ledig et al. 2017 (SRGAN); Wang et al. 2018, ESRGAN: Enhanced Super-Resolution GANs",
+        generator="ganzoo.models.srgan:generator",
+        discriminator="ganzoo.models.srgan:discriminator",
+        loss="ragan",
+        dataset="digits-x4",
+        task="translate",
+        data_kinds=("pairs",),
+        # ESRGAN's Adam (1e-4, betas 0.9 and 0.999) and its weights: perceptual 1, adversarial 5e-3,
+        # L1 1e-2, written against an adversarial weight of 1.
+        defaults=Defaults(batch_size=16, steps=2000, lr_g=1e-4, lr_d=1e-4, betas=(0.9, 0.999)),
+        terms=("l1:2", "perceptual:200"),
+        options={"width": 32, "blocks": 16},
+    ),
+]
 _ZOO = [
     ModelSpec(
         name="dcgan",

@@ -50,3 +50,25 @@ def ganzoo_register_regularizers(register: Callable[[RegularizerSpec], None]) ->
         target="ganzoo.objectives.path_length:PathLength",
         default_weight=2.0,
     ))
+    register(RegularizerSpec(
+        name="l1",
+        summary="Pixel L1 to the target: weight * mean |G(source) - target| (paired image-to-image sets)",
+        paper="Isola et al. 2017, Image-to-Image Translation with Conditional Adversarial Networks",
+        target="ganzoo.objectives.pixels:PixelL1",
+        default_weight=100.0,
+    ))
+    register(RegularizerSpec(
+        name="perceptual",
+        summary="L1 between G(source)'s and the target's features in a shipped classifier (paired image sets)",
+        paper="Wang et al. 2018, ESRGAN (after Johnson et al. 2016); features of the zoo's own classifiers",
+        target="ganzoo.objectives.pixels:Perceptual",
+        default_weight=1.0,
+    ))
+    register(RegularizerSpec(
+        name="cycle",
+        summary="CycleGAN's way back: D_A's loss, cycle L1 (weight) and identity L1 (identity x weight)",
+        paper="Zhu et al. 2017, Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks",
+        target="ganzoo.objectives.cycle:CycleConsistency",
+        default_weight=10.0,
+        params={"identity": 0.5},
+    ))

@@ -7,7 +7,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -32,8 +32,9 @@ def _factory(spec: ModelSpec, which: str) -> Callable[..., Any]:
     return load_target(spec, "model", which)
 
 
-_FACTORY_ARGS = ("shape", "num_classes", "latent_dim")
+_FACTORY_ARGS = ("shape", "num_classes", "latent_dim", "source_shape")
 _FACTORY_CALL = "factory(shape=..., num_classes=..., latent_dim=..., **options)"
+_TRANSLATE_CALL = "factory(shape=..., source_shape=..., num_classes=..., latent_dim=..., **options)"
 
 
 def _signature_problem(factory: Callable[..., Any], kwargs: dict[str, Any]) -> str | None:
@@ -49,8 +50,9 @@ def _signature_problem(factory: Callable[..., Any], kwargs: dict[str, Any]) -> s
     unexpected = [k for k in kwargs if not takes_any and k not in accepted]
     core = [k for k in unexpected if k in _FACTORY_ARGS]
     options = [k for k in unexpected if k not in _FACTORY_ARGS]
+    call = _TRANSLATE_CALL if "source_shape" in kwargs else _FACTORY_CALL
     if core:
-        return (f"does not accept {', '.join(core)}: ganzoo calls every factory as {_FACTORY_CALL}; "
+        return (f"does not accept {', '.join(core)}: ganzoo calls every factory as {call}; "
                 f"the plugin must add {', '.join(core)} to its parameters")
     if options:
         sets = ", ".join(f"--set {k}=..." for k in options)
@@ -60,7 +62,7 @@ def _signature_problem(factory: Callable[..., Any], kwargs: dict[str, Any]) -> s
     missing = [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in kwargs
                and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
     if missing:
-        return (f"requires {', '.join(missing)}, which ganzoo never passes (it calls {_FACTORY_CALL}); "
+        return (f"requires {', '.join(missing)}, which ganzoo never passes (it calls {call}); "
                 "the plugin must give them defaults or declare them in the spec's options")
     return None
 
@@ -70,14 +72,21 @@ def _target_name(spec: ModelSpec, which: str) -> str:
     return repr(target) if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
 
 
-def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """Call one factory exactly as documented, with a one-line error naming the plugin for each way it fails."""
+def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
+           source_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """Call one factory exactly as documented, with a one-line error naming the plugin for each way it fails.
+    An image-to-image model's factories also get ``source_shape``."""
     factory = _factory(spec, which)
     taken = sorted(set(cfg.options) & set(_FACTORY_ARGS))
     if taken:
         raise GanzooError(f"{_who(spec)}: its options may not be named {', '.join(taken)} (ganzoo passes those "
                           "to the factories itself); the plugin must rename them in ModelSpec(options=...)")
     kwargs = {"shape": tuple(shape), "num_classes": num_classes, "latent_dim": cfg.latent_dim, **cfg.options}
+    if spec.task == "translate":
+        if source_shape is None:
+            raise GanzooError(f"{_who(spec)} translates images, and data set '{cfg.dataset}' has no source images; "
+                              "choose a paired or unpaired set (ganzoo list datasets)")
+        kwargs["source_shape"] = tuple(source_shape)
     problem = _signature_problem(factory, kwargs)
     if problem:
         raise GanzooError(f"{_who(spec)}: its {which} factory {_target_name(spec, which)} {problem}")
@@ -102,26 +111,40 @@ def _build(spec: ModelSpec, which: str, cfg: TrainConfig, shape: tuple[int, ...]
 
 
 def build_generator(cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
-                    registry: Registry | None = None) -> nn.Module:
+                    registry: Registry | None = None, source_shape: tuple[int, ...] | None = None) -> nn.Module:
     """The model's generator for this data shape, checked on a tiny CPU batch before
     anything is written, so a plugin's contract mistake is one line, not a crash mid-run."""
     spec = (registry or get_registry()).model(cfg.model)
-    G = _build(spec, "generator", cfg, shape, num_classes)
-    _check_generator(G, spec, cfg, shape, num_classes)
+    G = _build(spec, "generator", cfg, shape, num_classes, source_shape)
+    if spec.task == "translate":
+        assert source_shape is not None  # _build refused a set without sources
+        check_translator(G, tuple(source_shape), shape, cfg.batch_size, _who(spec))
+    else:
+        _check_generator(G, spec, cfg, shape, num_classes)
     return G
 
 
 def build_discriminator(cfg: TrainConfig, shape: tuple[int, ...], num_classes: int,
-                        registry: Registry | None = None) -> nn.Module:
+                        registry: Registry | None = None, source_shape: tuple[int, ...] | None = None) -> nn.Module:
     """The model's discriminator (or the ``--discriminator timm:ARCH`` swap), checked to
-    return ``[N]`` logits on a tiny CPU batch before training starts."""
+    return ``[N]`` logits on a tiny CPU batch before training starts (an image-to-image
+    model's may return a map ``[N, h, w]``)."""
+    spec = (registry or get_registry()).model(cfg.model)
+    if spec.task == "translate":
+        if cfg.discriminator:
+            raise GanzooError(f"--discriminator swaps the discriminator of a noise -> image model; '{cfg.model}' "
+                              "translates images, and its discriminator is judged with the source: drop "
+                              "--discriminator")
+        D = _build(spec, "discriminator", cfg, shape, num_classes, source_shape)
+        assert source_shape is not None  # _build refused a set without sources
+        check_discriminator_output(D, shape, num_classes, cfg.batch_size, _who(spec), tuple(source_shape))
+        return D
     if cfg.discriminator:
         from ganzoo.models.timm_d import build_timm_discriminator
 
         D = build_timm_discriminator(cfg.discriminator, shape, num_classes)
         check_discriminator_output(D, shape, num_classes, cfg.batch_size, f"discriminator '{cfg.discriminator}'")
         return D
-    spec = (registry or get_registry()).model(cfg.model)
     D = _build(spec, "discriminator", cfg, shape, num_classes)
     check_discriminator_output(D, shape, num_classes, cfg.batch_size, _who(spec))
     return D
@@ -239,23 +262,74 @@ def check_generator_output(G: nn.Module, shape: tuple[int, ...], num_classes: in
                           "return float32")
 
 
+#: What a translation generator's attributes must say (docs/plugins.md, "Image-to-image models").
+TRANSLATOR_ATTRIBUTES = ("source_shape", "output_shape", "scale", "multiple")
+
+
+def check_translator(G: nn.Module, source_shape: tuple[int, ...], shape: tuple[int, ...], batch_size: int,
+                     who: str = "model") -> None:
+    """An image-to-image generator (each of its ``directions``) declares its shapes, scale and
+    size multiple, and turns ``[N, *source_shape]`` into ``[N, *shape]``: checked on a tiny
+    batch, so a plugin's mistake is one line before anything is written."""
+    from ganzoo.api import directions
+
+    names = directions(G)
+    for name in names:
+        if not isinstance(getattr(G, name, None), nn.Module):
+            raise GanzooError(f"{who}: its generator lists direction '{name}' but has no submodule of that name; "
+                              "the plugin must set self.<direction> to each direction's generator")
+    first = getattr(G, names[0]) if names else G
+    checks = [(first, tuple(source_shape), tuple(shape), names[0] if names else "")]
+    if len(names) > 1:  # the way back (CycleGAN's B->A): target to source
+        checks += [(getattr(G, name), tuple(shape), tuple(source_shape), name) for name in names[1:2]]
+    for net, src, want, name in cast("list[tuple[Any, tuple[int, ...], tuple[int, ...], str]]", checks):
+        what = f"generator '{name}'" if name else "generator"
+        for attr in TRANSLATOR_ATTRIBUTES:
+            if not hasattr(net, attr):
+                raise GanzooError(f"{who}: its {what} lacks the attribute '{attr}'; an image-to-image generator must "
+                                  "set self.source_shape, self.output_shape, self.scale and self.multiple "
+                                  "(docs/plugins.md, \"Image-to-image models\")")
+        if tuple(net.source_shape) != src or tuple(net.output_shape) != want:
+            raise GanzooError(f"{who}: its {what} says source_shape {tuple(net.source_shape)} -> output_shape "
+                              f"{tuple(net.output_shape)}, but the data set is {src} -> {want}; the plugin must set "
+                              "them from the factory's source_shape and shape")
+        with _probe(net) as device:
+            gen = torch.Generator().manual_seed(0)
+
+            def inputs(n: int, src: tuple[int, ...] = src, gen: torch.Generator = gen
+                       ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                return ((torch.rand(n, *src, generator=gen) * 2 - 1).to(device),), {}
+
+            out, n = _forward(net, what, who, _check_sizes(batch_size), inputs)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, *want) or not out.is_floating_point():
+            got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise GanzooError(f"{who}: its {what} turned a source batch {[n, *src]} into {got}; it must return "
+                              f"float images {[n, *want]} (docs/plugins.md, \"Image-to-image models\")")
+
+
 def check_discriminator_output(D: nn.Module, shape: tuple[int, ...], num_classes: int, batch_size: int,
-                               who: str = "model") -> None:
+                               who: str = "model", source_shape: tuple[int, ...] | None = None) -> None:
     """D must turn a batch ``[N, *shape]`` into raw logits ``[N]``: an ``[N, 1]`` output would
-    broadcast silently against ``[N]`` in the losses, so it is refused here, on a tiny batch."""
+    broadcast silently against ``[N]`` in the losses, so it is refused here, on a tiny batch.
+    An image-to-image model's D is called as ``D(x, source)`` and may return a map of logits
+    ``[N, h, w]`` (PatchGAN), which the losses average."""
     want = tuple(int(s) for s in shape)
     with _probe(D) as device:
         gen = torch.Generator().manual_seed(0)
 
         def inputs(n: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
             x = torch.rand(n, *want, generator=gen) * 2 - 1 if len(want) == 3 else torch.randn(n, *want, generator=gen)
+            if source_shape is not None:
+                return (x.to(device), (torch.rand(n, *source_shape, generator=gen) * 2 - 1).to(device)), {}
             return (x.to(device), _labels(n, num_classes, gen, device)), {}
 
         out, n = _forward(D, "discriminator", who, _check_sizes(batch_size), inputs)
     if not isinstance(out, torch.Tensor):
         raise GanzooError(f"{who}: its discriminator returned a {type(out).__name__}; the plugin's discriminator "
                           "must return one tensor of [N] logits")
-    if tuple(out.shape) != (n,):
+    if source_shape is not None and out.dim() == 3 and out.shape[0] == n:
+        pass  # a PatchGAN's map of logits
+    elif tuple(out.shape) != (n,):
         hint = "e.g. out.squeeze(1)" if tuple(out.shape) == (n, 1) else "one raw logit per sample"
         raise GanzooError(f"{who}: its discriminator returned shape {list(out.shape)} for a batch of {n}; the "
                           f"plugin's discriminator must return [N] logits ({hint}; docs/plugins.md §2)")
@@ -301,7 +375,9 @@ def load_generator(run_dir: str | Path, weights: str | None = None, registry: Re
         raise GanzooError(f"--weights must be 'ema' or 'raw', got '{weights}'")
     cfg = TrainConfig.from_dict(meta)
     data = meta["data"]
-    G = build_generator(cfg, tuple(data["shape"]), int(data["model_classes"]), registry)
+    source_shape = data.get("source_shape")
+    G = build_generator(cfg, tuple(data["shape"]), int(data["model_classes"]), registry,
+                        tuple(source_shape) if source_shape else None)
     ckpt.load_weights(where / (ckpt.GENERATOR_EMA if weights == "ema" else ckpt.GENERATOR), G)
     return G.eval().requires_grad_(False), meta, weights
 

@@ -48,6 +48,7 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     lr_decay: float = 0.0  # the last fraction of the steps over which both rates fall linearly to 0
+    pool: int = 0  # generated images kept to show D beside the newest (ganzoo.objectives.pool)
     reg: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)  # the model's own objective terms (its spec's)
     discriminator: str | None = None
@@ -89,7 +90,7 @@ def resolve(model: str, registry: Registry | None = None, **overrides: Any) -> T
         batch_size=d.batch_size,
         lr_g=d.lr_g, lr_d=d.lr_d, betas=tuple(d.betas), n_critic=d.n_critic, latent_dim=d.latent_dim,
         reg=[own(registry, "regularizer", r, spec.plugin) for r in d.reg], ema=d.ema, ema_decay=d.ema_decay,
-        lr_decay=d.lr_decay, amp=d.amp,
+        lr_decay=d.lr_decay, amp=d.amp, pool=d.pool,
         options=dict(spec.options), terms=[own(registry, "regularizer", t, spec.plugin) for t in spec.terms],
     )
     if overrides.get("eval_n") is not None and not overrides.get("eval_every"):
@@ -251,10 +252,16 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     if not 0 <= cfg.lr_decay <= 1:
         raise GanzooError(f"--lr-decay must lie in [0, 1] (a fraction of --steps; 0 keeps the rates), "
                           f"got {cfg.lr_decay}")
+    if not 0 <= cfg.pool <= schema.POOL_MAX:
+        raise GanzooError(f"--pool must be 0 (none) to {schema.POOL_MAX:,} images, got {cfg.pool}")
     if cfg.augment is not None:
         from ganzoo.augment import parse_augment
 
         parse_augment(cfg.augment)
+        if registry.model(cfg.model).task == "translate" and cfg.augment != "none":
+            raise GanzooError(f"--augment changes the images D judges, not the sources beside them, so it would "
+                              f"unpair what '{cfg.model}' translates; image-to-image models train without it: "
+                              "drop --augment")
     if registry.dataset(cfg.dataset)[0].kind == "points":  # image options would be silently ignored
         for flag, given in (("--image-size", cfg.image_size), ("--augment", cfg.augment)):
             if given is not None and given != "none":
@@ -270,8 +277,10 @@ def validate(cfg: TrainConfig, registry: Registry | None = None) -> None:
     _check_step_memory(cfg, registry)
 
 
-_KIND_WORDS = {"images": "images", "points": "2-D points"}
-_KIND_EXAMPLES = {"images": "an image set such as digits", "points": "a point set such as ring8"}
+_KIND_WORDS = {"images": "images", "points": "2-D points", "pairs": "paired images (source -> target)",
+               "domains": "two unpaired image domains"}
+_KIND_EXAMPLES = {"images": "an image set such as digits", "points": "a point set such as ring8",
+                  "pairs": "a paired set such as edges2digits", "domains": "an unpaired set such as digits2textured"}
 
 
 def check_data_kind(spec: ModelSpec, model: str, kind: str, dataset: str) -> None:

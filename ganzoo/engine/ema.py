@@ -69,8 +69,8 @@ def recalibrate_batchnorm(G: nn.Module, batch_size: int, seed: int, num_classes:
     average over ``batches`` batches of fixed latents (seeded: the same numbers every
     time, on every rank). Everything else stays in eval mode; G is left in eval mode."""
     norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    if not norms:
-        return
+    if not norms or hasattr(G, "source_shape") or getattr(G, "directions", None):
+        return  # an image-to-image generator takes images, not latents: its averaged statistics stay
     device = next(iter(G.parameters())).device
     latent_dim = int(G.latent_dim)  # type: ignore[arg-type]
     gen = torch.Generator().manual_seed(seed)

@@ -105,6 +105,9 @@ def run_config(cfg: TrainConfig, data: Any, num_classes: int, ctx: Any, registry
         "modes": data.modes.tolist() if data.modes is not None else None, "sigma": data.sigma,
         "class_names": getattr(data, "class_names", None),
     }
+    if getattr(data, "translation", False):
+        meta["data"].update(source_shape=list(data.source_shape), domains=list(data.domains or ("source", "target")),
+                            held_out=data.held_out)
     meta["runtime"] = {
         "device": str(ctx.device), "world_size": ctx.world_size,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
@@ -177,6 +180,62 @@ def write_samples(G: nn.Module, z: Tensor, labels: Tensor | None, codes: dict[st
         rows = row_names(labels.tolist(), nrow, getattr(data, "class_names", None)) \
             if labels is not None and not codes else None
         save_image_grid(out, path, nrow=nrow, row_names=rows)
+
+
+@torch.no_grad()
+def write_translations(G: nn.Module, sources: Tensor, targets: Tensor | None, domains: tuple[str, str],
+                       path: Path) -> None:
+    """An image-to-image generator's translations of fixed sources as a grid of rows:
+    source | translation | target (paired sets), or source | translation, then the target
+    domain | its translation back, for a model with two directions (CycleGAN)."""
+    from ganzoo.api import direction, directions
+    from ganzoo.grid import matched_rows, save_image_grid
+
+    was_training = G.training
+    G.eval()
+    try:
+        names = directions(G)
+        out = direction(G, names[0] if names else None)(sources).float().cpu().numpy()
+        rows = [sources.float().cpu().numpy(), out]
+        labels = [domains[0], f"-> {domains[1]}"]
+        if targets is not None and len(names) > 1:
+            back = direction(G, names[1])(targets).float().cpu().numpy()
+            rows += [targets.float().cpu().numpy(), back]
+            labels += [domains[1], f"-> {domains[0]}"]
+        elif targets is not None:
+            rows.append(targets.float().cpu().numpy())
+            labels.append(domains[1])
+    finally:
+        G.train(was_training)
+    save_image_grid(matched_rows(rows), path, nrow=len(sources), row_names=labels)
+
+
+def sample_translations(G: Any, meta: dict[str, Any], n: int, seed: int, output: str | Path) -> int:
+    """Rows of ``n`` held-out sources of an image-to-image run's data set (drawn by ``seed``),
+    their translations and their targets (:func:`ganzoo.engine.rundir.write_translations`);
+    returns how many. A set without held-out samples lends its first ones, with a note."""
+    import sys
+
+    import numpy as np
+
+    from ganzoo.data import to_float
+    from ganzoo.engine.train import load_data
+    from ganzoo.registry import get_registry
+
+    data = load_data(TrainConfig.from_dict(meta), get_registry())
+    held = int(getattr(data, "held_out", 0))
+    if not held:
+        print(f"note: data set '{meta.get('dataset')}' holds out no pairs; showing training sources", file=sys.stderr)
+    pool_x = len(data) - held if held else 0
+    pool_s = len(data.source) - held if held else 0
+    count = min(n, held or len(data))
+    pick = np.sort(np.random.default_rng(seed).choice(held or len(data), count, replace=False))
+    index = torch.from_numpy(pick)
+    sources = to_float(data.source[pool_s + index])
+    targets = to_float(data.x[pool_x + index])
+    domains = tuple(meta["data"].get("domains") or ("source", "target"))
+    write_translations(G, sources, targets, (str(domains[0]), str(domains[1])), Path(output))
+    return count
 
 
 def plot_losses(run_dir: Path) -> None:

@@ -27,7 +27,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
-from ganzoo.api import Code, Outputs, Phase, Setup, Step, codes_of, generate, sample_codes
+from ganzoo.api import Code, Outputs, Phase, Setup, Step, codes_of, generate, sample_codes, translate
 from ganzoo.engine import checkpoint as ckpt
 from ganzoo.engine import distributed, rundir
 from ganzoo.engine.adam import Optimizer, make_adam
@@ -37,6 +37,7 @@ from ganzoo.engine.ema import make_ema, recalibrate_batchnorm, update_ema
 from ganzoo.engine.runlock import RunLock
 from ganzoo.errors import GanzooError
 from ganzoo.objectives import Part, build_parts, check_state, collect_terms, total
+from ganzoo.objectives.pool import ImagePool
 from ganzoo.registry import Registry
 from ganzoo.specs import load_target
 
@@ -86,7 +87,7 @@ class Run:
     opt_d: Optimizer
     ema: Any
     modules: dict[str, nn.Module]  # checkpoint file name -> module
-    draw: Callable[[], tuple[Tensor, Tensor | None]]
+    draw: Callable[[], tuple[Tensor, Tensor | None, Tensor | None]]  # real (targets), labels, sources
     autocast: Callable[[], Any]
     sample_inputs: tuple[Tensor, Tensor | None, dict[str, Tensor]]
     real_points: Any
@@ -95,6 +96,8 @@ class Run:
     board: Any = None  # a torch.utils.tensorboard SummaryWriter with --tensorboard (rank 0)
     figure: Any = None  # a ganzoo.metrics.quick.TrainingFigure with --eval-every (rank 0)
     best: dict[str, float] | None = None  # the figures best/ holds, to beat
+    pool: ImagePool | None = None  # --pool: the generated images D is also shown
+    translations: tuple[Tensor, Tensor | None] | None = None  # image-to-image: fixed sources, targets for grids
 
     @property
     def codes(self) -> tuple[Any, ...]:
@@ -183,7 +186,7 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
             f"model '{cfg.model}' is conditional but data set '{cfg.dataset}' has no labels; "
             "use a labelled one (mnist5k, digits, or folder:PATH with one sub-folder per class)"
         )
-    per_rank = len(data) // ctx.world_size
+    per_rank = (len(data) - getattr(data, "held_out", 0)) // ctx.world_size
     if cfg.batch_size > per_rank:
         raise GanzooError(
             f"--batch-size {cfg.batch_size} is larger than the data set ({per_rank} samples per process); "
@@ -192,9 +195,10 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     num_classes = data.num_classes if spec.conditional else 0
     augment = _augment(cfg, data)
 
+    source_shape = data.source_shape if getattr(data, "translation", False) else None
     torch.manual_seed(cfg.seed)
-    G = build_generator(cfg, data.shape, num_classes, registry).to(device)
-    D = build_discriminator(cfg, data.shape, num_classes, registry).to(device)
+    G = build_generator(cfg, data.shape, num_classes, registry, source_shape).to(device)
+    D = build_discriminator(cfg, data.shape, num_classes, registry, source_shape).to(device)
     if device.type == "cuda" and len(data.shape) == 3:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     parts = build_parts(cfg, registry)
@@ -202,7 +206,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
     if callable(tuner):
         parts.append(Part(tuner(cfg.batch_size), f"--augment {cfg.augment}", 1, f"augmentation '{cfg.augment}'"))
     setup = Setup(G=G, D=D, num_classes=num_classes, options=dict(cfg.options), device=device,
-                  data_shape=tuple(data.shape), n_critic=cfg.n_critic, steps=cfg.steps)
+                  data_shape=tuple(data.shape), n_critic=cfg.n_critic, steps=cfg.steps, data_kind=data.kind,
+                  source_shape=source_shape, adversarial=parts[0].objective, pool=cfg.pool)
     for part in parts:
         part.call("setup", setup)
     extra = {phase: [m.to(device) for part in parts for m in part.modules(phase).values()] for phase in ("d", "g")}
@@ -233,7 +238,8 @@ def _setup(cfg: TrainConfig, resume: bool, registry: Registry, echo: Callable[[s
               autocast=_autocast(cfg, device, None if spec.defaults_for(data.kind).amp else echo),
               sample_inputs=_sample_inputs(cfg, data, num_classes, codes_of(G), device),
               real_points=data.x[:2500].numpy() if data.kind == "points" else None,
-              objective_modules=extra, figure=figure)
+              objective_modules=extra, figure=figure, pool=ImagePool(cfg.pool) if cfg.pool else None,
+              translations=_translation_inputs(data, device))
     return run, _start(run, resume, lock, registry, echo, made)
 
 
@@ -302,7 +308,8 @@ def _board_closed(run: Run) -> Any:
 
 
 def _batches(cfg: TrainConfig, data: Any, ctx: distributed.Context, num_classes: int,
-             echo: Callable[[str], None] | None) -> tuple[Any, Callable[[], tuple[Tensor, Tensor | None]], Any]:
+             echo: Callable[[str], None] | None
+             ) -> tuple[Any, Callable[[], tuple[Tensor, Tensor | None, Tensor | None]], Any]:
     """(data, draw, stream): how this run draws its batches. Image files (folder:PATH) are
     decoded once into memory as uint8 when they fit the memory budget, else streamed by
     decode workers (--stream forces it); in-memory sets sit on the device when they fit and
@@ -328,22 +335,32 @@ def _batches(cfg: TrainConfig, data: Any, ctx: distributed.Context, num_classes:
                 echo(f"streaming {data.name} ({size}, {why}) through {workers} decode worker(s)")
             stream = Stream(data, cfg.batch_size, cfg.seed, device, ctx.rank, ctx.world_size, workers,
                             with_labels=num_classes > 0)
-            return data, stream, stream
+            return data, lambda: (*stream(), None), stream
         if echo:
             echo(f"decoding {data.name} into memory ({size}) ...")
         data = data.load(workers)
-    x_all = (data.x.to(device) if device.type == "cpu" or data.nbytes <= DEVICE_DATA_LIMIT
-             else data.x.pin_memory())
+    on_device = device.type == "cpu" or data.nbytes <= DEVICE_DATA_LIMIT
+    x_all = data.x.to(device) if on_device else data.x.pin_memory()
     y_all = data.y.to(x_all.device) if data.y is not None else None
-    shard = torch.arange(ctx.rank, len(data), ctx.world_size, device=x_all.device)
+    held_out = getattr(data, "held_out", 0)  # a translation set's evaluation pairs are never drawn
+    shard = torch.arange(ctx.rank, len(data) - held_out, ctx.world_size, device=x_all.device)
+    sources = data.source if getattr(data, "translation", False) else None
+    s_all = None if sources is None else sources.to(device) if on_device else sources.pin_memory()
+    paired = data.kind == "pairs"
+    s_shard = None if s_all is None or paired else \
+        torch.arange(ctx.rank, len(s_all) - held_out, ctx.world_size, device=s_all.device)
     B = cfg.batch_size
 
-    def draw() -> tuple[Tensor, Tensor | None]:
+    def draw() -> tuple[Tensor, Tensor | None, Tensor | None]:
         idx = shard[torch.randint(len(shard), (B,), device=shard.device)]
         real = to_float(x_all[idx].to(device, non_blocking=True))
         # num_classes > 0 only for conditional models, whose data set is labelled (checked above)
         labels = cast(Tensor, y_all)[idx].to(device, non_blocking=True) if num_classes else None
-        return real, labels
+        source = None
+        if s_all is not None:  # pairs: the targets' own sources; two domains: an independent draw
+            s_idx = idx if s_shard is None else s_shard[torch.randint(len(s_shard), (B,), device=s_shard.device)]
+            source = to_float(s_all[s_idx].to(device, non_blocking=True))
+        return real, labels, source
 
     return data, draw, None
 
@@ -434,16 +451,17 @@ def _augment(cfg: TrainConfig, data: Any) -> nn.Module | None:
 
     augment = parse_augment(cfg.augment)
     if augment is not None and data.kind != "images":
-        raise GanzooError(f"--augment {cfg.augment} applies to images; data set '{cfg.dataset}' holds points: "
+        holds = "points" if data.kind == "points" else "source and target images"
+        raise GanzooError(f"--augment {cfg.augment} applies to image sets; data set '{cfg.dataset}' holds {holds}: "
                           "drop --augment")
     return augment
 
 
 # -- one step ------------------------------------------------------------------------------
 def _step(run: Run, phase: Phase, step: int, d_step: int, real: Tensor, labels: Tensor | None, z: Tensor,
-          codes: dict[str, Tensor], fake: Tensor) -> Step:
+          codes: dict[str, Tensor], fake: Tensor, source: Tensor | None) -> Step:
     return Step(phase=phase, step=step, d_step=d_step, G=run.G, D=run.D_run, real=real, labels=labels, z=z,
-                codes=codes, fake=fake, num_classes=run.num_classes, discriminate=run.discriminate)
+                codes=codes, fake=fake, num_classes=run.num_classes, discriminate=run.discriminate, source=source)
 
 
 def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) -> tuple[Step, Tensor]:
@@ -451,19 +469,24 @@ def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) 
     graph is kept on the last critic step so G's update needs no second G forward."""
     cfg = run.cfg
     d_step = step * cfg.n_critic + critic_step
-    real, labels = run.draw()
+    real, labels, source = run.draw()
     device = real.device
-    z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
-    codes = sample_codes(run.G, cfg.batch_size, device)
     keep = critic_step == cfg.n_critic - 1
-    with torch.set_grad_enabled(keep), run.autocast():
-        fake_g = generate(run.G_run, z, labels, codes)
+    if source is not None:  # image-to-image: the source is G's input, and there is no noise
+        z, codes = real.new_zeros(cfg.batch_size, 0), {}
+        with torch.set_grad_enabled(keep), run.autocast():
+            fake_g = translate(run.G_run, source)
+    else:
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, device=device)
+        codes = sample_codes(run.G, cfg.batch_size, device)
+        with torch.set_grad_enabled(keep), run.autocast():
+            fake_g = generate(run.G_run, z, labels, codes)
     if any(p.needs_real_grad and p.due(d_step) for p in run.parts):
         real = real.detach().requires_grad_(True)
-    fake = fake_g.detach()
+    fake = fake_g.detach() if run.pool is None else run.pool.query(fake_g)
     if any(p.needs_fake_grad and p.due(d_step) for p in run.parts):
         fake = fake.requires_grad_(True)
-    ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake)
+    ctx = _step(run, "d", step, d_step, real, labels, z, codes, fake, source)
     _update(run, ctx, d_step, record)
     for which in ("real", "fake"):
         out = ctx.computed(which)
@@ -474,7 +497,8 @@ def _d_update(run: Run, step: int, critic_step: int, record: dict[str, Tensor]) 
 
 def _g_update(run: Run, step: int, d_ctx: Step, fake_g: Tensor, record: dict[str, Tensor]) -> None:
     """One generator update on the last critic step's batch."""
-    ctx = _step(run, "g", step, d_ctx.d_step, d_ctx.real.detach(), d_ctx.labels, d_ctx.z, d_ctx.codes, fake_g)
+    ctx = _step(run, "g", step, d_ctx.d_step, d_ctx.real.detach(), d_ctx.labels, d_ctx.z, d_ctx.codes, fake_g,
+                d_ctx.source)
     _update(run, ctx, step, record)
     if run.ema is not None:
         update_ema(run.ema, run.G, step)
@@ -566,10 +590,8 @@ def _maintain(run: Run, step: int, window: list[dict[str, Tensor]], stop: _StopF
                         run.board.add_scalar(key, value, step)
             bar.logged(metrics)
     if ctx.is_main and sample:
-        z, labels, codes = run.sample_inputs
         path = rundir.sample_path(run.run_dir, step)
-        rundir.write_samples(run.ema.module if run.ema is not None else run.G, z, labels, codes, run.data,
-                       run.real_points, path)
+        _write_grid(run, run.ema.module if run.ema is not None else run.G, path)
         if run.board is not None:
             _board_samples(run, step, path)
     if save:
@@ -664,6 +686,14 @@ def _check_finite(run: Run, step: int) -> None:
                            "try lower learning rates (--lr-g/--lr-d) or another loss")
 
 
+def _write_grid(run: Run, G: nn.Module, path: Path) -> None:
+    """G's grid from the run's fixed inputs: samples, or an image-to-image model's translations."""
+    if run.translations is not None:
+        rundir.write_translations(G, *run.translations, run.data.domains or ("source", "target"), path)
+    else:
+        rundir.write_samples(G, *run.sample_inputs, run.data, run.real_points, path)
+
+
 def _board_samples(run: Run, step: int, path: Path) -> None:
     """The step's sample grid in TensorBoard (``samples/ema`` with EMA), and with EMA the raw
     generator's grid beside it (``samples/raw``), from the same fixed inputs."""
@@ -676,8 +706,7 @@ def _board_samples(run: Run, step: int, path: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if run.ema is not None:
             pictures["samples/raw"] = Path(tmp) / "raw.png"
-            z, labels, codes = run.sample_inputs
-            rundir.write_samples(run.G, z, labels, codes, run.data, run.real_points, pictures["samples/raw"])
+            _write_grid(run, run.G, pictures["samples/raw"])
         for tag, picture in pictures.items():
             with Image.open(picture) as im:
                 run.board.add_image(tag, np.asarray(im.convert("RGB")), step, dataformats="HWC")
@@ -718,6 +747,27 @@ def _autocast(cfg: TrainConfig, device: torch.device, echo):
     return contextlib.nullcontext
 
 
+#: Source images in a training run's translation grids.
+TRANSLATION_SAMPLES = 8
+
+
+def _translation_inputs(data: Any, device: torch.device) -> tuple[Tensor, Tensor | None] | None:
+    """Fixed sources for an image-to-image run's grids, with their targets for a paired set
+    (two domains: images of the target domain, for the way back): the first held-out ones,
+    which training never draws, else the first ones."""
+    from ganzoo.data import to_float
+
+    if not getattr(data, "translation", False):
+        return None
+    n = TRANSLATION_SAMPLES
+
+    def first(x: Tensor) -> Tensor:
+        start = len(x) - data.held_out if data.held_out >= n else 0
+        return to_float(x[start:start + n]).to(device)
+
+    return first(data.source), first(data.x)
+
+
 def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[Code, ...], device: torch.device
                    ) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
     """Fixed inputs for sample grids, from their own generator so sampling never moves the
@@ -726,6 +776,8 @@ def _sample_inputs(cfg: TrainConfig, data: Any, num_classes: int, codes: tuple[C
     gen = torch.Generator().manual_seed(cfg.seed)
     labels: Tensor | None = None
     rows: dict[str, Tensor] = {}
+    if getattr(data, "translation", False):  # image-to-image: no noise (grids use run.translations)
+        return torch.zeros(0, 0, device=device), None, {}
     if data.kind == "points":
         n = 2500
         labels = torch.arange(n) % num_classes if num_classes else None
@@ -793,6 +845,8 @@ def _state(run: Run, step: int) -> dict[str, Any]:
         state["objectives"] = objectives
     if run.stream is not None:
         state["data"] = run.stream.state_dict()
+    if run.pool is not None:
+        state["pool"] = run.pool.state_dict()
     return state
 
 
@@ -819,6 +873,8 @@ def _restore(run: Run) -> int:
         raise GanzooError(f"corrupt checkpoint state in '{where}': {exc}") from None
     if run.stream is not None and "data" in state:
         run.stream.load_state_dict(state["data"])
+    if run.pool is not None:
+        run.pool.load_state_dict(state.get("pool") or {})
     for part, saved in zip(run.parts, state.get("objectives") or [{} for _ in run.parts]):
         if saved:
             part.call("load_state_dict", saved)  # a plugin's mistake here names the plugin, not the checkpoint

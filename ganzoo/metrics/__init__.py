@@ -13,6 +13,8 @@
 - :mod:`ganzoo.metrics.quick` — the data set's first figure on a small sample, while a run trains
   (``--eval-every``)
 - :mod:`ganzoo.metrics.standard` — FID, KID and IS through torch-fidelity (``--metric fid``)
+- :mod:`ganzoo.metrics.translation` — image-to-image models: PSNR, SSIM, L1 on held-out pairs beside a
+  baseline; digits kept and Fréchet distance per direction on unpaired domains
 
 Nothing here imports torch at module level; only opening a run directory (its generator is a torch
 module) and loading the reference data set do.

@@ -16,6 +16,9 @@ emoji                       the same in the shipped emoji classifier's features;
                             classes are the 9 Unicode groups
 stacked-mnist               modes captured of 1,000, KL to uniform                  26,000
                             (:mod:`ganzoo.metrics.stacked`)
+translation sets (pairs,    PSNR, SSIM, L1 against a baseline; unpaired: digits     all held
+unpaired domains)           kept and Fréchet distance per direction                 out
+                            (:mod:`ganzoo.metrics.translation`)
 ==========================  =====================================================  ==========
 
 Conditional models also get a *conditional accuracy*: labels are requested in
@@ -254,6 +257,11 @@ def evaluate(source: str | Path, n: int | None = None, seed: int = 0, weights: s
     if n is not None:
         limits.check_int("--n", n, 1, limits.EVAL_N_MAX, "every protocol settles long before; the samples are "
                          "held in memory")
+    from ganzoo.metrics import translation
+
+    if translation.is_translation(source):  # image-to-image: held-out pairs, not samples from noise
+        return translation.evaluate(source, n=n, seed=seed, weights=weights, data_dir=data_dir, download=download,
+                                    provider=provider, echo=echo, checkpoint=checkpoint, labels=labels)
     start = time.perf_counter()
     target = open_source(source, weights, provider, checkpoint)
     target.choose_classes(labels)
@@ -356,6 +364,10 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def format_report(result: dict[str, Any]) -> str:
     """A short human-readable table of an evaluation result."""
+    from ganzoo.metrics import translation
+
+    if result.get("protocol") in translation.PROTOCOLS:
+        return translation.format_report(result)
     what = f"{result['model']} ({result['source_kind']}"
     if result.get("weights"):
         what += f", {result['weights']} weights"

@@ -54,12 +54,12 @@ class RegularizerObjective(Objective):
 
     def d_terms(self, step: Step) -> dict[str, Tensor]:
         d_term = getattr(self.reg, "d_term", None)
-        term = d_term(step.D, step.real, step.fake, step.labels) if callable(d_term) else None
+        term = d_term(step.D, step.real, step.fake, step.condition) if callable(d_term) else None
         return {} if term is None else {self.name: term}
 
     def g_terms(self, step: Step) -> dict[str, Tensor]:
         g_term = getattr(self.reg, "g_term", None)
-        term = g_term(step.D, step.fake, step.labels) if callable(g_term) else None
+        term = g_term(step.D, step.fake, step.condition) if callable(g_term) else None
         return {} if term is None else {self.name: term}
 
 

@@ -35,7 +35,7 @@ class GradientPenalty(Objective):
         real, fake = step.real.detach(), step.fake.detach()
         eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        out = step.discriminate(x_hat, step.labels).logits
+        out = step.discriminate(x_hat, step.condition).logits
         (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         return {"gp": self.weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()}
 

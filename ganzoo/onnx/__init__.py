@@ -28,3 +28,6 @@ METADATA_KEYS = (
 #: Graph input and output names of the I/O contract; ``truncation`` (float32 [1]) only in files
 #: of generators that truncate their own latent space (``ganzoo.truncation`` = "w").
 Z, LABELS, IMAGES, TRUNCATION = "z", "labels", "images", "truncation"
+#: The input of an image-to-image export (``ganzoo.task`` = "translate"): float32 images
+#: [batch, C, height, width] in [-1, 1]; its output is ``images``.
+SOURCE = "source"

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.api import Code, codes_of, truncates_w
+from ganzoo.api import Code, codes_of, directions, truncates_w
 from ganzoo.errors import GanzooError, check_writable, io_error
 from ganzoo.onnx import IMAGES, LABELS, METADATA_KEYS, TRUNCATION, Z
 from ganzoo.onnx.session import open_session
@@ -103,7 +103,8 @@ class ExportResult:
     exporter: str  # "dynamo" or "torchscript"
     opset: int
     verified: bool
-    max_abs_diff: dict[int, float] = field(default_factory=dict)  # batch size -> max |ONNX - PyTorch|
+    #: max |ONNX - PyTorch| per batch size, or per "BxHxW" source size for an image-to-image export
+    max_abs_diff: dict[Any, float] = field(default_factory=dict)
     tolerance: float = TOLERANCE
     fallback_reason: str | None = None  # why the dynamo exporter was not used
     weights: str | None = None  # "ema" or "raw" for a run directory
@@ -120,7 +121,8 @@ class ExportResult:
         if not self.verified:
             return ("not verified (--no-verify): onnx.checker, shape inference and the onnxruntime comparison "
                     "were skipped")
-        figures = ", ".join(f"{_fmt(d)} @ batch {b}" for b, d in self.max_abs_diff.items())
+        figures = ", ".join(f"{_fmt(d)} @ {'batch ' if isinstance(b, int) else ''}{b}"
+                            for b, d in self.max_abs_diff.items())
         psis = (f" at truncation {' and '.join(f'{p:g}' for p in VERIFY_TRUNCATIONS)}"
                 if self.metadata.get("ganzoo.truncation") == "w" else "")
         return (f"verified: onnx.checker (full) + shape inference ok; onnxruntime CPU vs PyTorch "
@@ -136,6 +138,15 @@ class ExportResult:
         weights = f", {self.weights} weights" if self.weights else ""
         precision = self.metadata.get("ganzoo.precision")
         weights += f", {precision}" if precision in ("fp16", "int8") else ""
+        if self.metadata.get("ganzoo.task") == "translate":
+            c_in = json.loads(self.metadata.get("ganzoo.source_shape", "[0]"))[0]
+            s = self.metadata.get("ganzoo.scale", "1")
+            sized = "HxW" if s == "1" else f"{s}Hx{s}W"
+            a, b = json.loads(self.metadata.get("ganzoo.domains", '["?", "?"]'))
+            multiple = self.metadata.get("ganzoo.multiple", "1")
+            sizes = "any batch and size" + ("" if multiple == "1" else f" in multiples of {multiple}")
+            return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}"
+                    f"{weights}; {a} -> {b}: source[{c_in}xHxW] -> {shape.split('x')[0]}x{sized}, {sizes})")
         return (f"wrote {self.path} ({_size(self.size_bytes)}; {self.exporter} exporter, opset {self.opset}{weights}; "
                 f"z[{self.metadata.get('ganzoo.latent_dim', '?')}]{cond} -> {shape})")
 
@@ -753,12 +764,14 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
                weights: str | None = None, verify: bool = True, *, tolerance: float = TOLERANCE,
                exporter: str = "auto", echo: Callable[[str], None] | None = None,
                fp16: bool = False, registry: Registry | None = None, checkpoint: str | None = None,
-               int8: bool = False) -> ExportResult:
+               int8: bool = False, direction: str | None = None) -> ExportResult:
     """Export the generator of a run directory (``ganzoo export RUN_DIR --onnx``).
 
     ``output`` defaults to ``exports/<run-name>.onnx`` (a directory gets that name inside
     it); ``weights`` is "ema" or "raw" (None: EMA when the run has it). The metadata
     records the steps actually trained (the checkpoint's step, not the configured total).
+    An image-to-image run exports one generator, ``direction`` picking it where the model has
+    several (CycleGAN: "a2b", the default, or "b2a"), with dynamic height and width.
     ``echo`` receives one progress line once the generator has loaded (export takes seconds)."""
     from ganzoo.engine import checkpoint as ckpt
     from ganzoo.engine.build import load_generator
@@ -777,8 +790,22 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
     if out.is_dir():
         out = out / f"{name}{tag}.onnx"
     check_writable(out, "choose another -o", suffix=".onnx")
+    names = directions(G)
+    if direction is not None and direction not in names:
+        raise GanzooError(f"--direction {direction}: model '{meta.get('model', '?')}' has "
+                          + (f"the directions {', '.join(names)}" if names else "one generator; drop --direction"))
     if echo is not None:
-        echo(f"exporting {meta.get('model', '?')} from {run_dir} ({used} weights, step {steps}) to {out} ...")
+        which = f" ({direction or names[0]})" if names else ""
+        echo(f"exporting {meta.get('model', '?')}{which} from {run_dir} ({used} weights, step {steps}) to {out} ...")
+    if (meta.get("data") or {}).get("source_shape"):
+        from ganzoo.onnx.translation import export_translator, translation_metadata
+
+        chosen = direction or (names[0] if names else None)
+        net = getattr(G, chosen) if chosen else G
+        result = export_translator(net, out, translation_metadata(net, meta, used, steps, chosen, name), opset=opset,
+                                   verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16, int8=int8)
+        result.weights = used
+        return result
     result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,
                               verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16, int8=int8)
     result.weights = used

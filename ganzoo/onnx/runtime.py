@@ -531,14 +531,10 @@ def _resolve_io(path: Path, session: Any, metadata: dict[str, str], latent_dim: 
             codes, truncation_in)
 
 
-def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None,
-         threads: int | None = None) -> Generator:
-    """Open an exported generator.
-
-    ``provider``: "auto" (CUDA where it really loads, else CPU), "cpu" or "cuda" (an
-    error when CUDA is not usable). ``latent_dim`` runs an .onnx without ganzoo metadata
-    (it must agree with the metadata when there is some). ``threads``: CPU intra-op
-    threads (default: OMP_NUM_THREADS, else the cores available)."""
+def open_file(path: str | Path, provider: str = "auto", threads: int | None = None) -> tuple[Path, Any, dict[str, str]]:
+    """(path, session, metadata) of an .onnx file, after the checks every ganzoo file gets (a
+    file, not empty, within protobuf's size): what :func:`load` and the image-to-image runtime
+    (:mod:`ganzoo.onnx.translate`) share before they read the graph their own way."""
     path = Path(path)
     if path.is_dir():
         raise GanzooError(f"'{path}' is a directory, not an .onnx file; export a run with: ganzoo export {path} --onnx")
@@ -555,12 +551,43 @@ def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise GanzooError(f"threads must be a positive integer, got {threads!r}")
     session = _session(path, provider, threads)
-    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    return path, session, dict(session.get_modelmeta().custom_metadata_map)
+
+
+def is_translator(metadata: Mapping[str, str]) -> bool:
+    """Whether the metadata is an image-to-image export's (``ganzoo.task`` = "translate")."""
+    return metadata.get("ganzoo.task") == "translate"
+
+
+def generator_from(path: Path, session: Any, metadata: dict[str, str], latent_dim: int | None = None) -> Generator:
+    """The :class:`Generator` of an open noise -> image file (see :func:`load`); an image-to-image
+    export is refused in one line pointing to ``ganzoo translate``."""
+    if is_translator(metadata):
+        try:
+            domains = " -> ".join(str(d) for d in json.loads(metadata.get("ganzoo.domains", "")))
+        except (ValueError, TypeError, RecursionError):
+            domains = "source -> target"
+        raise GanzooError(f"'{path}' is an image-to-image model ({metadata.get('ganzoo.model', '?')}, "
+                          f"{domains[:80]}), not a noise -> image generator: use ganzoo translate {path} IMAGE -o OUT")
     dim, classes, shape, z_name, labels_name, out_name, codes, psi_name = _resolve_io(path, session, metadata,
                                                                                       latent_dim)
     return Generator(path, session, dim, classes, shape, metadata, z_name, labels_name, out_name, codes, psi_name)
 
 
+def load(path: str | Path, provider: str = "auto", latent_dim: int | None = None,
+         threads: int | None = None) -> Generator:
+    """Open an exported generator.
+
+    ``provider``: "auto" (CUDA where it really loads, else CPU), "cpu" or "cuda" (an
+    error when CUDA is not usable). ``latent_dim`` runs an .onnx without ganzoo metadata
+    (it must agree with the metadata when there is some). ``threads``: CPU intra-op
+    threads (default: OMP_NUM_THREADS, else the cores available). An image-to-image export
+    is refused (load it with :func:`ganzoo.onnx.translate.load`)."""
+    path, session, metadata = open_file(path, provider, threads)
+    return generator_from(path, session, metadata, latent_dim)
+
+
 __all__ = ["CHUNK", "PROVIDERS", "TRUNCATION", "TRUNCATION_BOUND", "Generator", "check_truncation", "default_threads",
-           "describe_codes", "latents", "load", "parse_class_names_metadata", "parse_codes_metadata", "resolve_codes",
-           "sample_codes", "slerp", "truncated_latents", "walk"]
+           "describe_codes", "generator_from", "is_translator", "latents", "load", "open_file",
+           "parse_class_names_metadata", "parse_codes_metadata", "resolve_codes", "sample_codes", "slerp",
+           "truncated_latents", "walk"]
