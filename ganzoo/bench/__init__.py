@@ -654,27 +654,14 @@ def format_table(result: dict[str, Any]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     out = [line(headers), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
-    m, s, mach = result["model"], result["settings"], result["machine"]
+    m, s = result["model"], result["settings"]
     shape = "x".join(map(str, m.get("output_shape") or []))
     out.append("")
     out.append(f"model: {m['name']} ({m['path']}; z[{m['latent_dim']}]"
                f"{', ' + str(m['num_classes']) + ' classes' if m['num_classes'] else ''} -> {shape})")
     out.append(f"timing: median of up to {s['runs']} runs after {s['warmup']} warm-up runs (at least 10, "
                f"{s['max_time']:g} s per cell); {s['threads']} CPU thread(s) for every backend; images/s = batch / p50")
-    out.append(f"machine: {mach['cpu']}, {mach['cores_usable']} usable cores; load average "
-               f"{_fmt_load(mach.get('load_average'))} at start, {_fmt_load(mach.get('load_average_end'))} at end")
-    check = result["check"]
-    if check["diffs"]:
-        parts = ", ".join(f"{name} {_diff(d)}" for name, d in check["diffs"].items())
-        verdict = "ok" if check["ok"] else "MISMATCH"
-        out.append(f"output check ({verdict}): max|Δ| against {check['reference']} on a batch of {check['batch']}: "
-                   f"{parts} (limit {TOLERANCE_CPU:g} CPU fp32, {TOLERANCE_GPU:g} GPU/fp16)")
-    for b in result["backends"]:
-        if b["status"] == "skipped":
-            out.append(f"skipped {b['name']}: {b['reason']}")
-        elif b["status"] == "error":
-            out.append(f"error {b['name']}: {b['reason']}")
-    return "\n".join(out)
+    return "\n".join(out + _notes(result))
 
 
 def _diff(d: float | None) -> str:

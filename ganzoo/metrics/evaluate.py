@@ -362,12 +362,8 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(label, _fmt(a, kind, total), _fmt(b, kind, total)) for label, a, b, kind, total in rows]
 
 
-def format_report(result: dict[str, Any]) -> str:
-    """A short human-readable table of an evaluation result."""
-    from ganzoo.metrics import translation
-
-    if result.get("protocol") in translation.PROTOCOLS:
-        return translation.format_report(result)
+def scored(result: dict[str, Any]) -> str:
+    """What an evaluation scored, for the first line of its report: ``cgan (run, ema weights, step 3000)``."""
     what = f"{result['model']} ({result['source_kind']}"
     if result.get("weights"):
         what += f", {result['weights']} weights"
@@ -375,7 +371,18 @@ def format_report(result: dict[str, Any]) -> str:
         what += f", checkpoint {result['checkpoint']}"
     if result.get("steps") is not None:
         what += f", step {result['steps']}"
-    what += ")"
+    if result.get("direction"):
+        what += f", direction {result['direction']}"
+    return what + ")"
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """A short human-readable table of an evaluation result."""
+    from ganzoo.metrics import translation
+
+    if result.get("protocol") in translation.PROTOCOLS:
+        return translation.format_report(result)
+    what = scored(result)
     only = f", classes {', '.join(result['labels'])} only" if result.get("labels") else ""
     lines = [f"{what} on {result['dataset']}{only}: {result['n']:,} samples, seed {result['seed']}"]
     rows = table_rows(result)

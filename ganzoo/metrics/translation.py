@@ -553,16 +553,9 @@ def table(result: dict[str, Any]) -> tuple[tuple[str, ...], list[tuple[str, ...]
 
 def format_report(result: dict[str, Any]) -> str:
     """The translation counterpart of :func:`ganzoo.metrics.evaluate.format_report`."""
-    what = f"{result['model']} ({result['source_kind']}"
-    if result.get("weights"):
-        what += f", {result['weights']} weights"
-    if result.get("checkpoint") not in (None, "latest"):
-        what += f", checkpoint {result['checkpoint']}"
-    if result.get("steps") is not None:
-        what += f", step {result['steps']}"
-    if result.get("direction"):
-        what += f", direction {result['direction']}"
-    what += ")"
+    from ganzoo.metrics.evaluate import scored
+
+    what = scored(result)
     n, held = result["n"], result["held_out"]
     unit = "pairs" if result["protocol"] == PAIRED else "images per domain"
     every = "all of them" if n == held else f"of {held:,}"

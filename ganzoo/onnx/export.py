@@ -713,9 +713,19 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     _check_forward(wrapper, G, example)
     if verify:
         _check_deterministic(wrapper, example)
+    proto, used, fallback = run_exporter(lambda log: _export(wrapper, example, G, opset, exporter, log), output)
+    check = (lambda path, limit: verify_onnx(path, G, tolerance=limit)) if verify else None
+    return write_verified(proto, output, {**props, "ganzoo.exporter": used}, used, fallback, stamp=_stamp,
+                          verify=check, tolerance=tolerance, fp16=fp16, int8=int8, start=start)
+
+
+def run_exporter(export: Callable[[list[str]], tuple[Any, str, str | None]], output: Path
+                 ) -> tuple[Any, str, str | None]:
+    """``export(log)``'s (proto, exporter used, why dynamo was not); on failure the exporters'
+    pages of output go to ``OUTPUT.log`` and the error names that file."""
     log: list[str] = []
     try:
-        proto, used, fallback = _export(wrapper, example, G, opset, exporter, log)
+        return export(log)
     except ExportError as exc:
         log_path = output.with_name(output.name + ".log")
         try:
@@ -723,10 +733,18 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
         except OSError:
             raise exc from None
         raise ExportError(f"{exc} (full exporter output: {log_path})") from None
-    props["ganzoo.exporter"] = used
+
+
+def write_verified(proto: Any, output: Path, props: dict[str, str], used: str, fallback: str | None, *,
+                   stamp: Callable[[Any, dict[str, str]], None],
+                   verify: Callable[[Path, float], dict[Any, float]] | None, tolerance: float, fp16: bool,
+                   int8: bool, start: float) -> ExportResult:
+    """Stamp the metadata, convert to fp16 or int8, write the file aside, ``verify(path,
+    tolerance)`` the very bytes that ship and only then rename them to ``output``: a failed
+    export never leaves a file that looks valid."""
     if fp16 or int8:
         props["ganzoo.precision"] = "fp16" if fp16 else "int8"
-    _stamp(proto, props)
+    stamp(proto, props)
     if fp16:
         from ganzoo.onnx.fp16 import FP16_TOLERANCE, to_fp16
 
@@ -740,7 +758,7 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         onnx.save_model(proto, str(tmp))
-        diffs = verify_onnx(tmp, G, tolerance=tolerance) if verify else {}
+        diffs = verify(tmp, tolerance) if verify is not None else {}
         os.replace(tmp, output)
     except VerificationError as exc:
         kept = f"; the earlier file '{output}' was left as it was" if output.exists() else ""
@@ -750,8 +768,8 @@ def export_generator(G: nn.Module, output: str | Path, *, metadata: dict[str, st
     finally:
         with contextlib.suppress(OSError):  # never mask the error above
             tmp.unlink(missing_ok=True)
-    return ExportResult(path=output, exporter=used, opset=_opset_of(proto), verified=verify, max_abs_diff=diffs,
-                        tolerance=tolerance, fallback_reason=fallback, metadata=props,
+    return ExportResult(path=output, exporter=used, opset=_opset_of(proto), verified=verify is not None,
+                        max_abs_diff=diffs, tolerance=tolerance, fallback_reason=fallback, metadata=props,
                         size_bytes=output.stat().st_size, seconds=time.perf_counter() - start)
 
 

@@ -16,17 +16,14 @@ the size multiple, the direction, and the value range of input and output ([-1, 
 from __future__ import annotations
 
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.errors import GanzooError, check_writable, io_error
+from ganzoo.errors import GanzooError, check_writable
 from ganzoo.onnx import IMAGES, SOURCE
 from ganzoo.onnx.export import (
     EXPORTERS,
@@ -40,8 +37,9 @@ from ganzoo.onnx.export import (
     _max_abs_diff,
     _one_line,
     _opset_bounds,
-    _opset_of,
     _random_ops,
+    run_exporter,
+    write_verified,
 )
 from ganzoo.onnx.session import open_session
 
@@ -231,46 +229,10 @@ def export_translator(G: nn.Module, output: str | Path, metadata: dict[str, str]
     # twice the training size: torch.export specialises a size that is 1 (a 32-px U-Net's 1x1
     # bottleneck, 32 x 1 rows), and the file must take other sizes
     example = _example(G, 2, 2 * h, 2 * w, torch.Generator().manual_seed(1234))
-    log: list[str] = []
-    try:
-        proto, used, fallback = _export(G, example, opset, exporter, log)
-    except ExportError as exc:
-        log_path = output.with_name(output.name + ".log")
-        try:
-            log_path.write_text("".join(log))
-        except OSError:
-            raise exc from None
-        raise ExportError(f"{exc} (full exporter output: {log_path})") from None
-    props = {**metadata, "ganzoo.exporter": used}
-    if fp16 or int8:
-        props["ganzoo.precision"] = "fp16" if fp16 else "int8"
-    _stamp(proto, props)
-    if fp16:
-        from ganzoo.onnx.fp16 import FP16_TOLERANCE, to_fp16
-
-        proto, tolerance = to_fp16(proto), max(tolerance, FP16_TOLERANCE)
-    if int8:
-        from ganzoo.onnx.int8 import INT8_TOLERANCE, to_int8
-
-        proto, tolerance = to_int8(proto), max(tolerance, INT8_TOLERANCE)
-    import onnx
-
-    tmp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        onnx.save_model(proto, str(tmp))
-        diffs = verify_translator(tmp, G, tolerance=tolerance) if verify else {}
-        os.replace(tmp, output)
-    except VerificationError as exc:
-        kept = f"; the earlier file '{output}' was left as it was" if output.exists() else ""
-        raise VerificationError(f"{exc} [{used} exporter]; no file written{kept}") from None
-    except OSError as exc:
-        raise io_error(exc, output, "choose another -o") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportResult(path=output, exporter=used, opset=_opset_of(proto), verified=verify,
-                        max_abs_diff=cast("dict[int, float]", diffs), tolerance=tolerance,
-                        fallback_reason=fallback, metadata=props, size_bytes=output.stat().st_size,
-                        seconds=time.perf_counter() - start)
+    proto, used, fallback = run_exporter(lambda log: _export(G, example, opset, exporter, log), output)
+    check = (lambda path, limit: verify_translator(path, G, tolerance=limit)) if verify else None
+    return write_verified(proto, output, {**metadata, "ganzoo.exporter": used}, used, fallback, stamp=_stamp,
+                          verify=check, tolerance=tolerance, fp16=fp16, int8=int8, start=start)
 
 
-__all__ = ["export_translator", "translation_metadata", "verify_sizes", "verify_translator", "np"]
+__all__ = ["export_translator", "translation_metadata", "verify_sizes", "verify_translator"]
