@@ -640,8 +640,8 @@ TRANSLATION_INTRO = (
     "channel, valid positions), L1 (mean absolute difference on [0, 1] pixels), beside baselines that learn "
     "nothing: for super-resolution the source upscaled bicubically (and by nearest neighbour) with Pillow, for "
     "same-size sets the source itself (*identity*). Unpaired: *digits kept* is the share of held-out translations "
-    "in which a shipped classifier reads the source's digit (A→B: textured32 on the translations; B→A: mnist28 on "
-    "them made grey and resized to 28 px), the Fréchet distance is to the real held-out images of the target "
+    "in which a shipped classifier reads the source's digit (A→B: textured32 on the translations; B→A: plain32 on "
+    "them; each trained on its domain's training part only), the Fréchet distance is to the real held-out images of the target "
     "domain in that classifier's features (250 samples: biased upward, compare rows with each other); "
     "*untranslated* scores the sources themselves, *real data* the real target images (Fréchet distance: to 250 of "
     "that domain's training images). Per-model CPU minutes and the gallery's pictures: translation.md.")

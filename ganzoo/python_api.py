@@ -508,9 +508,9 @@ class Translator:
         from ganzoo.onnx.translate import pad
 
         # padded as the runtime pads (ganzoo.onnx.translate.Translator.plan): to the next multiple the
-        # network takes, and at least to the training size, so both backends see the same pixels
-        m, (h, w), (_, train_h, train_w) = self.multiple, x.shape[2:], self.source_shape
-        padded = pad(x, max(-(-h // m) * m, train_h), max(-(-w // m) * m, train_w))
+        # network takes, so both backends see the same pixels
+        m, (h, w) = self.multiple, x.shape[2:]
+        padded = pad(x, -(-h // m) * m, -(-w // m) * m)
         s = self.scale
         with torch.no_grad():
             parts = [self.module(torch.from_numpy(np.ascontiguousarray(padded[i:i + TORCH_CHUNK]))).float().numpy()
@@ -559,7 +559,7 @@ def _translator_from_run(path: Path, G: Any, meta: dict[str, Any], used: str, di
     chosen = direction or (names[0] if names else "")
     net = getattr(G, chosen) if chosen else G
     domains = [str(d) for d in (meta["data"].get("domains") or ("source", "target"))]
-    if chosen == "b2a":
+    if names and chosen != names[0]:  # a model's second direction goes the way back
         domains = domains[::-1]
     return Translator(net, "torch", path, model=str(meta["model"]), source_shape=tuple(net.source_shape),
                       output_shape=tuple(net.output_shape), scale=int(net.scale), multiple=int(net.multiple),

@@ -128,6 +128,17 @@ def texts(v: Any) -> str | None:
     return None if isinstance(v, list) and all(isinstance(s, str) for s in v) else "a list of strings"
 
 
+#: Longest domain name an image-to-image run or export keeps ("edges", "textured"): the runtime's limit too.
+MAX_DOMAIN_NAME = 40
+
+
+def domain_names(v: Any) -> str | None:
+    """The two domains of an image-to-image run: printable names of 1..MAX_DOMAIN_NAME characters."""
+    ok = isinstance(v, list) and len(v) == 2 and all(
+        isinstance(s, str) and 1 <= len(s) <= MAX_DOMAIN_NAME and s.isprintable() for s in v)
+    return None if ok else f"two printable names of 1..{MAX_DOMAIN_NAME} characters (source, target)"
+
+
 def optional(rule: Rule) -> Rule:
     def check(v: Any) -> str | None:
         want = None if v is None else rule(v)
@@ -234,7 +245,7 @@ DATA_KEYS: dict[str, tuple[Rule, bool]] = {
     "sigma": (optional(lambda v: None if _is_number(v) else "a finite number"), _OPT),
     "class_names": (optional(class_names), _OPT),  # runs from before names were kept have none
     "source_shape": (optional(sample_shape), _OPT),  # image-to-image runs: the generator's input
-    "domains": (optional(texts), _OPT),
+    "domains": (optional(domain_names), _OPT),
     "held_out": (integer(0), _OPT),
 }
 RUNTIME_KEYS: dict[str, tuple[Rule, bool]] = {"threads": (integer(1, 4096), _OPT)}

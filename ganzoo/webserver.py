@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class _Connection:
-    __slots__ = ("sock", "address", "data", "deadline", "answer", "state")
+    __slots__ = ("sock", "address", "data", "deadline", "answer", "state", "queued")
 
     def __init__(self, sock: socket.socket, address: Any, deadline: float) -> None:
         self.sock = sock
@@ -222,6 +222,7 @@ class _Connection:
         self.deadline = deadline
         self.answer = memoryview(b"")
         self.state = READING
+        self.queued = 0  # bytes of its request body held for a worker
 
 
 READING, WRITING, DRAINING = "reading", "writing", "draining"  # a connection with a worker is in none
@@ -305,6 +306,8 @@ class WebServer:
                 while self._answers:
                     conn, answer = self._answers.popleft()
                     self._working -= 1
+                    self._buffered -= conn.queued  # its body was held until the worker finished
+                    conn.queued = 0
                     self._start_answer(conn, answer)
                 self._expire(time.monotonic())
         finally:
@@ -363,6 +366,10 @@ class WebServer:
         if size is not None:
             self._unlist(conn)
             self._working += 1
+            # a body waiting for a worker is still in memory: it counts against max_buffered until
+            # answered, so uploads queued behind a slow translation cannot grow without bound
+            conn.queued = size
+            self._buffered += size
             self._pool.submit(self._work, conn, bytes(conn.data[:size]))
             conn.data = bytearray()
 

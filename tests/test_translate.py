@@ -159,13 +159,13 @@ def test_padding_crops_back_exactly(neg3, tmp_path):
     T = translate.load(neg3, provider="cpu")
     plan = T.plan(30, 45)
     assert (plan.padded_height, plan.padded_width, plan.tile) == (32, 48, 0) and plan.padded
-    assert "padded (reflect) to 48 x 32" in plan.note(T.model, T.multiple)
-    assert T.plan(3, 5).padded_height == 8  # nothing under the training size is fed
+    assert "padded to 48 x 32" in plan.note(T.model, T.multiple)
+    assert (T.plan(3, 5).padded_height, T.plan(3, 5).padded_width) == (4, 8)  # the next multiples of 4
     x = np.random.default_rng(1).uniform(-1, 1, (2, 3, 30, 45)).astype(np.float32)
     assert np.array_equal(T.translate(x), -x)
     source = noise((30, 45, 3))
     code, output = invoke("translate", neg3, picture(tmp_path / "odd.png", source), "-o", tmp_path / "odd-out.png")
-    assert code == 0 and "note: 45 x 30 padded (reflect) to 48 x 32 for synthetic" in output, output
+    assert code == 0 and "note: 45 x 30 padded to 48 x 32 for synthetic" in output, output
     with Image.open(tmp_path / "odd-out.png") as im:
         assert np.array_equal(np.asarray(im).astype(int), 255 - source.astype(int))
 
@@ -536,3 +536,76 @@ def test_translate_and_its_demo_run_with_torch_blocked(srgan, tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
     with Image.open(tmp_path / "api.png") as a, Image.open(tmp_path / "cli.png") as b:
         assert a.size == b.size == (280, 40) and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_file_whose_metadata_lies_costs_no_time_and_is_one_line(tmp_path):
+    """A file that claims a 2048-px training size pads nothing to it; one that claims another
+    scale than its graph has is refused when the graph's output does not match."""
+    import time
+
+    source = picture(tmp_path / "one.png", noise((1, 1)))
+    big = synthetic(tmp_path / "big.onnx", channels=1, train=2048)
+    started = time.monotonic()
+    code, output = invoke("translate", big, source, "-o", tmp_path / "one-out.png")
+    assert code == 0 and time.monotonic() - started < 30, output
+    onnx = pytest.importorskip("onnx")
+    liar = synthetic(tmp_path / "liar.onnx", channels=1, scale=4)
+    meta = onnx.load(str(liar))
+    for entry in meta.metadata_props:
+        if entry.key == "ganzoo.scale":
+            entry.value = "8"
+        elif entry.key == "ganzoo.output_shape":
+            entry.value = json.dumps([1, 64, 64])
+    onnx.save(meta, str(liar))
+    assert_one_line_error(["translate", liar, source, "-o", tmp_path / "x.png"], "promise [1, 1, 32, 32]; export it again")
+
+
+def test_translating_a_picture_onto_itself_is_refused(tmp_path):
+    neg = synthetic(tmp_path / "neg.onnx", channels=1)
+    source = picture(tmp_path / "a.png", noise((8, 8)))
+    before = source.read_bytes()
+    assert_one_line_error(["translate", neg, source, "-o", source], "is the input picture")
+    assert source.read_bytes() == before
+
+
+def test_bodies_waiting_for_a_worker_count_against_the_upload_memory():
+    """A finished upload waiting behind a slow translation is still in memory: it counts until
+    its answer goes, so a crowd of uploads is refused (503) instead of queued without bound."""
+    import socket
+
+    from ganzoo.webserver import Handler, WebServer
+
+    release = threading.Event()
+
+    class Slow(Handler):
+        def do_POST(self) -> None:
+            release.wait(30)
+            self.send_response(200)
+            self.end_headers()
+
+    srv = WebServer(("127.0.0.1", 0), Slow, workers=1, max_body=200_000, max_buffered=250_000)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    port = srv.server_address[1]
+    body = b"x" * 100_000
+    head = f"POST /up HTTP/1.1\r\nHost: localhost:{port}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    socks = []
+    try:
+        for _ in range(4):  # each whole: the first is with the worker, the others wait for it
+            sock = socket.create_connection(srv.server_address[:2], timeout=30)
+            sock.sendall(head + body)
+            socks.append(sock)
+            time.sleep(0.2)
+        refused = socks[-1].recv(200)
+        assert b" 503 " in refused, refused
+        release.set()
+        assert all(b" 200 " in sock.recv(200) for sock in socks[:2])
+        deadline = time.monotonic() + 10
+        while srv._buffered and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv._buffered == 0
+    finally:
+        release.set()
+        for sock in socks:
+            sock.close()
+        srv.shutdown()
+        srv.server_close()

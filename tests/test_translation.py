@@ -76,6 +76,11 @@ def test_the_pool_fills_then_swaps_half_and_round_trips():
     torch.manual_seed(1)
     assert torch.equal(a, copy.query(new))
     assert torch.equal(ImagePool(0).query(new), new)
+    from ganzoo.errors import GanzooError
+
+    for damaged in ({"images": torch.zeros(3, 1, 1, 1), "filled": 9}, {"filled": 1}, {"images": "x", "filled": 0}):
+        with pytest.raises(GanzooError, match="corrupt checkpoint state: the history pool"):
+            ImagePool(4).load_state_dict(damaged)
 
 
 def test_training_never_draws_held_out_pairs(tmp_path):
@@ -258,3 +263,43 @@ def test_the_python_api_translates_from_a_run_and_from_its_export(tmp_path):
         run.load(direction="x")
     with pytest.raises(ganzoo.GanzooError, match=r"translates uint8 \[N, H, W, 3\] pictures"):
         T.translate(np.zeros((1, 8, 8, 1), np.uint8))
+
+
+def test_review_findings_stay_fixed(tmp_path):
+    """Unequal domains draw a grid; the b2a export does not overwrite the a2b one; edited domain
+    names and a size-mismatched cyclegan are one line."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from ganzoo.engine.rundir import sample_translations
+    from ganzoo.onnx.export import default_output, export_run
+
+    folder = tmp_path / "two"
+    for domain, count in (("A", 3), ("B", 12)):
+        (folder / domain).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                folder / domain / f"{i}.png")
+    train(_cfg(tmp_path, "cyclegan", "run", 1, dataset=f"domains:{folder}"), quiet=True)
+    G = ganzoo_load(tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert sample_translations(G, meta, 8, 0, tmp_path / "grid.png") == 3
+    a2b = export_run(tmp_path / "run", tmp_path)  # a folder: the default names inside it
+    b2a = export_run(tmp_path / "run", tmp_path, direction="b2a")
+    assert a2b.path != b2a.path and a2b.path.is_file() and b2a.path.name.endswith(".b2a.onnx")
+    assert default_output(tmp_path / "run").name == "run.onnx"
+    edited = tmp_path / "edited"
+    shutil.copytree(tmp_path / "run", edited)
+    meta["data"]["domains"] = ["a", "b", "c"]
+    (edited / "config.json").write_text(json.dumps(meta))
+    assert_one_line_error(["sample", str(edited)], "two printable names")
+    assert_one_line_error(["train", "cyclegan", "--dataset", "digits-x4", "--steps", "1", "--out",
+                           str(tmp_path / "x")], "translates between domains of one size")
+
+
+def ganzoo_load(run):
+    from ganzoo.engine.build import load_generator
+
+    return load_generator(run)[0]

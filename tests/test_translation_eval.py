@@ -168,10 +168,10 @@ def test_cyclegan_run_scores_both_ways_and_each_export_its_own(runs, tmp_path):
     code, out = invoke("eval", runs["cyclegan"])
     assert code == 0, out
     assert "250 held-out images per domain" in out
-    assert "digits kept, plain -> textured (textured32)" in out and "digits kept, textured -> plain (mnist28)" in out
+    assert "digits kept, plain -> textured (textured32)" in out and "digits kept, textured -> plain (plain32)" in out
     result = json.loads((runs["cyclegan"] / "eval.json").read_text())
     assert result["protocol"] == "unpaired" and set(result["metrics"]) == {"a2b", "b2a"}
-    assert result["classifier"]["a2b"]["name"] == "textured32" and result["classifier"]["b2a"]["name"] == "mnist28"
+    assert result["classifier"]["a2b"]["name"] == "textured32" and result["classifier"]["b2a"]["name"] == "plain32"
     for way in ("a2b", "b2a"):
         assert set(result["metrics"][way]) == {"digits_kept", "frechet_distance"}
         assert result["real"][way]["digits_kept"] > 0.9  # the classifiers read the real held-out images

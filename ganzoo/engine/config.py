@@ -140,7 +140,7 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
         raise GanzooError(f"run '{run_dir}' trained model '{cfg.model}', not '{model}'; continue it with "
                           f"ganzoo train --resume {run_dir}, or train '{model}' with another --out")
     data = meta.get("data") or {}
-    if cfg.image_size is None and data.get("kind") == "images" and ":" in (cfg.dataset or ""):
+    if cfg.image_size is None and data.get("kind") in ("images", "pairs", "domains") and ":" in (cfg.dataset or ""):
         # a user folder's side is chosen from its images when not given, and that choice may
         # change between versions: the run continues at the side its weights were made for
         cfg.image_size = int(data["shape"][-1])

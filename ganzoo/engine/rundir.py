@@ -226,13 +226,12 @@ def sample_translations(G: Any, meta: dict[str, Any], n: int, seed: int, output:
     held = int(getattr(data, "held_out", 0))
     if not held:
         print(f"note: data set '{meta.get('dataset')}' holds out no pairs; showing training sources", file=sys.stderr)
-    pool_x = len(data) - held if held else 0
-    pool_s = len(data.source) - held if held else 0
-    count = min(n, held or len(data))
-    pick = np.sort(np.random.default_rng(seed).choice(held or len(data), count, replace=False))
-    index = torch.from_numpy(pick)
-    sources = to_float(data.source[pool_s + index])
-    targets = to_float(data.x[pool_x + index])
+    # each side from its own block: two unpaired domains may hold different counts
+    first_x, first_s = (len(data) - held, len(data.source) - held) if held else (0, 0)
+    count = min(n, held or min(len(data), len(data.source)))
+    pick = torch.from_numpy(np.sort(np.random.default_rng(seed).choice(held or count, count, replace=False)))
+    sources = to_float(data.source[first_s + pick])
+    targets = to_float(data.x[first_x + pick])
     domains = tuple(meta["data"].get("domains") or ("source", "target"))
     write_translations(G, sources, targets, (str(domains[0]), str(domains[1])), Path(output))
     return count

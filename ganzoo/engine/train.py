@@ -759,7 +759,7 @@ def _translation_inputs(data: Any, device: torch.device) -> tuple[Tensor, Tensor
 
     if not getattr(data, "translation", False):
         return None
-    n = TRANSLATION_SAMPLES
+    n = min(TRANSLATION_SAMPLES, len(data), len(data.source))  # rows of one length, however small a domain
 
     def first(x: Tensor) -> Tensor:
         start = len(x) - data.held_out if data.held_out >= n else 0

@@ -5,9 +5,10 @@ offline machine cannot do. ganzoo instead ships small LeNet-style CNNs as
 safetensors files inside the package: ``mnist28`` for 28x28 MNIST digits,
 ``digits8`` for scikit-learn's 8x8 digits (a bilinear upsampling of 8x8 digits
 to 28x28 looks nothing like MNIST, so each resolution has its own network),
-``emoji32`` for the colour ``emoji`` set's 9 Unicode groups and ``textured32`` for the
-digits on colour textures of ``digits2textured`` (its domain B), so that a plain -> textured
-translation can be checked to keep its digit. They are trained by
+``emoji32`` for the colour ``emoji`` set's 9 Unicode groups, ``textured32`` and ``plain32``
+for the two domains of ``digits2textured`` (digits on colour textures, and plain ones), so
+that a translation either way can be checked to keep its digit by a reader that never saw
+a held-out digit. They are trained by
 :mod:`ganzoo.metrics.train_classifier` (torch, fixed seed, a train split) and
 read here with ``safetensors.numpy``: evaluation then needs neither torch nor
 onnxruntime for the classifier, so a run directory and the ONNX file exported
@@ -38,7 +39,7 @@ from ganzoo.errors import GanzooError
 
 HERE = Path(__file__).resolve().parent
 #: Classifier name -> the image side it reads.
-CLASSIFIERS = {"mnist28": 28, "digits8": 8, "emoji32": 32, "textured32": 32}
+CLASSIFIERS = {"mnist28": 28, "digits8": 8, "emoji32": 32, "textured32": 32, "plain32": 32}
 #: Share of each class held out from training; the accuracy ganzoo reports is on these.
 HELDOUT_FRACTION = 0.2
 SPLIT_SEED = 0

@@ -22,7 +22,10 @@ Deviations:
   CPU budgets; the PatchGAN has 2 stride-2 layers (a 34-px patch) on the 32-px sets, where the
   paper's 3 would see the whole image (``--set d_layers=3``);
 - the identity term applies only when both domains have the same number of channels, since a
-  generator cannot take its own output domain otherwise.
+  generator cannot take its own output domain otherwise;
+- the adversarial terms are the zoo's ``lsgan``, whose squares are halved (Mao et al.'s
+  notation): against the cycle term's 10 that weighs them half as much as the paper's plain
+  mean squared errors do (``--loss lsgan`` with ``--reg cycle:5`` restores the paper's ratio).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from ganzoo.errors import GanzooError
 from ganzoo.layers import check_size, check_width, dcgan_init
 from ganzoo.models.patchgan import PatchDiscriminator, check_multiple, image_shape
 
@@ -80,6 +84,10 @@ class CycleGenerators(nn.Module):
 
     def __init__(self, shape: Sequence[int], source_shape: Sequence[int], width: int, blocks: int) -> None:
         super().__init__()
+        if tuple(shape)[1:] != tuple(source_shape)[1:]:
+            raise GanzooError(f"{MODEL} translates between domains of one size, and this set's are "
+                              f"{source_shape[1]}x{source_shape[2]} and {shape[1]}x{shape[2]}: for super-resolution "
+                              "train srgan")
         self.a2b = ResnetGenerator(source_shape, shape, width, blocks)
         self.b2a = ResnetGenerator(shape, source_shape, width, blocks)
         self.source_shape, self.output_shape = self.a2b.source_shape, self.a2b.output_shape

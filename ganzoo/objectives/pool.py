@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganzoo.errors import GanzooError
+
 
 class ImagePool:
     def __init__(self, size: int) -> None:
@@ -55,9 +57,15 @@ class ImagePool:
         return {"images": self.images[:self.filled].cpu().clone(), "filled": self.filled}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s pool; a saved pool that is not one (an edited or damaged
+        state.pt) is one line, before any of it is used."""
         if not state:
             return
-        saved = state["images"]
+        saved, filled = state.get("images") if isinstance(state, dict) else None, state.get("filled")
+        if not isinstance(saved, Tensor) or saved.dim() < 2 or isinstance(filled, bool) \
+                or not isinstance(filled, int) or not 0 <= filled <= self.size or len(saved) != filled:
+            raise GanzooError(f"corrupt checkpoint state: the history pool of {self.size} generated images does not "
+                              "hold what it says; restore the checkpoint from a copy, or start a new run")
         self.images = saved.new_empty((self.size, *saved.shape[1:]))
-        self.filled = int(state["filled"])
-        self.images[:self.filled] = saved
+        self.filled = filled
+        self.images[:filled] = saved

@@ -803,6 +803,8 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
     name = run_dir.resolve().name
     out = Path(output) if output is not None else default_output(run_dir)
     tag = ".fp16" if fp16 else ".int8" if int8 else ""
+    if direction:  # CycleGAN's two directions: two files, not one written over the other
+        tag = f".{direction}{tag}"
     if tag and output is None:
         out = out.with_suffix(f"{tag}.onnx")  # next to, not over, the fp32 export
     if out.is_dir():
@@ -820,8 +822,9 @@ def export_run(run_dir: str | Path, output: str | Path | None = None, opset: int
 
         chosen = direction or (names[0] if names else None)
         net = getattr(G, chosen) if chosen else G
-        result = export_translator(net, out, translation_metadata(net, meta, used, steps, chosen, name), opset=opset,
-                                   verify=verify, tolerance=tolerance, exporter=exporter, fp16=fp16, int8=int8)
+        props = translation_metadata(net, meta, used, steps, chosen, name, back=bool(names) and chosen != names[0])
+        result = export_translator(net, out, props, opset=opset, verify=verify, tolerance=tolerance,
+                                   exporter=exporter, fp16=fp16, int8=int8)
         result.weights = used
         return result
     result = export_generator(G, out, metadata=run_metadata(G, meta, used, steps, run_name=name), opset=opset,

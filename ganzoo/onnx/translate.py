@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo import limits
+from ganzoo import limits, schema
 from ganzoo.errors import GanzooError, writing
 from ganzoo.onnx import IMAGES, SOURCE
 from ganzoo.onnx.runtime import _short, is_translator, open_file
@@ -55,7 +55,7 @@ SKIP_HINT = f"remove or replace the file, or set {SKIP_ENV}=1 to skip unreadable
 #: Pillow modes of each channel count a picture can be brought to (grey, RGB, RGBA).
 PICTURE_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 #: Largest scale factor and size multiple a file may declare; longest domain name kept.
-MAX_SCALE, MAX_MULTIPLE, MAX_DOMAIN = 64, 4096, 40
+MAX_SCALE, MAX_MULTIPLE, MAX_DOMAIN = 64, 4096, schema.MAX_DOMAIN_NAME
 #: White space between the two halves of a side-by-side picture.
 GAP = 4
 
@@ -192,15 +192,16 @@ class Translator:
             raise GanzooError(f"{width} x {height} pixels give a {width * self.scale} x {height * self.scale} result "
                               f"(x{self.scale}), over the {limits.GRID_PIXELS_MAX:,} pixels Pillow opens; downscale "
                               "or crop the source")
-        _, train_h, train_w = self.source_shape
+        # up to the next multiple the network takes, never to a size the file's metadata claims:
+        # a file that says it trained at 2048 x 2048 must not turn a 1-pixel picture into minutes
         m = self.multiple
-        ph, pw = max(-(-height // m) * m, train_h), max(-(-width // m) * m, train_w)
+        ph, pw = -(-height // m) * m, -(-width // m) * m
         tiled = bool(tile) and (ph > tile or pw > tile)
         if not tiled and ph * pw > limits.WHOLE_IMAGE_PIXELS_MAX:
             fix = "drop --tile 0 to run it in tiles" if self.tileable else "downscale or crop it"
             raise GanzooError(f"{width} x {height} pixels is more than {self.model} takes at once: it sees the whole "
                               f"image, at most {limits.WHOLE_IMAGE_PIXELS_MAX:,} pixels (1024 x 1024); {fix}")
-        return Plan(height, width, ph, pw, self.scale, tile if tiled else 0, train_h, train_w)
+        return Plan(height, width, ph, pw, self.scale, tile if tiled else 0)
 
     def check_tile(self, tile: int | None) -> int:
         """The tile side ``tile`` asks for (None: the default for this network; 0: none), or one line."""
@@ -224,11 +225,18 @@ class Translator:
                 binding.bind_cpu_input(SOURCE, x)
                 binding.bind_output(IMAGES, "cuda")
                 self.session.run_with_iobinding(binding)
-                return binding.copy_outputs_to_cpu()[0]
-            return self.session.run([IMAGES], {SOURCE: x})[0]
+                out = binding.copy_outputs_to_cpu()[0]
+            else:
+                out = self.session.run([IMAGES], {SOURCE: x})[0]
         except Exception as exc:
             shape = "x".join(str(d) for d in x.shape)
             raise GanzooError(f"onnxruntime failed on '{self.path}' with a {shape} source: {_short(exc)}") from None
+        n, _, h, w = x.shape
+        want = (n, self.out_channels, h * self.scale, w * self.scale)
+        if tuple(out.shape) != want:
+            raise GanzooError(f"'{self.path}' returned {list(out.shape)} for a {n}x{h}x{w} source, but its metadata "
+                              f"(ganzoo.scale, ganzoo.output_shape) promise {list(want)}; export it again")
+        return out
 
     def translate(self, source: np.ndarray, tile: int | None = None) -> np.ndarray:
         """Sources float32 [n, C, H, W] (or one [C, H, W]) in [-1, 1], any H and W, to outputs
@@ -341,8 +349,6 @@ class Plan:
     padded_width: int
     scale: int
     tile: int  # 0: the whole image in one piece
-    min_height: int = 1  # the training size: nothing smaller is fed
-    min_width: int = 1
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -370,8 +376,8 @@ class Plan:
         """One line saying what was done to the source besides translating it; None when nothing."""
         parts = []
         if self.padded:
-            why = takes(multiple, self.min_height, self.min_width)
-            parts.append(f"{self.width} x {self.height} padded (reflect) to {self.padded_width} x "
+            why = takes(multiple)
+            parts.append(f"{self.width} x {self.height} padded to {self.padded_width} x "
                          f"{self.padded_height} for {model}, which takes {why}, and the result cropped back")
         if self.tile:
             parts.append(f"run in {len(self.tiles())} tiles of {self.tile} px with {limits.TILE_OVERLAP} px of "
@@ -379,10 +385,9 @@ class Plan:
         return "; ".join(parts) or None
 
 
-def takes(multiple: int, height: int, width: int) -> str:
-    """What sides a network takes, in words: "sides that are multiples of 32, at least 32 x 32"."""
-    least = f"at least {width} x {height} (its training size)"  # nothing smaller was verified
-    return f"sides that are multiples of {multiple}, {least}" if multiple > 1 else least
+def takes(multiple: int) -> str:
+    """What sides a network takes, in words: "sides that are multiples of 32"."""
+    return f"sides that are multiples of {multiple}" if multiple > 1 else "any side"
 
 
 def pad(x: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -628,9 +633,8 @@ class Summary:
         """The notes of a folder in one line: how many pictures were padded, how many tiled."""
         parts = []
         if self.padded:
-            _, h, w = T.source_shape
-            parts.append(f"{self.padded} of {len(self.written)} pictures padded (reflect) for {T.model}, which takes "
-                         f"{takes(T.multiple, h, w)}, and the results cropped back")
+            parts.append(f"{self.padded} of {len(self.written)} pictures padded for {T.model}, which takes "
+                         f"{takes(T.multiple)}, and the results cropped back")
         if self.tiled:
             parts.append(f"{self.tiled} of {len(self.written)} run in tiles of {T.check_tile(tile)} px with "
                          f"{limits.TILE_OVERLAP} px of context cropped at each seam")
@@ -772,6 +776,8 @@ def plan_jobs(source: str | Path, output: str | Path | None) -> tuple[list[Job],
     if not source.is_dir():
         if out.is_dir():
             out = out / f"{source.stem}.png"
+        if out.resolve() == source.resolve():
+            raise GanzooError(f"-o {out} is the input picture: its translation would replace it; give another -o")
         return [Job(source, check_writable(out, "choose another -o", suffix=".png"))], False, out
     if out.exists() and not out.is_dir():
         raise GanzooError(f"-o {out} is a file, but {source} is a folder: give a folder for the translations")

@@ -56,13 +56,13 @@ def verify_sizes(G: nn.Module) -> list[tuple[int, int, int]]:
 
 
 def translation_metadata(G: nn.Module, meta: dict[str, Any], weights: str, steps: int, direction: str | None,
-                         run_name: str = "") -> dict[str, str]:
+                         run_name: str = "", back: bool = False) -> dict[str, str]:
     """The ``ganzoo.*`` metadata of an image-to-image export (exports/README.md lists them)."""
     from ganzoo import __version__
 
     data = meta.get("data") or {}
     domains = list(data.get("domains") or ("source", "target"))
-    if direction in ("b2a",):  # the way back: the domains swap
+    if back:  # a model's second direction goes the way back: the domains swap
         domains = domains[::-1]
     scale = int(cast(int, G.scale))
     props = {
