@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -106,3 +107,25 @@ def train_tiny(model: str, out, **overrides):
     cfg = resolve(model, registry, **{"steps": 2, "batch_size": 8, "device": "cpu", "out": str(out), **overrides})
     train(cfg, quiet=True, registry=registry, echo=lambda message: None)
     return Path(out)
+
+
+def headless_browser():
+    """A headless Chromium through selenium and Debian's chromedriver, for the demo pages' tests;
+    CI must have them (.ci/run installs them), elsewhere the test is skipped."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        selenium = None
+    else:
+        selenium = webdriver
+    driver_path = shutil.which("chromedriver")
+    if selenium is None or driver_path is None or not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser test: .ci/run installs chromium, chromium-driver and selenium")
+        pytest.skip("headless Chromium, chromedriver or selenium is not installed here")
+    options = webdriver.ChromeOptions()
+    flags = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,800")
+    for flag in flags:
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(driver_path))

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import shutil
 import threading
 import time
 import urllib.error
@@ -12,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, assert_one_line_error, headless_browser
 from PIL import Image
-
-from conftest import ROOT, assert_one_line_error
 
 EXAMPLE = ROOT / "exports" / "examples" / "cgan-digits.onnx"
 
@@ -84,31 +82,13 @@ def test_bad_files_and_ports_are_one_line(tmp_path):
     assert_one_line_error(["demo", EXAMPLE, "--port", "70000"], "--port must lie in 0..65535")
 
 
-def _browser():
-    """A headless Chromium through selenium and Debian's chromedriver; CI must have them."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        selenium = None
-    else:
-        selenium = webdriver
-    driver_path = shutil.which("chromedriver")
-    if selenium is None or driver_path is None or not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser test: .ci/run installs chromium, chromium-driver and selenium")
-        pytest.skip("headless Chromium, chromedriver or selenium is not installed here")
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,800"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(driver_path))
 
 
 def test_the_page_in_headless_chromium(server, tmp_path):
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     host, port = server.server_address[:2]
-    browser = _browser()
+    browser = headless_browser()
     try:
         browser.get(f"http://{host}:{port}/")
         wait = WebDriverWait(browser, 60)
@@ -149,6 +129,7 @@ def test_the_page_in_headless_chromium(server, tmp_path):
 
 def test_a_points_generator_gets_a_scatter_and_no_walk(tmp_path):
     from conftest import train_tiny
+
     from ganzoo.demo import make_server
     from ganzoo.onnx.export import export_run
 

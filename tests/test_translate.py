@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_one_line_error, invoke, train_tiny
+from conftest import ROOT, assert_one_line_error, headless_browser, invoke, train_tiny
 from PIL import Image
 
 NOISE = ROOT / "exports" / "examples" / "cgan-digits.onnx"
@@ -436,26 +435,6 @@ def test_uploads_arriving_at_once_are_capped_in_memory(srgan):
         srv.server_close()
 
 
-def _browser():
-    """A headless Chromium through selenium and Debian's chromedriver; CI must have them
-    (the same rule as the generator page's test in test_demo.py)."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        selenium = None
-    else:
-        selenium = webdriver
-    driver_path = shutil.which("chromedriver")
-    if selenium is None or driver_path is None or not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser test: .ci/run installs chromium, chromium-driver and selenium")
-        pytest.skip("headless Chromium, chromedriver or selenium is not installed here")
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1100,800"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(driver_path))
 
 
 def test_the_upload_page_in_headless_chromium(server, tmp_path):
@@ -465,7 +444,7 @@ def test_the_upload_page_in_headless_chromium(server, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not a picture")
     host, port = server.server_address[:2]
-    browser = _browser()
+    browser = headless_browser()
     try:
         browser.get(f"http://{host}:{port}/")
         wait = WebDriverWait(browser, 60)
@@ -557,7 +536,8 @@ def test_a_file_whose_metadata_lies_costs_no_time_and_is_one_line(tmp_path):
         elif entry.key == "ganzoo.output_shape":
             entry.value = json.dumps([1, 64, 64])
     onnx.save(meta, str(liar))
-    assert_one_line_error(["translate", liar, source, "-o", tmp_path / "x.png"], "promise [1, 1, 32, 32]; export it again")
+    assert_one_line_error(["translate", liar, source, "-o", tmp_path / "x.png"],
+                          "promise [1, 1, 32, 32]; export it again")
 
 
 def test_translating_a_picture_onto_itself_is_refused(tmp_path):
