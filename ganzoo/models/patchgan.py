@@ -33,13 +33,13 @@ def image_shape(shape: Sequence[int], what: str, model: str) -> tuple[int, int, 
     return shape[0], shape[1], shape[2]
 
 
-def check_multiple(shape: Sequence[int], multiple: int, model: str, what: str = "images") -> None:
+def check_multiple(shape: Sequence[int], multiple: int, model: str, option: str = "") -> None:
     """A fully convolutional network that halves its maps k times takes sides that are multiples of 2^k."""
     if shape[-1] % multiple or shape[-2] % multiple:
         nearest = max(multiple, shape[-1] // multiple * multiple)
-        raise GanzooError(f"{model}: its {what} are {shape[-2]}x{shape[-1]}, and this network takes sides that are "
-                          f"multiples of {multiple}; use --image-size {nearest} "
-                          "or fewer down-sampling layers (--set depth=...)")
+        fewer = f" or fewer down-sampling layers (--set {option}=...)" if option else ""
+        raise GanzooError(f"{model}: its images are {shape[-2]}x{shape[-1]}, and this network takes sides that are "
+                          f"multiples of {multiple}; use --image-size {nearest}{fewer}")
 
 
 class PatchDiscriminator(nn.Module):
@@ -48,7 +48,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         channels = image_shape(shape, "target", model)[0]
         width, layers = check_width(width, model), check_size(layers, "d_layers", model, 3, high=6)
-        check_multiple(shape, 2 ** layers, model)
+        check_multiple(shape, 2 ** layers, model, "d_layers")
         self.source_channels = source_channels
         body: list[nn.Module] = [nn.Conv2d(channels + source_channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
         c = width

@@ -85,7 +85,7 @@ class UNetGenerator(nn.Module):
                               "train srgan")
         width = check_width(width, MODEL)
         depth = int(math.log2(min(h, w))) if depth is None else check_size(depth, "depth", MODEL, 5, high=10)
-        check_multiple(shape, 2 ** depth, MODEL)
+        check_multiple(shape, 2 ** depth, MODEL, "depth")
         self.source_shape, self.output_shape = tuple(int(s) for s in source_shape), (out_c, h, w)
         self.scale, self.multiple = 1, 2 ** depth
         widths = [width * min(2 ** i, 8) for i in range(depth)]  # C64-C128-C256-C512-C512-...
