@@ -118,7 +118,9 @@ def _row(kind: str, spec: Any) -> dict[str, Any]:
     elif kind == "dataset":
         row.update(source=spec.source, shape=list(spec.shape) if spec.shape else None,
                    num_classes=spec.num_classes,
-                   labelled=bool(spec.num_classes) if spec.num_classes is not None else None)
+                   labelled=bool(spec.num_classes) if spec.num_classes is not None else None, data_kind=spec.kind)
+        if spec.pairing:  # a translation set: its pairing and its sources' shape
+            row.update(pairing=spec.pairing, source_shape=list(spec.source_shape) if spec.source_shape else None)
     else:
         row.update(paper=spec.paper)
     return row
@@ -331,6 +333,10 @@ def _info_lines(kind: str, spec: Any) -> list[str]:
         shape = "x".join(map(str, spec.shape)) if spec.shape else "depends on the argument"
         classes = spec.num_classes if spec.num_classes is not None else "depends on the argument"
         lines += [f"source: {spec.source}", f"shape: {shape}; classes: {classes}"]
+        if spec.pairing:
+            sizes = (f": sources {'x'.join(map(str, spec.source_shape))} -> targets {shape}"
+                     if spec.source_shape and spec.shape else "")
+            lines.append(f"image-to-image set, {spec.pairing}{sizes} (for models that take {spec.kind})")
         if spec.takes_argument:
             lines.append(f"use as {spec.name}:ARG")
     elif kind == "regularizer":

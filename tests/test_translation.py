@@ -303,3 +303,13 @@ def ganzoo_load(run):
     from ganzoo.engine.build import load_generator
 
     return load_generator(run)[0]
+
+
+def test_info_and_list_say_what_a_translation_set_pairs():
+    from conftest import invoke
+
+    code, out = invoke("info", "digits-x4")
+    assert code == 0 and "image-to-image set, paired: sources 1x8x8 -> targets 1x32x32" in out
+    code, out = invoke("list", "datasets", "digits2textured", "--json")
+    row = json.loads(out)[0]
+    assert (row["data_kind"], row["pairing"], row["source_shape"]) == ("domains", "unpaired", [3, 32, 32])
