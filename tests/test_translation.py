@@ -313,3 +313,9 @@ def test_info_and_list_say_what_a_translation_set_pairs():
     code, out = invoke("list", "datasets", "digits2textured", "--json")
     row = json.loads(out)[0]
     assert (row["data_kind"], row["pairing"], row["source_shape"]) == ("domains", "unpaired", [3, 32, 32])
+
+
+def test_a_zero_given_on_resume_is_a_value_not_silence(tmp_path):
+    train(_cfg(tmp_path, "cyclegan", "run", 1), quiet=True)  # pool 4
+    assert_one_line_error(["train", "--resume", str(tmp_path / "run"), "--steps", "2", "--pool", "0"],
+                          "cannot change --pool when resuming")

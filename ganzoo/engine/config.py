@@ -144,8 +144,9 @@ def resume_config(run_dir: str, model: str | None = None, registry: Registry | N
         # a user folder's side is chosen from its images when not given, and that choice may
         # change between versions: the run continues at the side its weights were made for
         cfg.image_size = int(data["shape"][-1])
-    changed = [k for k, v in opts.items() if v not in (None, (), {}, False) and k not in RESUMABLE
-               and k != "seed" and v != getattr(cfg, k, v)]
+    # unset options arrive as None, (), {} or an unset flag's False; a 0 (--pool 0, --lr-decay 0) is a value
+    given = {k: v for k, v in opts.items() if not (v is None or v is False or v == () or v == {})}
+    changed = [k for k, v in given.items() if k not in RESUMABLE and k != "seed" and v != getattr(cfg, k, v)]
     if changed:
         raise GanzooError(f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)} when resuming; "
                           "start a new run instead")
