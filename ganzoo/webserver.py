@@ -141,7 +141,7 @@ def request_size(data: bytes | bytearray, max_body: int = MAX_BODY) -> int | Non
         raise Refusal(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
                       f"the request's line and headers are longer than {MAX_HEAD} bytes")
     head = min(ends)
-    length = 0
+    length, lengths = 0, 0
     for line in bytes(data[:head]).splitlines()[1:]:
         name, _, value = line.partition(b":")
         name, value = name.strip().lower(), value.strip()
@@ -150,6 +150,9 @@ def request_size(data: bytes | bytearray, max_body: int = MAX_BODY) -> int | Non
         if name == b"content-length":
             if not value.isdigit() or len(value) > 18:
                 raise Refusal(HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count, got {value[:40]!r}")
+            lengths += 1
+            if lengths > 1:  # the server and the handler must not read two different bodies
+                raise Refusal(HTTPStatus.BAD_REQUEST, "send one Content-Length header, not several")
             length = int(value)
     if length > max_body:
         if max_body == MAX_BODY:

@@ -589,3 +589,13 @@ def test_bodies_waiting_for_a_worker_count_against_the_upload_memory():
             sock.close()
         srv.shutdown()
         srv.server_close()
+
+
+def test_two_content_lengths_are_refused():
+    """The socket thread and the handler would read two different bodies: one header, or 400."""
+    from ganzoo.webserver import Refusal, request_size
+
+    head = b"POST /api/translate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 9\r\n\r\nabc"
+    with pytest.raises(Refusal, match="one Content-Length header"):
+        request_size(head, 1000)
+    assert request_size(head.replace(b"Content-Length: 9\r\n", b""), 1000) == len(head) - len(b"Content-Length: 9\r\n")
