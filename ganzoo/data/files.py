@@ -136,12 +136,7 @@ class ImageFiles(torch.utils.data.Dataset):
 
         ``size`` None (no --image-size) picks the side from the headers (:meth:`_fit`)."""
         skip = skip_requested() if skip_bad is None else skip_bad
-        if not source.exists():
-            raise GanzooError(f"image folder '{source}' does not exist; check the path in folder:PATH")
-        archive = source.is_file()
-        if archive and not zipfile.is_zipfile(source):
-            raise GanzooError(f"'{source}' is neither a folder nor a zip archive; folder:PATH takes either")
-        names, unusable = _zip_names(source) if archive else _folder_names(source)
+        names, unusable, archive = list_names(source, "folder")
         members, labels, classes, class_names = _labelled(source, names, archive)
         files = cls(f"folder:{source}", source, members, labels, classes, size or DEFAULT_SIZE, 3, skip, class_names)
         modes: list[str | None] = []
@@ -340,6 +335,18 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __getstate__(self) -> dict[str, Any]:  # decode workers open their own zip handle
         return {**self.__dict__, "_zip": None, "_zip_pid": -1}
+
+
+def list_names(source: Path, flag: str) -> tuple[list[str], dict[str, str], bool]:
+    """(image names, the unusable ones with why, whether ``source`` is an archive) of a folder
+    or a zip archive given as ``FLAG:PATH``; one line when it is neither."""
+    if not source.exists():
+        raise GanzooError(f"image folder '{source}' does not exist; check the path in {flag}:PATH")
+    archive = source.is_file()
+    if archive and not zipfile.is_zipfile(source):
+        raise GanzooError(f"'{source}' is neither a folder nor a zip archive; {flag}:PATH takes either")
+    names, unusable = _zip_names(source) if archive else _folder_names(source)
+    return names, unusable, archive
 
 
 def _check_pixels(w: int, h: int) -> None:

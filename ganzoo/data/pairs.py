@@ -36,7 +36,6 @@ import io
 import statistics
 import sys
 import warnings
-import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -53,11 +52,10 @@ from ganzoo.data.files import (
     ImageFiles,
     _Bad,
     _check_pixels,
-    _folder_names,
     _pil,
     _reason,
     _square,
-    _zip_names,
+    list_names,
 )
 from ganzoo.data.images import DIGIT_NAMES, _resize, mnist5k
 from ganzoo.errors import GanzooError
@@ -324,12 +322,7 @@ def _where(root: Path, name: str) -> str:
 def _listing(root: Path, flag: str, layout: str) -> list[str]:
     """The image files under ``root`` (a folder or a zip archive), checked as folder:PATH checks
     them; files that cannot be used (broken links, over the size limit) stop here, named."""
-    if not root.exists():
-        raise GanzooError(f"'{root}' does not exist; check the path in {flag}:PATH")
-    archive = root.is_file()
-    if archive and not zipfile.is_zipfile(root):
-        raise GanzooError(f"'{root}' is neither a folder nor a zip archive; {flag}:PATH takes either")
-    names, unusable = _zip_names(root) if archive else _folder_names(root)
+    names, unusable, _ = list_names(root, flag)
     names = [n for n in names if PurePosixPath(n).name != LABELS_FILE]
     for name in names:
         if name in unusable:

@@ -147,6 +147,13 @@ def open_onnx(path: str | Path, provider: str = "cpu") -> Evaluated:
 def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu",
                 checkpoint: str | None = None) -> Evaluated:
     """A run directory or an ``.onnx`` file, with a one-line error for anything else."""
+    path, is_onnx = source_path(source, weights, checkpoint)
+    return open_onnx(path, provider) if is_onnx else open_run(path, weights, checkpoint)
+
+
+def source_path(source: str | Path, weights: str | None, checkpoint: str | None) -> tuple[Path, bool]:
+    """(the path, whether it is an ONNX file) of what ``ganzoo eval`` scores: an existing
+    ``.onnx`` file (without ``--weights``/``--checkpoint``) or else a run directory."""
     path = Path(source)
     if path.suffix == ".onnx" or path.is_file():
         if not path.is_file():
@@ -158,8 +165,8 @@ def open_source(source: str | Path, weights: str | None = None, provider: str = 
             if given:
                 raise GanzooError(f"{flag} applies to run directories; an ONNX file holds the weights it was "
                                   "exported with")
-        return open_onnx(path, provider)
-    return open_run(path, weights, checkpoint)
+        return path, True
+    return path, False
 
 
 # -- the reference data set ---------------------------------------------------------------------

@@ -319,14 +319,10 @@ def open_onnx(path: str | Path, provider: str = "cpu") -> Translator:
 
 def open_source(source: str | Path, weights: str | None = None, provider: str = "cpu",
                 checkpoint: str | None = None) -> Translator:
-    path = Path(source)
-    if path.suffix == ".onnx":
-        for flag, given in (("--weights", weights), ("--checkpoint", checkpoint)):
-            if given:
-                raise GanzooError(f"{flag} applies to run directories; an ONNX file holds the weights it was "
-                                  "exported with")
-        return open_onnx(path, provider)
-    return open_run(path, weights, checkpoint)
+    from ganzoo.metrics.evaluate import source_path
+
+    path, is_onnx = source_path(source, weights, checkpoint)
+    return open_onnx(path, provider) if is_onnx else open_run(path, weights, checkpoint)
 
 
 # -- the data set -----------------------------------------------------------------------------------

@@ -611,6 +611,15 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return worst if math.isfinite(worst) else float("inf")
 
 
+def verification_session(model: Any) -> Any:
+    """An onnxruntime CPU session on the graph being verified (pinned to the CPU: onnxruntime-gpu
+    would otherwise try CUDA first and print load errors), or one line saying why it cannot load."""
+    try:
+        return open_session(model.SerializeToString(), "cpu", max(1, torch.get_num_threads()))
+    except Exception as exc:
+        raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
+
+
 def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
            batches: Sequence[int] = VERIFY_BATCHES, seed: int = 0) -> dict[int, float]:
     """Check the ONNX file at ``path`` against the generator; return max |Δ| per batch size.
@@ -636,11 +645,7 @@ def verify_onnx(path: str | Path, G: nn.Module, *, tolerance: float = TOLERANCE,
     if noisy:
         raise VerificationError(f"verification failed: the graph samples noise ({', '.join(noisy)}), so it cannot "
                                 "match PyTorch; take all noise from the input z instead (docs/plugins.md §2)")
-    try:
-        # pinned to the CPU: onnxruntime-gpu would otherwise try CUDA first and print load errors
-        session = open_session(model.SerializeToString(), "cpu", max(1, torch.get_num_threads()))
-    except Exception as exc:
-        raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
+    session = verification_session(model)
     wrapper = _Wrapper(G).eval()
     rng = torch.Generator().manual_seed(seed)
     diffs: dict[int, float] = {}

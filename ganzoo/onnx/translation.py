@@ -39,9 +39,9 @@ from ganzoo.onnx.export import (
     _opset_bounds,
     _random_ops,
     run_exporter,
+    verification_session,
     write_verified,
 )
-from ganzoo.onnx.session import open_session
 
 
 def verify_sizes(G: nn.Module) -> list[tuple[int, int, int]]:
@@ -183,10 +183,7 @@ def verify_translator(path: str | Path, G: nn.Module, tolerance: float = TOLERAN
     if noisy:
         raise VerificationError(f"verification failed: the graph samples noise ({', '.join(noisy)}); a translation "
                                 "export must be deterministic (dropout and noise in training only)")
-    try:
-        session = open_session(model.SerializeToString(), "cpu", max(1, torch.get_num_threads()))
-    except Exception as exc:
-        raise VerificationError(f"verification failed: onnxruntime cannot load the graph: {_one_line(exc)}") from None
+    session = verification_session(model)
     gen = torch.Generator().manual_seed(seed)
     diffs: dict[str, float] = {}
     for batch, h, w in verify_sizes(G):
