@@ -1,5 +1,7 @@
 """Start-up: how long ``ganzoo train vanilla --steps 1`` takes as a whole process, beside
-``python -c "import torch"`` (its floor) and ``ganzoo list models`` (a torch-free command).
+``python -c "import torch"`` (its floor), the same import ended by ``os._exit`` (the floor
+without the interpreter's teardown, which ganzoo's commands skip) and ``ganzoo list models``
+(a torch-free command).
 
 The three are run in turn, round after round, so that a shared machine's load falls on all
 of them alike; the figures are each one's median and range in seconds, the train command's
@@ -48,22 +50,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     load_before = os.getloadavg()[0]
-    names = ("import torch", "ganzoo train vanilla --steps 1", "ganzoo list models")
+    names = ("import torch", "import torch; os._exit(0)", "ganzoo train vanilla --steps 1", "ganzoo list models")
     times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         # one untimed run first: the data set's cache and the OS's file cache are a first run's cost
         timed([sys.executable, "-m", "ganzoo", "train", "vanilla", "--steps", "1", "-q", "--out", f"{tmp}/warm"], env)
         for r in range(args.rounds):
             cmds = {names[0]: [sys.executable, "-c", "import torch"],
-                    names[1]: [sys.executable, "-m", "ganzoo", "train", "vanilla", "--steps", "1", "-q", "--out",
+                    names[1]: [sys.executable, "-c", "import os, torch; os._exit(0)"],
+                    names[2]: [sys.executable, "-m", "ganzoo", "train", "vanilla", "--steps", "1", "-q", "--out",
                                f"{tmp}/run{r}"],
-                    names[2]: [sys.executable, "-m", "ganzoo", "list", "models"]}
+                    names[3]: [sys.executable, "-m", "ganzoo", "list", "models"]}
             order = names if r % 2 == 0 else names[::-1]
             for name in order:
                 times[name].append(timed(cmds[name], env))
             print(f"round {r}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names), file=sys.stderr)
     load_after = os.getloadavg()[0]
-    ratios = [t / i for t, i in zip(times[names[1]], times[names[0]])]
+    ratios = [t / i for t, i in zip(times[names[2]], times[names[0]])]
     quiet = "quiet" if max(load_before, load_after) < 0.5 else "busy"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cpu = machine_info()["cpu"]

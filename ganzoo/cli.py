@@ -48,6 +48,11 @@ class GanzooGroup(click.Group):
     command_class = _Command
     group_class = type  # sub-groups (ganzoo plugin) are GanzooGroups with _Commands too
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        _OWN.append(getattr(getattr(command, "callback", None), "__module__", "").startswith("ganzoo."))
+        return name, command, rest
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -60,6 +65,7 @@ class GanzooGroup(click.Group):
             raise _UserError(str(io_error(exc))) from None
 
 
+_OWN: list[bool] = []  # per command resolved in this process: whether ganzoo defines it (not a plugin)
 _WARNED: list[Registry] = []  # the registry whose plugin failures were already printed
 
 
@@ -1179,5 +1185,32 @@ def _load_plugins() -> None:
 
 def main() -> None:
     _load_plugins()
-    cli(prog_name="ganzoo")
+    try:
+        cli(prog_name="ganzoo")
+    except SystemExit as done:
+        _leave(done)
 
+
+def _leave(done: SystemExit) -> None:
+    """End the process once the command is over. With PyTorch loaded, tearing the interpreter
+    down module by module took half a second after every command, more on a busy machine
+    (benchmarks/results/startup.md): a third of a one-step run. So exit handlers run, the
+    streams are flushed and the process ends at once. ganzoo's commands close every file they write before this;
+    a plugin's command, one with threads still running, a torch-free one, or a process under a
+    profiler or tracer exits the ordinary way."""
+    import threading
+
+    code = done.code
+    busy = any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
+    ordinary = busy or not _OWN or not all(_OWN) or sys.gettrace() is not None or sys.getprofile() is not None
+    if "torch" not in sys.modules or ordinary or not (code is None or isinstance(code, int)):
+        raise done
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: leave the ordinary way, which reports it
+        raise done from None
+    os._exit(code or 0)

@@ -81,3 +81,22 @@ def test_train_out_on_a_file_is_a_one_line_error(tmp_path):
     assert_one_line_error(["train", "vanilla", "--dataset", "ring8", "--steps", "1", "--out", tmp_path / "f" / "run"],
                           "cannot create the run folder")
     assert (tmp_path / "f").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("steps, status", [("1", 0), ("0", 2)])
+def test_a_command_that_loaded_torch_ends_with_its_status_its_output_and_its_exit_handlers(tmp_path, steps, status):
+    """Commands that loaded torch leave without tearing the interpreter down: what they print,
+    what exit handlers print (into a pipe, so buffered) and their status must all survive it."""
+    code = ("import atexit, sys; import torch; from ganzoo.cli import main\n"
+            f"sys.argv = ['ganzoo', 'train', 'vanilla', '--dataset', 'ring8', '--steps', {steps!r}, '-q', "
+            f"'--out', {str(tmp_path / 'run')!r}]\n"
+            "atexit.register(lambda: print('handler ran'))\n"
+            "main()\n"
+            "print('main returned')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "handler ran" and "main returned" not in done.stdout, done.stdout
+    if status:
+        assert done.stderr.startswith("Error: --steps") and "Traceback" not in done.stderr, done.stderr
+    else:
+        assert "done: 1 steps" in done.stdout and (tmp_path / "run" / "checkpoint").is_dir(), done.stdout

@@ -45,7 +45,7 @@ def test_point_data_sets_get_the_point_defaults():
 
 
 def test_a_model_without_point_defaults_uses_its_defaults_everywhere():
-    spec = get_registry().model("lsgan")
+    spec = next(m for m in get_registry().list("model") if m.point_defaults is None and m.takes("points"))
     assert spec.point_defaults is None and spec.defaults_for("points") is spec.defaults
 
 
@@ -97,6 +97,21 @@ def test_recalibration_measures_the_exact_statistics_and_is_deterministic():
 def test_ema_decay_warms_up():
     ema = make_ema(_OneNorm(), 0.999, torch.device("cpu"))
     assert ema.decay_at(1) == 0.0 and ema.decay_at(10) < 0.9 and ema.decay_at(100_000) == pytest.approx(0.999)
+
+
+def test_ema_follows_reassigned_buffers_and_parameter_data():
+    """A generator may replace a buffer (``self.w_avg = ...``) or its weights' tensors
+    (``G.to(...)``): the average follows the current ones, not those of its first update."""
+    from ganzoo.engine.ema import update_ema
+
+    G = nn.Linear(2, 2)
+    G.register_buffer("centre", torch.zeros(2))
+    ema = make_ema(G, 0.5, torch.device("cpu"))
+    update_ema(ema, G, 1)
+    G.centre = torch.full((2,), 3.0)  # a new tensor in the module's buffers
+    G.weight.data = torch.ones(2, 2)  # a new tensor behind the same Parameter
+    update_ema(ema, G, 1)  # step 1: decay 0, the average becomes G
+    assert torch.equal(ema.module.centre, G.centre) and torch.equal(ema.module.weight, G.weight)
 
 
 def _median_distance(G, meta):

@@ -11,6 +11,7 @@ from torch import nn
 from ganzoo import GanzooError
 from ganzoo.layers import (
     MAX_EMBED_DIM,
+    Dropout,
     ProjectionHead,
     check_width,
     conv_plan,
@@ -187,11 +188,32 @@ def test_mlp_plain_layers():
 
 def test_mlp_norm_dropout_and_activation():
     layers = mlp([8, 16, 4], act=nn.ReLU, norm=True, dropout=0.3)
-    assert [type(m) for m in layers] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout] * 2
+    assert [type(m) for m in layers] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, Dropout] * 2
     assert [m.num_features for m in layers if isinstance(m, nn.BatchNorm1d)] == [16, 4]
     assert all(m.p == 0.3 for m in layers if isinstance(m, nn.Dropout))
     layers = mlp((3, 5), act=partial(nn.LeakyReLU, 0.1))
     assert layers[1].negative_slope == 0.1
+
+
+def test_dropout_keeps_its_share_scales_and_passes_gradients_through_the_kept_units():
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    y = drop(torch.ones(4, 250_000))
+    kept = y > 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.002  # torch.randint's four 16-bit lanes are all used
+    assert torch.allclose(y[kept], torch.tensor(1 / 0.7)) and abs(y.mean().item() - 1) < 0.005
+    for lane in range(4):  # each of the four 16-bit draws one 64-bit number makes keeps the same share
+        assert abs(kept.view(-1, 4)[:, lane].float().mean().item() - 0.7) < 0.004
+    x = torch.randn(33, 7, requires_grad=True)  # an element count that is not a multiple of 4
+    out = drop(x)
+    out.sum().backward()
+    assert torch.equal(x.grad != 0, out != 0) and out.dtype == x.dtype
+    assert drop(torch.ones(3, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    assert torch.equal(drop.eval()(x), x), "eval mode passes its input through"
+    assert torch.equal(Dropout(1.0)(torch.ones(5)), torch.zeros(5))
+    nearly_all = Dropout(0.99999)(torch.ones(4_000_000))  # keeps 1 in 65,536, scaled to match
+    assert set(nearly_all.unique().tolist()) <= {0.0, 65536.0} and 0.5 < nearly_all.mean().item() < 1.5
+    assert torch.equal(Dropout(0.0)(torch.ones(5)), torch.ones(5))
 
 
 def test_mlp_splices_into_a_sequential():

@@ -8,10 +8,23 @@ from ganzoo import ModelSpec, hookimpl
 from ganzoo.specs import Defaults
 
 
+class _Precision(TypedDict):
+    defaults: Defaults
+    point_defaults: Defaults
+
+
 class _Adam(TypedDict):
     lr_g: float
     lr_d: float
     betas: tuple[float, float]
+
+
+def _bf16_on_images(defaults: Defaults) -> _Precision:
+    """A ModelSpec's defaults with bf16 autocast on images, where the device computes bf16
+    natively: for models whose figure held against float32's (benchmarks/results/amp.md).
+    The 2-D mixtures keep float32: unmeasured there, and bf16's 8-bit significand spans a
+    mixture's 0.02-wide modes in a handful of steps."""
+    return {"defaults": dataclasses.replace(defaults, amp=True), "point_defaults": defaults}
 
 
 @hookimpl
@@ -26,7 +39,10 @@ def ganzoo_register_models(register: Callable[[ModelSpec], None]) -> None:
         dataset="mnist5k",
         # 10,000 steps with an EMA generator (5,000 without EMA gave speckled, half-formed digits) and
         # InfoGAN's rates, which drew closer digits than 2e-4 for both (benchmarks/results/image-sweeps.md).
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999, **_INFOGAN_ADAM),
+        # bf16 where the device has it: 1.7x the steps on such a CPU, and the Frechet distance held over
+        # 5 seeds (benchmarks/results/amp.md); not measured on points.
+        defaults=Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999, amp=True,
+                          **_INFOGAN_ADAM),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
         # The 2-D mixtures: PacGAN's protocol uses 2-d noise and long training; batch 100 as its
         # authors'. R1 at 0.1 keeps every mode at its share (without it seeds lose grid25 modes
@@ -73,8 +89,9 @@ _R3GAN = ModelSpec(
     # gamma 0.05 (the model's own terms: `--reg r1:G --reg r2:G` retunes them). The rate is 5e-4
     # where the paper starts at 2e-4, and the width 32: at equal CPU that trained further than
     # 2e-4 at width 64 (benchmarks/results/image-sweeps.md); `--set width=64` doubles the width.
+    # bf16 on images where the device has it: 1.15x the steps, and the figure held (amp.md).
     defaults=Defaults(latent_dim=64, batch_size=32, lr_g=5e-4, lr_d=5e-4, betas=(0.0, 0.9), steps=3000,
-                      ema=True, ema_decay=0.999),
+                      ema=True, ema_decay=0.999, amp=True),
     terms=("r1:0.05", "r2:0.05"),
     options={"width": 32, "blocks": 1, "expansion": 2, "group_size": 16, "embed_dim": 32},
     point_defaults=_R3GAN_POINTS,
@@ -93,7 +110,7 @@ _TRANSLATION = [
         dataset="edges2digits",
         task="translate",
         data_kinds=("pairs",),
-        defaults=Defaults(batch_size=16, steps=2000, **_DCGAN_ADAM),
+        defaults=Defaults(batch_size=16, steps=2000, amp=True, **_DCGAN_ADAM),  # bf16: the figures held (amp.md)
         terms=("l1:100",),
         options={"width": 32, "depth": None, "d_layers": 2},
     ),
@@ -125,7 +142,8 @@ _TRANSLATION = [
         data_kinds=("pairs",),
         # ESRGAN's Adam (1e-4, betas 0.9 and 0.999) and its weights: perceptual 1, adversarial 5e-3,
         # L1 1e-2, written against an adversarial weight of 1.
-        defaults=Defaults(batch_size=16, steps=2000, lr_g=1e-4, lr_d=1e-4, betas=(0.9, 0.999)),
+        # bf16 where the device has it: the figures held (benchmarks/results/amp.md)
+        defaults=Defaults(batch_size=16, steps=2000, lr_g=1e-4, lr_d=1e-4, betas=(0.9, 0.999), amp=True),
         terms=("l1:2", "perceptual:200"),
         options={"width": 32, "blocks": 16},
     ),
@@ -154,8 +172,9 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        # vanilla's MLPs, so vanilla's schedule: the EMA generator over 10,000 steps
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999, **_DCGAN_ADAM),
+        # vanilla's MLPs, so vanilla's schedule: the EMA generator over 10,000 steps; bf16 as vanilla
+        **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999,
+                                   **_DCGAN_ADAM)),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
     ),
     ModelSpec(
@@ -179,7 +198,7 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, **_INFOGAN_ADAM),
+        **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=3000, **_INFOGAN_ADAM)),
         terms=("acgan-aux:1",),
         options={"width": 64, "aux_fakes": False},
     ),
@@ -197,8 +216,9 @@ _ZOO = [
         # layer reach readable digits (benchmarks/results/image-sweeps.md). The paper's recipe:
         # --n-critic 5 --lr-g 1e-4 --lr-d 1e-4 --betas 0,0.9 (add --set init=dcgan --set d_hidden=0 for
         # the previous default networks). The 2-D mixtures keep the paper's recipe.
+        # bf16 on images where the device has it (the figure held: amp.md).
         defaults=Defaults(latent_dim=128, batch_size=64, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9), n_critic=1,
-                          steps=5000, reg=("gp:10",)),
+                          steps=5000, reg=("gp:10",), amp=True),
         point_defaults=Defaults(latent_dim=128, batch_size=64, lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), n_critic=5,
                                 steps=800, reg=("gp:10",)),
         options={"width": 32, "norm": "none", "init": "he", "d_hidden": 1024},
@@ -216,7 +236,9 @@ _ZOO = [
         dataset="mnist5k",
         # dcgan's recipe plus an EMA generator: the least-squares G's last iterate stays noisy
         # (Fréchet distance 39.7 on mnist5k), its average draws clean digits (15.9; image-sweeps.md).
-        defaults=Defaults(latent_dim=100, batch_size=64, steps=3000, ema=True, ema_decay=0.999, **_INFOGAN_ADAM),
+        # bf16 as dcgan.
+        **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=3000, ema=True, ema_decay=0.999,
+                                   **_INFOGAN_ADAM)),
         options={"width": 64, "d_hidden": None},
     ),
     ModelSpec(
@@ -227,7 +249,7 @@ _ZOO = [
         discriminator="ganzoo.models.sngan:discriminator",
         loss="hinge",
         dataset="mnist5k",
-        defaults=Defaults(latent_dim=128, batch_size=64, steps=3000, **_INFOGAN_ADAM),
+        **_bf16_on_images(Defaults(latent_dim=128, batch_size=64, steps=3000, **_INFOGAN_ADAM)),
         options={"width": 32},
     ),
     ModelSpec(

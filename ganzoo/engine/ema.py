@@ -35,6 +35,15 @@ class EMA:
     def __init__(self, G: nn.Module, decay: float, device: torch.device) -> None:
         self.module = copy.deepcopy(G).to(device).eval().requires_grad_(False)
         self.decay = decay
+        self._params: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+
+    def params(self, G: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The averaged parameters and G's, listed at the first update: walking both modules
+        for them at every step cost a third as much as the average itself. The Parameter
+        objects are kept, not their tensors, so ``.data`` reassigned (``G.to(...)``) is seen."""
+        if self._params is None:
+            self._params = [p for p in self.module.parameters()], [p for p in G.parameters()]
+        return self._params
 
     def decay_at(self, step: int) -> float:
         """0 on the first update (the average starts as G), then 1 - (1 + k)^-3/4 for the
@@ -55,10 +64,9 @@ def update_ema(ema: EMA, G: nn.Module, step: int) -> None:
     (StyleGAN2's average w, spectral norm's vectors): an average of it lags behind the value
     that belongs to the weights, so the EMA generator's truncation would pull towards a stale
     centre. BatchNorm statistics are measured again before the EMA generator is used either way."""
-    mine = [p.data for p in ema.module.parameters()]
-    theirs = [p.detach() for p in G.parameters()]
+    mine, theirs = ema.params(G)
     torch._foreach_lerp_(mine, theirs, 1.0 - ema.decay_at(step))
-    for buffer, source in zip(ema.module.buffers(), G.buffers()):
+    for buffer, source in zip(ema.module.buffers(), G.buffers()):  # walked each time: a buffer may be reassigned
         buffer.copy_(source)
 
 

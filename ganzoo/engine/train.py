@@ -98,6 +98,7 @@ class Run:
     best: dict[str, float] | None = None  # the figures best/ holds, to beat
     pool: ImagePool | None = None  # --pool: the generated images D is also shown
     translations: tuple[Tensor, Tensor | None] | None = None  # image-to-image: fixed sources, targets for grids
+    frozen: dict[str, list[Tensor]] = field(default_factory=dict)  # phase -> parameters frozen while it updates
 
     @property
     def codes(self) -> tuple[Any, ...]:
@@ -511,26 +512,36 @@ def _update(run: Run, ctx: Step, index: int, record: dict[str, Tensor]) -> None:
     the last value of every term: with several critic steps, a lazy term logged on one
     of them is not lost."""
     phase = ctx.phase
-    mine, others = ("d", "g") if phase == "d" else ("g", "d")
     network, optimizer = (run.D, run.opt_d) if phase == "d" else (run.G, run.opt_g)
-    frozen = [*run.objective_modules[others], *([run.D] if phase == "g" else [])]
-    for module in frozen:
-        module.requires_grad_(False)
+    frozen = _frozen(run, phase)
+    for p in frozen:
+        p.requires_grad_(False)
     with run.autocast():
         terms, scales = collect_terms(run.parts, phase, ctx, index)
         loss = total(terms, scales)
     if loss is not None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for module in (network, *run.objective_modules[mine]):
+        for module in (network, *run.objective_modules[phase]):
             distributed.average_gradients(module, run.ctx)
         optimizer.step()
         record[f"{phase}_loss"] = loss.detach()
-    for module in frozen:
-        module.requires_grad_(True)
+    for p in frozen:
+        p.requires_grad_(True)
     record.update({f"{phase}/{name}": value.detach() for name, value in terms.items()})
     for name, value in ctx.logged.items():
         record[f"stat/{name}"] = value.detach() if isinstance(value, Tensor) else torch.tensor(float(value))
+
+
+def _frozen(run: Run, phase: str) -> list[Tensor]:
+    """The other side's trainable parameters, listed once per run: walking the modules
+    for them at every update cost more than the toggling itself. Parameters frozen on purpose
+    when first listed stay frozen; a network that changes which of its parameters train
+    during a run is not expected (its optimizer was built for a fixed set)."""
+    if phase not in run.frozen:
+        others = [*run.objective_modules["g" if phase == "d" else "d"], *([run.D] if phase == "g" else [])]
+        run.frozen[phase] = [p for module in others for p in module.parameters() if p.requires_grad]
+    return run.frozen[phase]
 
 
 def _decay_rates(run: Run, step: int) -> None:

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError
-from ganzoo.layers import check_size, check_width, dcgan_init
+from ganzoo.layers import Dropout, check_size, check_width, dcgan_init
 from ganzoo.models.patchgan import PatchDiscriminator, check_multiple, image_shape
 
 MODEL = "pix2pix"
@@ -59,7 +59,7 @@ class _Block(nn.Module):
         if out_channels is None:
             up.append(nn.InstanceNorm2d(outer, affine=True))
             if dropout:
-                up.append(nn.Dropout(0.5))
+                up.append(Dropout(0.5))
         else:
             up.append(nn.Tanh())
         self.up = nn.Sequential(*up)
