@@ -179,18 +179,19 @@ class Dropout(nn.Dropout):
     torch's CPU dropout draws one Bernoulli variable per element, which cost a GAN MLP's
     discriminator about a tenth of its training step. Here one 64-bit random draw makes four
     16-bit ones, each kept when it is at least ``p`` of the way up its range: masks of the same
-    distribution (``p`` rounded to a multiple of 2^-16) for a third to a half of the time,
-    forward and backward (benchmarks/results/train.md). Elsewhere (CUDA's fused kernel) and in
-    eval mode it is ``nn.Dropout``."""
+    distribution for a third to a half of the time, forward and backward
+    (benchmarks/results/train.md). A ``p`` that 16 bits cannot resolve to within a thousandth
+    of ``1 - p`` (some above 0.99), CUDA's fused kernel and eval mode get ``nn.Dropout``."""
 
     def forward(self, x: Tensor) -> Tensor:
         dropped = round(self.p * 65536)  # of the 65,536 values a 16-bit draw takes
-        if not self.training or dropped == 0 or dropped >= 65536 or x.device.type != "cpu":
+        resolved = 0 < dropped < 65536 and abs((65536 - dropped) / 65536 - (1 - self.p)) <= 1e-3 * (1 - self.p)
+        if not self.training or not resolved or x.device.type != "cpu":
             return super().forward(x)
         n = x.numel()
         bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64).view(torch.int16)
         keep = bits[:n].view(x.shape) >= dropped - 32768
-        return x * keep.to(x.dtype).mul_(65536 / (65536 - dropped))
+        return x * keep.to(x.dtype).mul_(1 / (1 - self.p))
 
 
 def mlp(sizes: Sequence[int], act: Callable[[], nn.Module] = LEAKY_RELU, norm: bool = False,

@@ -211,8 +211,9 @@ def test_dropout_keeps_its_share_scales_and_passes_gradients_through_the_kept_un
     assert drop(torch.ones(3, dtype=torch.bfloat16)).dtype == torch.bfloat16
     assert torch.equal(drop.eval()(x), x), "eval mode passes its input through"
     assert torch.equal(Dropout(1.0)(torch.ones(5)), torch.zeros(5))
-    nearly_all = Dropout(0.99999)(torch.ones(4_000_000))  # keeps 1 in 65,536, scaled to match
-    assert set(nearly_all.unique().tolist()) <= {0.0, 65536.0} and 0.5 < nearly_all.mean().item() < 1.5
+    nearly_all = Dropout(0.99999)(torch.ones(4_000_000))  # 16 bits cannot draw it: torch's own dropout
+    assert all(v == 0 or abs(v - 1e5) < 1 for v in nearly_all.unique().tolist())
+    assert 0.5 < nearly_all.mean().item() < 1.5
     assert torch.equal(Dropout(0.0)(torch.ones(5)), torch.ones(5))
 
 
