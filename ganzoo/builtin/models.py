@@ -172,7 +172,8 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
-        # vanilla's MLPs, so vanilla's schedule: the EMA generator over 10,000 steps; bf16 as vanilla
+        # vanilla's MLPs, so vanilla's schedule: the EMA generator over 10,000 steps. bf16 on images:
+        # its figure held (benchmarks/results/amp.md), as vanilla's did.
         **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=10000, ema=True, ema_decay=0.999,
                                    **_DCGAN_ADAM)),
         options={"hidden": None, "norm": True, "dropout": None, "embed_dim": 10},
@@ -198,6 +199,7 @@ _ZOO = [
         loss="nonsaturating",
         dataset="mnist5k",
         conditional=True,
+        # bf16 on images: its figure held (benchmarks/results/amp.md).
         **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=3000, **_INFOGAN_ADAM)),
         terms=("acgan-aux:1",),
         options={"width": 64, "aux_fakes": False},
@@ -236,7 +238,7 @@ _ZOO = [
         dataset="mnist5k",
         # dcgan's recipe plus an EMA generator: the least-squares G's last iterate stays noisy
         # (Fréchet distance 39.7 on mnist5k), its average draws clean digits (15.9; image-sweeps.md).
-        # bf16 as dcgan.
+        # bf16 on images: its figure held (benchmarks/results/amp.md).
         **_bf16_on_images(Defaults(latent_dim=100, batch_size=64, steps=3000, ema=True, ema_decay=0.999,
                                    **_INFOGAN_ADAM)),
         options={"width": 64, "d_hidden": None},
@@ -249,6 +251,7 @@ _ZOO = [
         discriminator="ganzoo.models.sngan:discriminator",
         loss="hinge",
         dataset="mnist5k",
+        # bf16 on images: its figure held (benchmarks/results/amp.md).
         **_bf16_on_images(Defaults(latent_dim=128, batch_size=64, steps=3000, **_INFOGAN_ADAM)),
         options={"width": 32},
     ),
